@@ -1,0 +1,1 @@
+"""seisbind: multimodal contrastive learning and pre-event anomaly studies for seismology."""
