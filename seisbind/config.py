@@ -1,0 +1,31 @@
+"""Start-up checks of a composed training config: fail before any data is read, saying what to change."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from seisbind.errors import SeisbindInputError
+
+
+def validate_train_config(cfg: DictConfig) -> None:
+    modalities = list(cfg.get("modality") or {})
+    if len(modalities) < 2:
+        raise SeisbindInputError(
+            f"training needs the anchor and at least one other modality, got {modalities}: "
+            "select them with modality=[spectrum,metadata] or an experiment=...")
+    for name in modalities:
+        missing = [key for key in ("input", "encoder") if not cfg.modality[name].get(key)]
+        if missing:
+            raise SeisbindInputError(f"modality {name!r} has no {' or '.join(missing)}: "
+                                     f"add it to configs/modality/{name}.yaml")
+    if cfg.anchor not in modalities:
+        raise SeisbindInputError(f"anchor={cfg.anchor!r} is not among the configured modalities {modalities}: "
+                                 f"set anchor=<one of them> or add it with modality=[{cfg.anchor},...]")
+    for name, weight in (cfg.get("pairs") or {}).items():
+        if name not in modalities or name == cfg.anchor:
+            raise SeisbindInputError(
+                f"pairs.{name} names {'the anchor' if name == cfg.anchor else 'a modality that is not configured'}; "
+                f"pairs are contrasted with the anchor {cfg.anchor!r}, choose among "
+                f"{[m for m in modalities if m != cfg.anchor]}")
+        if float(weight) < 0:
+            raise SeisbindInputError(f"pairs.{name}={weight}: pair weights must be >= 0")

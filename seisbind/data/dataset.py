@@ -1,0 +1,27 @@
+"""One sample per trace: a dict keyed by modality, built by the configured inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from seisbind.data.inputs import ModalityInput
+
+
+class TraceDataset(Dataset):
+    """`rows` are positions in the metadata index shared by all inputs; `info.row` carries the position through
+    batching so that embeddings can be joined back to their traces."""
+
+    def __init__(self, rows: np.ndarray, inputs: dict[str, ModalityInput]) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.inputs = inputs
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, k: int) -> dict[str, dict[str, torch.Tensor]]:
+        i = int(self.rows[k])
+        sample = {name: make(i) for name, make in self.inputs.items()}
+        sample["info"] = {"row": torch.tensor(i)}
+        return sample

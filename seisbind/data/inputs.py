@@ -1,0 +1,211 @@
+"""Per-modality inputs: what the data layer hands each encoder for one trace.
+
+Each input is configured under `modality.<name>.input` and knows three things: which metadata columns it needs,
+how far back in time it looks (`context_hours`, used to keep train and validation windows from overlapping),
+and how to turn trace `i` into `{"x": Tensor, "present": BoolTensor, "mask": Tensor}`. Everything that can be
+computed for all traces at once (metadata scaling, catalog features, the ODBA matrix) is computed in `setup`,
+in the main process, as compact numpy arrays; `__call__` only slices them, and only the waveform input reads
+from disk (HDF5, opened lazily in each worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seisbind.data.catalog import read_catalog, window_catalog_features
+from seisbind.data.instance_schema import TRACE_NPTS
+from seisbind.data.movebank import odba_bins, read_movebank
+from seisbind.errors import BadTraceError, SeisbindInputError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DataSources:
+    """The files behind one data root; catalog and animal tables are read once, on first use."""
+
+    waveforms: Any
+    """Reader with `.read(trace_name) -> float32 (3, n)` (INSTANCE or SeisBench layout)."""
+    catalog_path: Path | None = None
+    animal_paths: list[Path] = field(default_factory=list)
+
+    @cached_property
+    def catalog(self) -> pd.DataFrame:
+        if self.catalog_path is None:
+            raise SeisbindInputError("a catalog modality is configured but the data root has no catalog "
+                                     "(catalog.txt, catalog.xml or catalog.csv); set data.catalog=FILE")
+        return read_catalog(self.catalog_path)
+
+    def odba(self, bin_minutes: float) -> pd.DataFrame:
+        if not self.animal_paths:
+            raise SeisbindInputError("an animal modality is configured but no Movebank CSV was found "
+                                     "(root/animals/*.csv); set data.animals='GLOB'")
+        return odba_bins(read_movebank(self.animal_paths), bin_minutes=bin_minutes)
+
+
+class ModalityInput(Protocol):
+    columns: tuple[str, ...]
+    context_hours: float
+
+    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None: ...
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]: ...
+
+
+def _sample(x: np.ndarray, mask: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """Pack one sample; absent when nothing in it was observed."""
+    out = {"x": torch.from_numpy(np.ascontiguousarray(x))}
+    if mask is not None:
+        out["mask"] = torch.from_numpy(np.ascontiguousarray(mask))
+        out["present"] = torch.tensor(bool(mask.any()))
+    else:
+        out["present"] = torch.tensor(True)
+    return out
+
+
+class WaveformInput:
+    """The raw 3-component trace (E, N, Z counts, float32); the spectrum modality turns it into a spectrogram
+    on the training device. A bad trace is absent (and logged with its reason) under `on_bad_trace=skip`."""
+
+    columns = ("trace_name",)
+    context_hours = 0.0
+
+    def __init__(self, n_samples: int = TRACE_NPTS) -> None:
+        self.n_samples = n_samples
+
+    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
+        self.trace_names = index["trace_name"].to_numpy(dtype=object)
+        self.reader = sources.waveforms
+        self.on_bad_trace = on_bad_trace
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (3, self.n_samples)
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        try:
+            x = self.reader.read(self.trace_names[i])
+            if x.shape[-1] < self.n_samples:
+                raise BadTraceError(str(getattr(self.reader, "path", "")), self.trace_names[i],
+                                    f"{x.shape[-1]} samples, need {self.n_samples}")
+        except BadTraceError as err:
+            if self.on_bad_trace == "raise":
+                raise
+            log.warning("skipping bad trace: %s", err)
+            return {"x": torch.zeros(self.shape), "present": torch.tensor(False), "bad": torch.tensor(True)}
+        return {"x": torch.from_numpy(np.ascontiguousarray(x[:, : self.n_samples])), "present": torch.tensor(True),
+                "bad": torch.tensor(False)}
+
+
+class MetadataInput:
+    """Selected INSTANCE columns divided by a fixed scale each (`{column: scale}`); NaN -> 0 with a mask, so the
+    encoder can tell a missing S pick from an S pick at sample 0."""
+
+    context_hours = 0.0
+
+    def __init__(self, columns: dict[str, float]) -> None:
+        if not columns:
+            raise SeisbindInputError("metadata input needs at least one column: {column: scale}")
+        self.scales = {str(k): float(v) for k, v in columns.items()}
+        self.columns = tuple(self.scales)
+
+    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
+        values = index[list(self.columns)].to_numpy(dtype=np.float32) / np.asarray(
+            list(self.scales.values()), dtype=np.float32)
+        self.mask = np.isfinite(values)
+        self.values = np.where(self.mask, values, 0.0).astype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.columns),)
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        return _sample(self.values[i], self.mask[i])
+
+
+class CatalogInput:
+    """Seismicity of the `window_hours` before each trace starts (counts, largest magnitude, moment, spread,
+    b-value, ...), standardised over the index. Windows are computed once per distinct start minute, since the
+    traces of one event share their context."""
+
+    columns = ("trace_start_time",)
+
+    def __init__(self, window_hours: float = 24.0, min_count_b: int = 50) -> None:
+        self.context_hours = float(window_hours)
+        self.min_count_b = min_count_b
+
+    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
+        inverse, ends = pd.factorize(index["trace_start_time"].dt.floor("min"))
+        ends = pd.DatetimeIndex(ends)
+        feats = window_catalog_features(sources.catalog, ends - pd.Timedelta(hours=self.context_hours), ends,
+                                        min_count_b=self.min_count_b)
+        feats = feats.select_dtypes("number")
+        for name in ("n_events", "rate_per_hour"):
+            if name in feats:
+                feats[name] = np.log1p(feats[name])
+        values = feats.to_numpy(dtype=np.float64)
+        finite = np.isfinite(values)
+        mean = np.nanmean(np.where(finite, values, np.nan), axis=0)
+        std = np.nanstd(np.where(finite, values, np.nan), axis=0)
+        scaled = (values - np.nan_to_num(mean)) / np.where(np.nan_to_num(std) > 0, np.nan_to_num(std), 1.0)
+        self.feature_names = tuple(feats.columns)
+        self.mask = finite[inverse]
+        self.values = np.where(finite, scaled, 0.0).astype(np.float32)[inverse]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.feature_names),)
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        return _sample(self.values[i], self.mask[i])
+
+
+class AnimalInput:
+    """ODBA of every tagged animal over the `window_hours` before each trace, in `bin_minutes` bins, as log10 ODBA
+    standardised per animal. An animal with under `min_coverage` of the window observed is masked; a trace no
+    animal covers is absent (`present=False`), never zero-filled data."""
+
+    columns = ("trace_start_time",)
+
+    def __init__(self, window_hours: float = 20.0, bin_minutes: float = 15.0, min_coverage: float = 0.5) -> None:
+        self.context_hours = float(window_hours)
+        self.bin_minutes = float(bin_minutes)
+        self.min_coverage = min_coverage
+        self.n_bins = int(round(window_hours * 60 / bin_minutes))
+
+    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
+        odba = sources.odba(self.bin_minutes)
+        logged = np.log10(odba.to_numpy(dtype=np.float64).clip(min=1e-6))
+        standardised = (logged - np.nanmean(logged, axis=0)) / np.nanstd(logged, axis=0).clip(min=1e-6)
+        self.individuals = tuple(map(str, odba.columns))
+        # Padded with a window of NaN on each side so that every slice has the same length.
+        pad = np.full((self.n_bins, len(self.individuals)), np.nan, dtype=np.float32)
+        self.series = np.concatenate([pad, standardised.astype(np.float32), pad])
+        bin_starts = odba.index.asi8
+        ends = pd.DatetimeIndex(index["trace_start_time"]).asi8
+        # A bin belongs to the window when it ends at or before the trace start.
+        bin_ns = int(self.bin_minutes * 60e9)
+        self.end_bin = np.clip(np.searchsorted(bin_starts + bin_ns, ends, side="right"), 0, len(bin_starts))
+        self.end_bin = (self.end_bin + self.n_bins).astype(np.int64)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.individuals), self.n_bins)
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        window = self.series[self.end_bin[i] - self.n_bins: self.end_bin[i]].T
+        observed = np.isfinite(window)
+        mask = observed.mean(axis=1) >= self.min_coverage
+        return _sample(np.where(observed, window, 0.0).astype(np.float32), mask)
+

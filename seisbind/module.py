@@ -1,0 +1,155 @@
+"""The LightningModule: one encoder + head per configured modality, pairwise InfoNCE against the anchor.
+
+Modalities are data: the module loops over `modality` (a plain dict of configs, saved as hyperparameters so that
+`SeisBindModule.load_from_checkpoint(path)` rebuilds everything) and never branches on a modality's name.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from seisbind.losses import ContrastiveObjective
+from seisbind.modalities.head import ModalityHead
+from seisbind.retrieval import retrieval_recall
+
+Batch = dict[str, dict[str, torch.Tensor]]
+
+
+def _plain(cfg: Any) -> Any:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+
+
+class SeisBindModule(L.LightningModule):
+    """`modality[name]` holds `encoder` (a `_target_` config that receives `input_shape`), optional `preprocess`
+    (a module applied batched on the device, e.g. the STFT) and `head` (logit-scale settings); `input_shapes`
+    are the per-sample shapes the data module reported, so the encoders can be built before any data is seen."""
+
+    def __init__(self, modality: dict, input_shapes: dict[str, list[int]], anchor: str,
+                 pairs: dict[str, float] | None = None, embed_dim: int = 128, optimizer: dict | None = None,
+                 scheduler: dict | None = None, retrieval_k: list[int] = (1, 5), init_from: str | None = None) -> None:
+        super().__init__()
+        modality, optimizer, scheduler = _plain(modality), _plain(optimizer), _plain(scheduler)
+        self.save_hyperparameters({"modality": modality, "input_shapes": _plain(input_shapes), "anchor": anchor,
+                                   "pairs": _plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
+                                   "scheduler": scheduler, "retrieval_k": list(retrieval_k), "init_from": init_from})
+        self.preprocess = nn.ModuleDict()
+        self.encoders = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
+        for name, cfg in modality.items():
+            shape = tuple(input_shapes[name])
+            if cfg.get("preprocess"):
+                self.preprocess[name] = instantiate(cfg["preprocess"])
+                shape = tuple(self.preprocess[name].output_shape(shape[-1]))
+            self.encoders[name] = instantiate(cfg["encoder"], input_shape=shape)
+            self.heads[name] = ModalityHead(self.encoders[name].out_dim, embed_dim, **cfg.get("head", {}))
+        self.objective = ContrastiveObjective(anchor, pairs)
+        self.val_outputs: list[dict[str, torch.Tensor]] = []
+        if init_from:
+            self.load_encoder_weights(init_from)
+
+    # -- forward ------------------------------------------------------------------------------------------------
+    def embed(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """L2-normalised embeddings (B, embed_dim) of every configured modality present in `batch`."""
+        out = {}
+        for name in self.encoders:
+            if name not in batch:
+                continue
+            x = batch[name]["x"]
+            if name in self.preprocess:
+                x = self.preprocess[name](x)
+            features = self.encoders[name](x, batch[name].get("mask"))
+            out[name] = self.heads[name](features)
+        return out
+
+    def _step(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        embeddings = self.embed(batch)
+        present = {name: batch[name]["present"].bool() for name in embeddings}
+        gather = (lambda t: self.all_gather(t, sync_grads=True)) if self.trainer.world_size > 1 else None
+        scales = {name: self.heads[name].logit_scale() for name in embeddings}
+        loss, per_pair = self.objective(embeddings, present, scales, gather=gather, rank=self.global_rank)
+        batch_size = next(iter(embeddings.values())).shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=stage != "train", batch_size=batch_size)
+        for pair, value in per_pair.items():
+            self.log(f"{stage}/loss/{pair}", value, sync_dist=stage != "train", batch_size=batch_size)
+        if stage == "train":
+            for name, scale in scales.items():
+                self.log(f"train/logit_scale/{name}", scale, batch_size=batch_size)
+        for name, mask in present.items():
+            self.log(f"{stage}/present/{name}", mask.float().mean(), batch_size=batch_size,
+                     sync_dist=stage != "train")
+        bad = [batch[name]["bad"] for name in embeddings if "bad" in batch[name]]
+        if bad:
+            self.log(f"{stage}/bad_traces", torch.stack(bad).float().sum(), reduce_fx="sum", batch_size=batch_size,
+                     sync_dist=stage != "train")
+        return loss, {name: e.detach() for name, e in embeddings.items()} | {
+            f"present/{name}": m for name, m in present.items()}
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")[0]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        _, outputs = self._step(batch, "val")
+        self.val_outputs.append({k: v.cpu() for k, v in outputs.items()})
+
+    def on_validation_epoch_end(self) -> None:
+        """Retrieval recall@k over the whole validation set for every modality pair, trained or not (the untrained
+        ones measure ImageBind's emergent alignment), each next to its chance level k / n."""
+        if not self.val_outputs:
+            return
+        joined = {k: torch.cat([o[k] for o in self.val_outputs]) for k in self.val_outputs[0]}
+        self.val_outputs.clear()
+        names = [n for n in self.encoders if n in joined]
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                both = joined[f"present/{a}"] & joined[f"present/{b}"]
+                for k, (recall, chance) in retrieval_recall(joined[a][both], joined[b][both],
+                                                            self.hparams.retrieval_k).items():
+                    self.log(f"val/recall@{k}/{a}-{b}", recall, sync_dist=True)
+                    self.log(f"val/recall@{k}/{a}-{b}/chance", chance, sync_dist=True)
+
+    # -- optimisation ---------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict:
+        """AdamW (from config) without weight decay on norms, biases, tokens and logit scales; linear warm-up then
+        cosine decay, stepped per optimiser step."""
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or "token" in name or "pos" in name else decay).append(p)
+        opt_cfg = dict(self.hparams.optimizer or {"_target_": "torch.optim.AdamW", "_partial_": True})
+        optimizer = instantiate(opt_cfg)([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}])
+        sched = self.hparams.scheduler or {}
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(sched.get("warmup_fraction", 0.05) * total)
+        floor = float(sched.get("min_lr_ratio", 0.01))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # -- weights from elsewhere -----------------------------------------------------------------------------
+    def load_encoder_weights(self, path: str) -> None:
+        """Initialise encoders, heads and preprocessors from another seisbind checkpoint (e.g. an imported SeisCLIP
+        one). Only modules present in both are copied; a shape mismatch is an error naming the tensor."""
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        own = self.state_dict()
+        wanted = {k: v for k, v in state.items() if k in own and not k.startswith("objective")}
+        wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in wanted.items()
+                 if v.shape != own[k].shape]
+        if wrong:
+            raise ValueError(f"{path}: tensors do not fit this model's configuration: {wrong[:5]}")
+        missing = self.load_state_dict(wanted, strict=False).missing_keys
+        if len(missing) == len(own):
+            raise ValueError(f"{path}: no tensor of this checkpoint matches the configured modalities")

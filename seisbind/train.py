@@ -1,0 +1,67 @@
+"""`train(cfg)`: build data, model, trainer and loggers from a composed config and fit.
+
+A plain function so that tests call it directly; `train.py` at the top level only composes the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from seisbind.config import validate_train_config
+from seisbind.module import SeisBindModule
+
+log = logging.getLogger(__name__)
+
+
+def _wandb_default_offline() -> None:
+    """Offline unless the user asked for online or has a key; the key itself is never read or printed."""
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").is_file() and \
+        "api.wandb.ai" in (Path.home() / ".netrc").read_text(errors="ignore")
+    if "WANDB_MODE" not in os.environ and not has_key:
+        os.environ["WANDB_MODE"] = "offline"
+
+
+def build_datamodule(cfg: DictConfig):
+    """The data module with one input per configured modality."""
+    inputs = {name: instantiate(m.input) for name, m in cfg.modality.items()}
+    return instantiate(cfg.data, inputs=inputs, _recursive_=False)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit the configured model; returns {"checkpoint": last checkpoint path, "best": best path, "metrics": ...}."""
+    validate_train_config(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    _wandb_default_offline()
+
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    model_cfg.pop("_target_", None)
+    model = SeisBindModule(modality=OmegaConf.to_container(cfg.modality, resolve=True),
+                           input_shapes=datamodule.input_shapes(), anchor=cfg.anchor,
+                           pairs=OmegaConf.to_container(cfg.pairs, resolve=True) if cfg.pairs else None,
+                           **model_cfg)
+
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for lg in loggers:
+        lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    checkpoint = trainer.checkpoint_callback
+    last = checkpoint.last_model_path if checkpoint else ""
+    result = {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
+              "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
+    for lg in loggers:
+        run_dir = getattr(getattr(lg, "experiment", None), "dir", None)
+        if run_dir and trainer.is_global_zero:
+            print(f"wandb run directory: {Path(run_dir).parent}")
+    return result

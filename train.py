@@ -1,0 +1,18 @@
+"""python train.py experiment=seisclip [data.root=DIR] [trainer=gpu|ddp|ddp_sim] [logger=wandb|csv|none] [ckpt_path=PATH]"""
+
+import hydra
+from omegaconf import DictConfig
+
+from seisbind.train import train
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    result = train(cfg)
+    print(f"checkpoint: {result['checkpoint']}", flush=True)
+    metric = result["metrics"].get(cfg.get("optimized_metric"))
+    return metric
+
+
+if __name__ == "__main__":
+    main()
