@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seisbind.errors import SeisbindInputError
 
@@ -29,3 +31,8 @@ def validate_train_config(cfg: DictConfig) -> None:
                 f"{[m for m in modalities if m != cfg.anchor]}")
         if float(weight) < 0:
             raise SeisbindInputError(f"pairs.{name}={weight}: pair weights must be >= 0")
+
+
+def plain(cfg: Any) -> Any:
+    """A resolved plain dict/list for an OmegaConf node, anything else unchanged: what goes into checkpoints."""
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, (DictConfig, ListConfig)) else cfg

@@ -12,18 +12,15 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from seisbind.config import plain
 from seisbind.losses import ContrastiveObjective
 from seisbind.modalities.head import ModalityHead
 from seisbind.retrieval import retrieval_recall
 
 Batch = dict[str, dict[str, torch.Tensor]]
 
-
-def _plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
 
 
 class SeisBindModule(L.LightningModule):
@@ -35,9 +32,9 @@ class SeisBindModule(L.LightningModule):
                  pairs: dict[str, float] | None = None, embed_dim: int = 128, optimizer: dict | None = None,
                  scheduler: dict | None = None, retrieval_k: list[int] = (1, 5), init_from: str | None = None) -> None:
         super().__init__()
-        modality, optimizer, scheduler = _plain(modality), _plain(optimizer), _plain(scheduler)
-        self.save_hyperparameters({"modality": modality, "input_shapes": _plain(input_shapes), "anchor": anchor,
-                                   "pairs": _plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
+        modality, optimizer, scheduler = plain(modality), plain(optimizer), plain(scheduler)
+        self.save_hyperparameters({"modality": modality, "input_shapes": plain(input_shapes), "anchor": anchor,
+                                   "pairs": plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
                                    "scheduler": scheduler, "retrieval_k": list(retrieval_k), "init_from": init_from})
         self.preprocess = nn.ModuleDict()
         self.encoders = nn.ModuleDict()

@@ -1,0 +1,130 @@
+"""LightningDataModule over a data root: one sample per trace, one input per configured modality.
+
+Metadata, catalog and animal tables are read once in `setup` (main process) into compact arrays; waveforms are
+read per sample from HDF5 that each worker opens lazily. The split keeps every event, and every pair of traces
+whose context windows overlap, on one side (DESIGN.md: never split overlapping windows randomly).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
+from torch.utils.data import DataLoader
+
+from seisbind.data.catalog import find_catalog
+from seisbind.data.dataset import TraceDataset
+from seisbind.data.inputs import DataSources, ModalityInput
+from seisbind.data.movebank import find_animals
+from seisbind.data.sources import open_waveforms
+from seisbind.config import plain
+from seisbind.errors import SeisbindInputError
+
+log = logging.getLogger(__name__)
+
+BASE_COLUMNS = ("trace_name", "source_id", "trace_start_time", "source_origin_time", "station_code",
+                "station_network_code")
+
+
+def split_rows(index: pd.DataFrame, strategy: str, val_fraction: float, gap_hours: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation row positions.
+
+    `time`: the latest `val_fraction` of events (by origin time, noise traces by start) validate; training traces
+    that start within `gap_hours` before the cut are dropped, so no context window spans both sides.
+    `event`: a seeded share of events validates (GroupShuffleSplit on source_id; noise traces are their own group).
+    """
+    groups = index["source_id"].astype("string").fillna(index["trace_name"].astype("string")).to_numpy()
+    rows = np.arange(len(index))
+    if strategy == "event":
+        train, val = next(GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed).split(
+            rows, groups=groups))
+        return np.sort(train), np.sort(val)
+    if strategy != "time":
+        raise SeisbindInputError(f"data.split.strategy={strategy!r}: choose 'time' or 'event'")
+    origin = index["source_origin_time"].fillna(index["trace_start_time"]) \
+        if "source_origin_time" in index else index["trace_start_time"]
+    event_time = origin.groupby(groups).transform("min")
+    cut = event_time.quantile(1.0 - val_fraction)
+    val = rows[(event_time >= cut).to_numpy()]
+    keep = (event_time < cut - pd.Timedelta(hours=gap_hours)) & (index["trace_start_time"] < cut)
+    train = rows[keep.to_numpy()]
+    dropped = len(rows) - len(train) - len(val)
+    if dropped:
+        log.info("time split at %s: %d traces within the %.1f h gap before the cut were left out", cut, dropped,
+                 gap_hours)
+    return train, val
+
+
+class SeisBindDataModule(L.LightningDataModule):
+    def __init__(self, root: str, inputs: dict[str, ModalityInput], events_csv: str | None = None,
+                 events_hdf5: str | None = None, catalog: str | None = None, animals: str | None = None,
+                 include_noise: bool = False, filters: dict | None = None, split: dict | None = None,
+                 on_bad_trace: str = "skip", batch_size: int = 32, num_workers: int = 0, pin_memory: bool = False,
+                 persistent_workers: bool = False, **unused: Any) -> None:
+        super().__init__()
+        if on_bad_trace not in ("skip", "raise"):
+            raise SeisbindInputError(f"data.on_bad_trace={on_bad_trace!r}: choose 'skip' or 'raise'")
+        self.root = Path(root)
+        self.inputs = inputs
+        self.paths = {"events_csv": events_csv, "events_hdf5": events_hdf5}
+        self.catalog_path = catalog
+        self.animal_glob = animals
+        self.include_noise = include_noise
+        self.filters = plain(filters) or {}
+        self.split = {"strategy": "time", "val_fraction": 0.2, "gap_hours": None, "seed": 0} | (plain(split) or {})
+        self.on_bad_trace = on_bad_trace
+        self.loader_args = {"batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory,
+                            "persistent_workers": persistent_workers and num_workers > 0}
+        self.index: pd.DataFrame | None = None
+
+    def _sources(self, reader: Any) -> DataSources:
+        catalog = Path(self.catalog_path) if self.catalog_path else find_catalog(self.root)
+        animals = sorted(Path().glob(self.animal_glob)) if self.animal_glob else find_animals(self.root)
+        return DataSources(waveforms=reader, catalog_path=catalog, animal_paths=list(animals))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.index is not None:
+            return
+        columns = sorted(set(BASE_COLUMNS).union(*(inp.columns for inp in self.inputs.values())))
+        self.index, reader = open_waveforms(self.root, columns=columns, filters=self.filters,
+                                            include_noise=self.include_noise, **self.paths)
+        if len(self.index) < 2:
+            raise SeisbindInputError(f"{self.root}: {len(self.index)} traces left after the filters {self.filters}")
+        sources = self._sources(reader)
+        for inp in self.inputs.values():
+            inp.setup(self.index, sources, self.on_bad_trace)
+        gap = self.split["gap_hours"]
+        if gap is None:
+            gap = max(inp.context_hours for inp in self.inputs.values())
+        self.train_rows, self.val_rows = split_rows(self.index, self.split["strategy"], self.split["val_fraction"],
+                                                    float(gap), int(self.split["seed"]))
+        log.info("%d traces: %d train, %d validation (%s split)", len(self.index), len(self.train_rows),
+                 len(self.val_rows), self.split["strategy"])
+        if not len(self.train_rows) or not len(self.val_rows):
+            raise SeisbindInputError(f"the {self.split['strategy']} split left an empty side "
+                                     f"({len(self.train_rows)} train, {len(self.val_rows)} validation traces); "
+                                     "change data.split.val_fraction or the filters")
+
+    def input_shapes(self) -> dict[str, list[int]]:
+        return {name: list(inp.shape) for name, inp in self.inputs.items()}
+
+    def dataset(self, rows: np.ndarray | None = None) -> TraceDataset:
+        """All traces (or the given rows) of the index, e.g. for embedding every window in the probe."""
+        return TraceDataset(np.arange(len(self.index)) if rows is None else rows, self.inputs)
+
+    def train_dataloader(self) -> DataLoader:
+        # drop_last keeps every rank's batch the same shape, which the gather of the distributed loss needs.
+        return DataLoader(self.dataset(self.train_rows), shuffle=True, drop_last=True, **self.loader_args)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.dataset(self.val_rows), shuffle=False, **self.loader_args)
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(self.dataset(), shuffle=False, **self.loader_args)
+
