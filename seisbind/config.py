@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seisbind.errors import SeisbindInputError
+
+
+def run_name() -> str:
+    """Timestamp naming a run's checkpoint folder; multirun jobs add their job number so they never share one."""
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return f"{stamp}_job{HydraConfig.get().job.num}"
+    return stamp
+
+
+if not OmegaConf.has_resolver("seisbind.run_name"):
+    OmegaConf.register_new_resolver("seisbind.run_name", run_name, use_cache=True)
 
 
 def validate_train_config(cfg: DictConfig) -> None:
