@@ -15,7 +15,8 @@ import lightning as L
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, Sampler
 
 from seisbind.data.catalog import find_catalog
 from seisbind.data.dataset import TraceDataset
@@ -59,6 +60,24 @@ def split_rows(index: pd.DataFrame, strategy: str, val_fraction: float, gap_hour
         log.info("time split at %s: %d traces within the %.1f h gap before the cut were left out", cut, dropped,
                  gap_hours)
     return train, val
+
+
+class EpochShuffleSampler(Sampler[int]):
+    """A permutation drawn from (seed, epoch) alone: Lightning calls `set_epoch`, so a run resumed from a
+    checkpoint sees the same order in its remaining epochs as an uninterrupted one."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=generator).tolist())
 
 
 class SeisBindDataModule(L.LightningDataModule):
@@ -120,7 +139,8 @@ class SeisBindDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # drop_last keeps every rank's batch the same shape, which the gather of the distributed loss needs.
-        return DataLoader(self.dataset(self.train_rows), shuffle=True, drop_last=True, **self.loader_args)
+        sampler = EpochShuffleSampler(len(self.train_rows), int(self.split["seed"]))
+        return DataLoader(self.dataset(self.train_rows), sampler=sampler, drop_last=True, **self.loader_args)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.dataset(self.val_rows), shuffle=False, **self.loader_args)

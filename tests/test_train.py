@@ -1,0 +1,107 @@
+"""End-to-end training on the synthetic data root: checkpoints, W&B offline run, resume, sweeps, bad configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from seisbind.errors import SeisbindInputError
+from seisbind.module import SeisBindModule
+from seisbind.train import train
+from tests.conftest import compose_config
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["trainer.max_epochs=1", "data.batch_size=16", "trainer.log_every_n_steps=1", "callbacks.progress_bar=null"]
+
+
+def run_train(tmp_path: Path, root: Path, *overrides: str) -> dict:
+    cfg = compose_config("train", [f"data.root={root}", "experiment=seisclip", *FAST, *overrides], tmp_path)
+    return train(cfg)
+
+
+def test_train_writes_checkpoint_that_loads_alone(tmp_path: Path, synthetic_root: Path) -> None:
+    result = run_train(tmp_path, synthetic_root, "logger=csv")
+    last = Path(result["checkpoint"])
+    assert last.is_file() and last.parent.parent.name == "seisclip"
+    assert Path(result["best"]).is_file()
+    model = SeisBindModule.load_from_checkpoint(last, map_location="cpu")
+    batch = {"spectrum": {"x": torch.randn(4, 3, 12000)},
+             "metadata": {"x": torch.rand(4, 8), "mask": torch.ones(4, 8)}}
+    with torch.no_grad():
+        emb = model.embed(batch)
+    assert set(emb) == {"spectrum", "metadata"}
+    assert torch.allclose(emb["spectrum"].norm(dim=-1), torch.ones(4), atol=1e-5)
+    metrics = result["metrics"]
+    assert "val/recall@1/spectrum-metadata" in metrics and "val/recall@1/spectrum-metadata/chance" in metrics
+    assert torch.isfinite(torch.tensor(metrics["val/loss"]))
+
+
+def test_wandb_offline_run_holds_the_losses(tmp_path: Path, synthetic_root: Path) -> None:
+    run_train(tmp_path, synthetic_root, "logger=wandb")
+    summaries = list(tmp_path.glob("wandb/offline-run-*/files/wandb-summary.json"))
+    assert summaries, f"no offline W&B run under {tmp_path}"
+    summary = json.loads(summaries[0].read_text())
+    assert "train/loss/spectrum-metadata" in summary and "val/loss" in summary
+    assert not any("api_key" in p.read_text(errors="ignore").lower() for p in summaries[0].parent.glob("*.yaml"))
+
+
+def test_resume_ends_with_the_same_weights(tmp_path: Path, synthetic_root: Path) -> None:
+    straight = run_train(tmp_path / "a", synthetic_root, "logger=none", "trainer.max_epochs=2", "seed=3")
+    first = run_train(tmp_path / "b", synthetic_root, "logger=none", "trainer.max_epochs=1", "seed=3")
+    resumed = run_train(tmp_path / "c", synthetic_root, "logger=none", "trainer.max_epochs=2", "seed=3",
+                        f"ckpt_path={first['checkpoint']}")
+    a = torch.load(straight["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    b = torch.load(resumed["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("anchor=catalog", "anchor='catalog' is not among"),
+    ("+pairs.animal=1.0", "pairs.animal names a modality that is not configured"),
+    ("modality=[spectrum]", "at least one other modality"),
+])
+def test_bad_config_fails_at_start(tmp_path: Path, synthetic_root: Path, override: str, message: str) -> None:
+    with pytest.raises(SeisbindInputError, match=message.replace("(", r"\(")):
+        run_train(tmp_path, synthetic_root, "logger=none", override)
+
+
+def test_indivisible_spectrum_fails_before_training(tmp_path: Path, synthetic_root: Path) -> None:
+    with pytest.raises(ValueError, match="cannot be divided"):
+        run_train(tmp_path, synthetic_root, "logger=none", "+modality.spectrum.encoder.patch=[512,16]")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = os.environ | {"WANDB_MODE": "offline", "SEISBIND_ROOT": str(cwd)}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_cli_prints_checkpoint_and_multirun_sweeps(tmp_path: Path, synthetic_root: Path) -> None:
+    common = [f"data.root={synthetic_root}", "logger=csv", *FAST]
+    single = _cli("experiment=seisclip", *common, cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-3000:]
+    last_line = single.stdout.strip().splitlines()[-1]
+    assert last_line.startswith("checkpoint: ") and Path(last_line.removeprefix("checkpoint: ")).is_file()
+
+    sweep = _cli("-m", "experiment=seisclip", "seed=1,2", *common, cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    runs = sorted((tmp_path / "checkpoints" / "seisclip").glob("*_job*"))
+    assert len(runs) == 2 and all((r / "last.ckpt").is_file() for r in runs)
+
+    unknown = _cli("experiment=seisclip", "modality=[spectrum,gps]", *common, cwd=tmp_path)
+    assert unknown.returncode != 0 and "gps" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:
+    result = run_train(tmp_path, synthetic_root, "logger=csv", "trainer=ddp_sim")
+    assert Path(result["checkpoint"]).is_file()
