@@ -1,0 +1,280 @@
+"""Catalog readers (FDSN text, QuakeML, CSV) and seismicity statistics, on small hand-written files."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from seisbind.data.catalog import (
+    CATALOG_COLUMNS,
+    FEATURE_COLUMNS,
+    b_value_aki_utsu,
+    find_catalog,
+    gardner_knopoff_mainshocks,
+    mc_max_curvature,
+    moment_Nm,
+    read_catalog,
+    window_catalog_features,
+)
+from seisbind.errors import SeisbindInputError
+
+HEADER_14 = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
+             "Magnitude|MagAuthor|EventLocationName|EventType")
+HEADER_13 = ("#EventID|Time|Latitude|Longitude|Depth/km|Author|Catalog|Contributor|ContributorID|MagType|"
+             "Magnitude|MagAuthor|EventLocationName")
+FDSN_14 = f"""{HEADER_14}
+8863681|2016-10-30T06:40:17.320000|42.8322|13.1107|9.2|SURVEY-INGV||||Mw|6.5|--|3 km N Norcia (PG)|earthquake
+7073641|2016-08-24T01:36:32|42.6983|13.2335|8.1|SURVEY-INGV||||Mw|6.0|--|1 km W Accumoli (RI)|earthquake
+45520353|2016-09-01T10:12:00.5|42.9|12.9|0.5|SURVEY-INGV||||ML|1.4|--|Cava (PG)|quarry blast
+45520354|2016-09-02T11:00:00.000000|42.95|12.95||SURVEY-INGV||||ML||--|nowhere|earthquake
+"""
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_fdsn_text_14_columns_filters_quarry_blast(tmp_path, caplog):
+    path = write(tmp_path / "catalog.txt", FDSN_14)
+    with caplog.at_level(logging.INFO):
+        cat = read_catalog(path)
+    assert list(cat.columns) == CATALOG_COLUMNS
+    assert list(cat["event_id"]) == ["7073641", "45520354", "8863681"]  # sorted by time, blast gone
+    assert str(cat["time"].dtype) == "datetime64[ns, UTC]"
+    assert cat["time"].iloc[2] == pd.Timestamp("2016-10-30T06:40:17.32", tz="UTC")
+    assert cat["time"].iloc[0] == pd.Timestamp("2016-08-24T01:36:32", tz="UTC")
+    assert cat["depth_km"].iloc[2] == pytest.approx(9.2)
+    assert np.isnan(cat["depth_km"].iloc[1]) and np.isnan(cat["magnitude"].iloc[1])  # empty fields -> NaN
+    assert list(cat["magnitude_type"]) == ["Mw", "ML", "Mw"]
+    assert cat.attrs["dropped_event_types"] == {"quarry blast": 1}
+    assert "quarry blast=1" in caplog.text
+    everything = read_catalog(path, event_types=None)
+    assert len(everything) == 4 and "quarry blast" in set(everything["event_type"])
+
+
+def test_fdsn_text_13_columns_lowercase_km(tmp_path):
+    body = "\n".join(line.rsplit("|", 1)[0] for line in FDSN_14.splitlines()[1:])
+    cat = read_catalog(write(tmp_path / "old.txt", f"{HEADER_13}\n{body}\n"))
+    assert len(cat) == 4  # no EventType column: nothing to filter on, all taken as earthquakes
+    assert set(cat["event_type"]) == {"earthquake"}
+    assert cat["latitude_deg"].iloc[0] == pytest.approx(42.6983)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("999|2016-09-03T00:00:00|42.9|13.0|5.0|x||||ML|2.0|--|too few fields", "wrong field count"),
+        ("999|2016-09-03T00:00:00|42.9|13.0|5.0|x||||ML|2.x|--|here|earthquake", "bad magnitude"),
+        ("999|2016-13-03T00:00:00|42.9|13.0|5.0|x||||ML|2.0|--|here|earthquake", "bad time"),
+        ("999|2016-09-03T00:00:00|142.9|13.0|5.0|x||||ML|2.0|--|here|earthquake", "bad latitude_deg"),
+    ],
+)
+def test_fdsn_malformed_line_names_file_and_line(tmp_path, bad_line, message):
+    lines = FDSN_14.splitlines()
+    path = write(tmp_path / "catalog.txt", "\n".join(lines[:3] + [bad_line] + lines[3:]) + "\n")
+    with pytest.raises(SeisbindInputError, match=rf"catalog\.txt: line 4: {message}"):
+        read_catalog(path)
+
+
+def test_fdsn_skip_policy_counts_bad_lines(tmp_path, caplog):
+    lines = FDSN_14.splitlines()
+    path = write(tmp_path / "catalog.txt", "\n".join(lines + ["1|2016-09-03T00:00:00|oops|13|5|x||||ML|2|--|a|earthquake"]))
+    with caplog.at_level(logging.WARNING):
+        cat = read_catalog(path, on_bad="skip")
+    assert len(cat) == 3
+    assert "skipped 1 malformed records" in caplog.text and "line 6" in caplog.text
+
+
+def test_fdsn_without_header_is_rejected(tmp_path):
+    with pytest.raises(SeisbindInputError, match="header"):
+        read_catalog(write(tmp_path / "c.txt", FDSN_14.split("\n", 1)[1]))
+
+
+def test_quakeml_written_by_obspy(tmp_path):
+    from obspy import UTCDateTime
+    from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
+
+    def event(rid, when, lat, lon, depth_m, mag, kind, extra_origin=False):
+        ev = Event(resource_id=ResourceIdentifier(rid), event_type=kind)
+        origin = Origin(time=UTCDateTime(when), latitude=lat, longitude=lon, depth=depth_m)
+        ev.origins = [Origin(time=UTCDateTime(when) - 5, latitude=0.0, longitude=0.0)] if extra_origin else []
+        ev.origins.append(origin)
+        ev.magnitudes = [Magnitude(mag=mag - 1.0, magnitude_type="Md"), Magnitude(mag=mag, magnitude_type="Mw")]
+        ev.preferred_origin_id = origin.resource_id.id
+        ev.preferred_magnitude_id = ev.magnitudes[1].resource_id.id
+        return ev
+
+    catalog = Catalog(events=[
+        event("smi:test/event/2", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake", extra_origin=True),
+        event("smi:test/event/1", "2016-08-24T01:36:32", 42.70, 13.23, 8100.0, 6.0, "earthquake"),
+        event("smi:test/event/3", "2016-09-01T10:00:00", 42.90, 12.90, 500.0, 1.5, "quarry blast"),
+    ])
+    path = tmp_path / "catalog.xml"
+    catalog.write(str(path), format="QUAKEML")
+    cat = read_catalog(path)
+    assert list(cat["event_id"]) == ["smi:test/event/1", "smi:test/event/2"]
+    norcia = cat.iloc[1]
+    assert (norcia["latitude_deg"], norcia["longitude_deg"]) == (42.83, 13.11)  # preferred, not first origin
+    assert norcia["depth_km"] == pytest.approx(9.2)
+    assert norcia["magnitude"] == 6.5 and norcia["magnitude_type"] == "Mw"
+    assert norcia["time"] == pd.Timestamp("2016-10-30T06:40:17.32", tz="UTC")
+    assert cat.attrs["dropped_event_types"] == {"quarry blast": 1}
+
+
+def test_unreadable_quakeml_names_file(tmp_path):
+    with pytest.raises(SeisbindInputError, match="broken.xml"):
+        read_catalog(write(tmp_path / "broken.xml", "<q:quakeml><eventParameters>"))
+
+
+def test_plain_csv_with_aliases(tmp_path):
+    path = write(tmp_path / "catalog.csv", "Time,Lat,Lon,Depth,Mag,Type\n"
+                 "2016-08-24 01:36:32,42.70,13.23,8.1,6.0,earthquake\n"
+                 "2016-08-24T00:00:00Z,42.71,13.22,5.0,2.1,earthquake\n")
+    cat = read_catalog(path)
+    assert list(cat["magnitude"]) == [2.1, 6.0]
+    assert list(cat["event_id"]) == ["catalog:3", "catalog:2"]  # generated from the CSV line
+    bad = write(tmp_path / "nomag.csv", "time,lat,lon\n2016-08-24,42.7,13.2\n")
+    with pytest.raises(SeisbindInputError, match=r"nomag\.csv: missing required column\(s\) \['magnitude'\]"):
+        read_catalog(bad)
+    with pytest.raises(SeisbindInputError, match=r"bad\.csv: line 3: bad longitude_deg"):
+        read_catalog(write(tmp_path / "bad.csv", "time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n2016-08-25,42.7,,3\n"))
+
+
+def test_find_catalog(tmp_path):
+    with pytest.raises(FileNotFoundError, match="catalog.txt"):
+        find_catalog(tmp_path)
+    write(tmp_path / "catalog.csv", "x")
+    assert find_catalog(tmp_path).name == "catalog.csv"
+    write(tmp_path / "catalog.txt", "x")
+    assert find_catalog(tmp_path).name == "catalog.txt"
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+def gr_magnitudes(n, b=1.0, m_min=0.0, seed=0):
+    return m_min + np.random.default_rng(seed).exponential(1.0 / (b * np.log(10)), n)
+
+
+def test_moment():
+    assert moment_Nm(6.0) == pytest.approx(10**18.1)
+    assert moment_Nm(np.array([5.0, 6.0]))[1] / moment_Nm(5.0) == pytest.approx(10**1.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_b_value_recovers_gutenberg_richter(seed):
+    mags = np.round(gr_magnitudes(5000, b=1.0, m_min=1.45, seed=seed), 1)  # continuous above 1.45 -> bins >= 1.5
+    b, reason = b_value_aki_utsu(mags, mc=1.5)
+    assert reason is None and abs(b - 1.0) < 0.1
+    b_steep, _ = b_value_aki_utsu(np.round(gr_magnitudes(5000, b=1.5, m_min=1.45, seed=seed), 1), mc=1.5)
+    assert abs(b_steep - 1.5) < 0.15
+
+
+def test_b_value_needs_min_count():
+    b, reason = b_value_aki_utsu(np.array([2.0, 2.1, 2.5]), mc=2.0, min_count=50)
+    assert np.isnan(b) and "3 events" in reason and "min_count=50" in reason
+    assert np.isnan(b_value_aki_utsu(np.ones(100), mc=np.nan)[0])
+
+
+def test_mc_max_curvature_finds_completeness():
+    rng = np.random.default_rng(3)
+    mags = gr_magnitudes(200_000, seed=3)
+    detected = rng.uniform(size=mags.size) < norm.cdf((mags - 1.2) / 0.15)  # complete (>97 %) from M1.5
+    mc = mc_max_curvature(np.round(mags[detected], 1))
+    assert abs(mc - 1.5) <= 0.2
+    assert mc_max_curvature(np.round(mags[detected], 1), correction=0.0) == pytest.approx(mc - 0.2)
+    assert np.isnan(mc_max_curvature([]))
+
+
+def catalog_frame(times, lats, lons, mags, depths=None):
+    n = len(times)
+    return pd.DataFrame({
+        "event_id": [f"e{i}" for i in range(n)],
+        "time": pd.to_datetime(list(times), utc=True).as_unit("ns"),
+        "latitude_deg": np.asarray(lats, float), "longitude_deg": np.asarray(lons, float),
+        "depth_km": np.full(n, 10.0) if depths is None else np.asarray(depths, float),
+        "magnitude": np.asarray(mags, float), "magnitude_type": "ML", "event_type": "earthquake",
+    })
+
+
+def test_gardner_knopoff_removes_planted_aftershocks():
+    rng = np.random.default_rng(0)
+    t0 = pd.Timestamp("2016-01-01", tz="UTC")
+    # a M5.5 mainshock (window ~48 km, ~290 d) with 40 aftershocks within 10 km and 60 d and one foreshock
+    after_t = t0 + pd.to_timedelta(rng.uniform(0.01, 60, 40), unit="D")
+    times = [t0, t0 - pd.Timedelta(days=1), *after_t,
+             t0 + pd.Timedelta(days=30),    # M4 200 km away: independent
+             t0 + pd.Timedelta(days=400),   # M3 at the same place after the window: independent
+             t0 + pd.Timedelta(days=30.5)]  # M2 5 km from the far M4: its aftershock
+    lats = [42.8, 42.81, *(42.8 + rng.uniform(-0.05, 0.05, 40)), 44.6, 42.8, 44.63]
+    lons = [13.1, 13.1, *(13.1 + rng.uniform(-0.05, 0.05, 40)), 13.1, 13.1, 13.12]
+    mags = [5.5, 3.0, *rng.uniform(1.0, 4.5, 40), 4.0, 3.0, 2.0]
+    cat = catalog_frame(times, lats, lons, mags)
+    main = gardner_knopoff_mainshocks(cat)
+    assert main.dtype == bool and main.shape == (len(cat),)
+    assert main[0] and not main[1] and not main[2:42].any()
+    assert main[42] and main[43] and not main[44]
+    assert gardner_knopoff_mainshocks(cat, foreshock_fraction=0.0)[1]  # aftershock-only windows keep the foreshock
+
+
+def naive_features(cat, start, end, min_count):
+    sub = cat[(cat["time"] >= start) & (cat["time"] < end)]
+    n = len(sub)
+    mc = mc_max_curvature(sub["magnitude"]) if n >= min_count else np.nan
+    b = b_value_aki_utsu(sub["magnitude"], mc, min_count=min_count)[0] if n >= min_count else np.nan
+    return n, (sub["magnitude"].max() if n else np.nan), mc, b
+
+
+def test_window_features_hand_checked():
+    t0 = pd.Timestamp("2016-08-24", tz="UTC")
+    # two events 0.2 deg of latitude apart (22.24 km): RMS distance from their centroid is half of that
+    cat = catalog_frame([t0, t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=5)],
+                        [42.7, 42.9, 43.0], [13.2, 13.2, 13.2], [4.0, 5.0, 2.0], depths=[8.0, 12.0, 1.0])
+    starts = [t0, t0, t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=2)]
+    ends = [t0 + pd.Timedelta(hours=2), t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=6), t0 + pd.Timedelta(hours=3)]
+    f = window_catalog_features(cat, starts, ends, min_count_b=2)
+    assert list(f.columns) == FEATURE_COLUMNS
+    assert list(f["n_events"]) == [2, 1, 2, 0]  # half-open: the event at end_time is outside
+    assert f["max_magnitude"].iloc[0] == 5.0 and np.isnan(f["max_magnitude"].iloc[3])
+    assert f["log10_cumulative_moment_Nm"].iloc[0] == pytest.approx(np.log10(10**15.1 + 10**16.6))
+    assert f["spatial_spread_km"].iloc[0] == pytest.approx(0.5 * 6371.0 * np.radians(0.2), rel=1e-4)
+    assert f["spatial_spread_km"].iloc[1] == pytest.approx(0.0, abs=1e-3)  # one event: no spread (to 1 m)
+    assert f["mean_depth_km"].iloc[0] == 10.0 and f["rate_per_hour"].iloc[0] == 1.0
+    assert np.isnan(f.loc[3, ["spatial_spread_km", "mean_depth_km", "log10_cumulative_moment_Nm"]].astype(float)).all()
+    assert f["b_value_reason"].iloc[1].startswith("1 ") and f["b_value_reason"].iloc[3].startswith("0 ")
+
+
+def test_window_features_match_per_window_reference():
+    rng = np.random.default_rng(5)
+    t0 = pd.Timestamp("2016-08-01", tz="UTC")
+    n = 3000
+    cat = catalog_frame(t0 + pd.to_timedelta(np.sort(rng.uniform(0, 100, n)), unit="D"),
+                        rng.uniform(42.5, 43.2, n), rng.uniform(12.8, 13.5, n), np.round(gr_magnitudes(n, m_min=0.95), 1))
+    starts = t0 + pd.to_timedelta(rng.uniform(-5, 100, 60), unit="D")
+    ends = starts + pd.to_timedelta(rng.uniform(0.1, 30, 60), unit="D")
+    f = window_catalog_features(cat, starts, ends, min_count_b=50)
+    for k in range(60):
+        n_k, max_k, mc_k, b_k = naive_features(cat, starts[k], ends[k], 50)
+        assert f["n_events"].iloc[k] == n_k
+        np.testing.assert_allclose([f["max_magnitude"].iloc[k], f["mc"].iloc[k], f["b_value"].iloc[k]],
+                                   [max_k, mc_k, b_k], rtol=1e-9, equal_nan=True)
+        assert (f["b_value_reason"].iloc[k] == "") == np.isfinite(b_k)
+    assert f["b_value"].notna().sum() > 20  # the comparison covered defined b-values
+
+
+def test_window_features_fast_and_validated():
+    rng = np.random.default_rng(0)
+    t0 = pd.Timestamp("2016-08-01", tz="UTC")
+    cat = catalog_frame(t0 + pd.to_timedelta(rng.uniform(0, 180, 4000), unit="D"), rng.uniform(42.5, 43.2, 4000),
+                        rng.uniform(12.8, 13.5, 4000), np.round(gr_magnitudes(4000, m_min=0.95), 1))
+    starts = t0 + pd.to_timedelta(rng.uniform(0, 170, 10_000), unit="D")
+    ends = starts + pd.to_timedelta(rng.choice([2, 6, 12, 24, 240], 10_000), unit="h")
+    tic = time.perf_counter()
+    f = window_catalog_features(cat, starts, ends)
+    assert time.perf_counter() - tic < 1.0 and len(f) == 10_000
+    with pytest.raises(SeisbindInputError, match="end at or before"):
+        window_catalog_features(cat, ends[:3], starts[:3])
