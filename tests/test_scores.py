@@ -1,0 +1,140 @@
+"""Tests for seisbind.probe.scores: grouped folds, no leakage, planted shifts recovered, null stays at 0.5."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import scores
+from seisbind.probe.stats import auc_roc
+
+
+def _study(seed: int, shift: float, n_pos_groups: int = 12, n_neg_groups: int = 40, per_group: int = 5):
+    """Windows in groups of 5 (overlapping windows share a group offset); two informative features with
+    opposite signs, four noise features, one empty feature, one with 20 % NaN."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_pos_groups + n_neg_groups), per_group)
+    y = groups < n_pos_groups
+    group_offset = rng.normal(0, 0.5, n_pos_groups + n_neg_groups)[groups]
+    n = groups.size
+    X = pd.DataFrame({
+        "up": rng.normal(size=n) + group_offset + shift * y,
+        "down": rng.normal(size=n) - 0.8 * shift * y,
+        **{f"noise{i}": rng.normal(size=n) for i in range(4)},
+        "empty": np.nan,
+        "gappy": rng.normal(size=n) + 0.5 * shift * y,
+    })
+    X.loc[rng.random(n) < 0.2, "gappy"] = np.nan
+    return X, y.astype(int), groups
+
+
+@pytest.mark.parametrize("n_groups, expected_folds", [(4, 4), (30, 5)])
+def test_grouped_folds_never_split_a_group(n_groups, expected_folds):
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, n_groups, 300)
+    y = (groups % 3 == 0).astype(int)
+    folds = scores.grouped_folds(y, groups, n_splits=5, seed=1)
+    assert len(folds) == expected_folds  # leave-one-group-out when groups are few
+    tested = np.concatenate([test for _, test in folds])
+    assert np.array_equal(np.sort(tested), np.arange(300))  # every window scored exactly once
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+        assert 0 < y[train].mean() < 1
+
+
+def test_training_fold_with_one_class_is_an_error():
+    y = np.array([1, 1, 0, 0, 0, 0])
+    groups = np.array([0, 0, 1, 1, 2, 2])  # holding out group 0 leaves no positive to train on
+    with pytest.raises(SeisbindInputError, match="one class"):
+        scores.grouped_folds(y, groups)
+
+
+def test_every_method_recovers_a_planted_shift_and_stays_null_without(caplog):
+    X, y, groups = _study(seed=1, shift=1.5)
+    with caplog.at_level(logging.WARNING, logger="seisbind.probe.scores"):
+        planted = scores.cross_validated_scores(X, y, groups, n_splits=5, seed=0)
+    assert "empty" in caplog.text  # the all-NaN feature is dropped with a logged reason
+    assert set(planted) == set(scores.METHODS)
+    # the unsigned distance is diluted by the four noise dimensions, so it gets a lower bar
+    floor = {"best_single_feature": 0.75, "composite_z": 0.7, "mahalanobis": 0.6, "logistic_regression": 0.8}
+    for method, score in planted.items():
+        assert np.isfinite(score).all(), method
+        assert auc_roc(y, score) > floor[method], method
+    null_aucs = []
+    for seed in range(6):
+        X0, y0, g0 = _study(seed=100 + seed, shift=0.0)
+        null = scores.cross_validated_scores(X0, y0, g0, n_splits=5, seed=seed)
+        null_aucs.append([auc_roc(y0, s) for s in null.values()])
+    null_aucs = np.array(null_aucs)
+    assert np.all(np.abs(null_aucs.mean(axis=0) - 0.5) < 0.08)
+    assert np.all(null_aucs < 0.72)
+
+
+def test_out_of_fold_scores_depend_only_on_training_rows():
+    """Refitting on each fold's training rows alone (imputation included) reproduces the out-of-fold scores,
+    so nothing from the held-out windows reached the fit."""
+    X, y, groups = _study(seed=2, shift=1.0)
+    oof = scores.cross_validated_scores(X, y, groups, n_splits=5, seed=3)
+    folds = scores.grouped_folds(y.astype(bool), groups, n_splits=5, seed=3)
+    for train, test in folds:
+        refit = scores.score_windows(X.iloc[train], y[train], X.iloc[test])
+        for method in scores.METHODS:
+            np.testing.assert_allclose(oof[method][test], refit[method], rtol=1e-10, atol=1e-12)
+
+
+def test_best_single_feature_picks_the_strongest_and_its_sign():
+    X, y, _ = _study(seed=3, shift=1.5)
+    X["down"] = X["down"] * 3 - 4 * y  # now the strongest feature, pointing down
+    scorer = scores.BestSingleFeature().fit(X.drop(columns="empty"), y)
+    assert scorer.feature_ == "down" and scorer.sign_ == -1.0 and scorer.training_auc_ < 0.2
+    assert auc_roc(y, scorer.score(X.drop(columns="empty"))) > 0.8
+
+
+def test_mahalanobis_detects_a_change_of_spread_that_has_no_mean_shift():
+    rng = np.random.default_rng(4)
+    n_pos, n_neg = 60, 200
+    y = np.r_[np.ones(n_pos, int), np.zeros(n_neg, int)]
+    X = pd.DataFrame(rng.normal(size=(n_pos + n_neg, 4)) * np.where(y[:, None] == 1, 3.0, 1.0),
+                     columns=list("abcd"))
+    groups = np.arange(y.size) // 4
+    out = scores.cross_validated_scores(X, y, groups, methods=("mahalanobis", "logistic_regression"))
+    assert auc_roc(y, out["mahalanobis"]) > 0.85
+    assert auc_roc(y, out["logistic_regression"]) < 0.7  # a linear score cannot see a spread change
+
+
+def test_composite_z_uses_background_statistics_and_training_signs():
+    X, y, _ = _study(seed=5, shift=1.0)
+    X = X.drop(columns="empty")
+    scorer = scores.CompositeZ().fit(X, y)
+    background = X[y == 0]
+    np.testing.assert_allclose(scorer.mean_[0], background["up"].mean())
+    columns = list(X.columns)
+    assert scorer.weights_[columns.index("up")] > 0 > scorer.weights_[columns.index("down")]
+
+
+def test_score_windows_fits_on_one_set_and_scores_another():
+    X, y, _ = _study(seed=6, shift=1.0)
+    post = X.sample(40, random_state=0).copy()
+    post["up"] += 3.0
+    post["down"] -= 3.0
+    quiet_other_period = X[y == 0].sample(40, random_state=1)
+    fitted = scores.score_windows(X, y, pd.concat([post, quiet_other_period]))
+    label = np.r_[np.ones(40), np.zeros(40)]
+    for method, score in fitted.items():
+        assert auc_roc(label, score) > 0.9, method
+    with pytest.raises(SeisbindInputError, match="lack feature columns"):
+        scores.score_windows(X, y, post.drop(columns=["up"]))
+
+
+def test_bad_tables_raise_clear_errors():
+    X, y, groups = _study(seed=7, shift=0.5)
+    with pytest.raises(SeisbindInputError, match="non-numeric"):
+        scores.cross_validated_scores(X.assign(station="NRCA"), y, groups)
+    with pytest.raises(SeisbindInputError, match="infinite"):
+        scores.cross_validated_scores(X.assign(up=np.inf), y, groups)
+    with pytest.raises(SeisbindInputError, match="unknown score method"):
+        scores.cross_validated_scores(X, y, groups, methods=("random_forest",))
