@@ -84,7 +84,8 @@ def test_fdsn_malformed_line_names_file_and_line(tmp_path, bad_line, message):
 
 def test_fdsn_skip_policy_counts_bad_lines(tmp_path, caplog):
     lines = FDSN_14.splitlines()
-    path = write(tmp_path / "catalog.txt", "\n".join(lines + ["1|2016-09-03T00:00:00|oops|13|5|x||||ML|2|--|a|earthquake"]))
+    bad_latitude = "1|2016-09-03T00:00:00|oops|13|5|x||||ML|2|--|a|earthquake"
+    path = write(tmp_path / "catalog.txt", "\n".join([*lines, bad_latitude]))
     with caplog.at_level(logging.WARNING):
         cat = read_catalog(path, on_bad="skip")
     assert len(cat) == 3
@@ -234,8 +235,8 @@ def test_window_features_hand_checked():
     # two events 0.2 deg of latitude apart (22.24 km): RMS distance from their centroid is half of that
     cat = catalog_frame([t0, t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=5)],
                         [42.7, 42.9, 43.0], [13.2, 13.2, 13.2], [4.0, 5.0, 2.0], depths=[8.0, 12.0, 1.0])
-    starts = [t0, t0, t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=2)]
-    ends = [t0 + pd.Timedelta(hours=2), t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(hours=6), t0 + pd.Timedelta(hours=3)]
+    starts = [t0 + pd.Timedelta(hours=h) for h in (0, 0, 1, 2)]
+    ends = [t0 + pd.Timedelta(hours=h) for h in (2, 1, 6, 3)]
     f = window_catalog_features(cat, starts, ends, min_count_b=2)
     assert list(f.columns) == FEATURE_COLUMNS
     assert list(f["n_events"]) == [2, 1, 2, 0]  # half-open: the event at end_time is outside
@@ -253,7 +254,8 @@ def test_window_features_match_per_window_reference():
     t0 = pd.Timestamp("2016-08-01", tz="UTC")
     n = 3000
     cat = catalog_frame(t0 + pd.to_timedelta(np.sort(rng.uniform(0, 100, n)), unit="D"),
-                        rng.uniform(42.5, 43.2, n), rng.uniform(12.8, 13.5, n), np.round(gr_magnitudes(n, m_min=0.95), 1))
+                        rng.uniform(42.5, 43.2, n), rng.uniform(12.8, 13.5, n),
+                        np.round(gr_magnitudes(n, m_min=0.95), 1))
     starts = t0 + pd.to_timedelta(rng.uniform(-5, 100, 60), unit="D")
     ends = starts + pd.to_timedelta(rng.uniform(0.1, 30, 60), unit="D")
     f = window_catalog_features(cat, starts, ends, min_count_b=50)

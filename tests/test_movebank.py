@@ -51,7 +51,8 @@ def farm_csv(tmp_path):
         row(1, "2016-10-28 00:00:03.000", "Cow_1", cosine_burst([100, 0, 0])),
         row(2, "2016-10-28 00:01:00.000", "Cow_1", sensor="gps"),
         row(3, "2016-10-28 00:05:00.000", "Cow_1", cosine_burst([300, 0, 0])),
-        row(4, "2016-10-28 00:20:00.000", "Dog_1", cosine_burst([500, 500, 500]), taxon="Canis lupus familiaris", tag="5002"),
+        row(4, "2016-10-28 00:20:00.000", "Dog_1", cosine_burst([500, 500, 500]),
+            taxon="Canis lupus familiaris", tag="5002"),
         row(5, "2016-10-28 01:10:00.000", "Cow_1", cosine_burst([0, 0, 200])),
     ])
 
@@ -78,7 +79,8 @@ def test_odba_of_cosine_burst_is_analytic():
     # offsets cancel, the calibration scales: 1 count = 0.001 g
     shifted = pd.DataFrame({"raw": [cosine_burst(amplitudes, offset_counts=0)], "sampling_hz": [HZ], "tag": ["5001"]})
     assert burst_odba(shifted)[0] == pytest.approx(burst_odba(bursts)[0], rel=1e-6)
-    assert burst_odba(bursts, g_per_count={"5001": 0.001})[0] == pytest.approx(analytic_odba(amplitudes) / 1000, rel=1e-3)
+    calibrated = burst_odba(bursts, g_per_count={"5001": 0.001})[0]
+    assert calibrated == pytest.approx(analytic_odba(amplitudes) / 1000, rel=1e-3)
     with pytest.raises(SeisbindInputError, match="5001"):
         burst_odba(bursts, g_per_count={"9999": 0.001})
 
@@ -109,7 +111,12 @@ def test_odba_bins_keep_gaps(farm_csv):
 
 @pytest.mark.parametrize(
     ("raw_text", "reason"),
-    [("1 2 3 4 5", "sample count not divisible by axes"), ("1 2 3.5", "non-integer or out-of-range sample"), ("", "empty burst")],
+    [
+        ("1 2 3 4 5", "sample count not divisible by axes"),
+        ("1 2 3.5", "non-integer or out-of-range sample"),
+        ("1 2 99999999999", "non-integer or out-of-range sample"),
+        ("", "empty burst"),
+    ],
 )
 def test_malformed_burst_raises_with_line_or_is_skipped(tmp_path, raw_text, reason, caplog):
     path = write_csv(tmp_path / "bad.csv", [

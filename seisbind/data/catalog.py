@@ -221,7 +221,8 @@ def _parse_fields(
         checks.append((column, invalid, text))
     bad_rows = np.zeros(len(table), dtype=bool)
     for column, invalid, text in checks:
-        bad += [(int(line_numbers[r]), f"bad {column}", repr(text.iloc[r])) for r in np.flatnonzero(invalid & ~bad_rows)]
+        rows = np.flatnonzero(invalid & ~bad_rows)
+        bad += [(int(line_numbers[r]), f"bad {column}", repr(text.iloc[r])) for r in rows]
         bad_rows |= invalid
     apply_bad_row_policy(path, [(f"line {line}", reason, detail) for line, reason, detail in sorted(bad)], on_bad)
     out = out[~bad_rows]

@@ -68,7 +68,8 @@ def _read_one(path: Path, on_bad: str) -> pd.DataFrame:
     sensor = table[SENSOR].str.strip().str.lower()
     others = sensor[sensor != "acceleration"].value_counts()
     if len(others):
-        log.info("%s: ignored %s rows (not acceleration)", path, ", ".join(f"{n} {k or '(empty)'}" for k, n in others.items()))
+        counted = ", ".join(f"{n} {kind or '(empty)'}" for kind, n in others.items())
+        log.info("%s: ignored %s rows (not acceleration)", path, counted)
     table = table[sensor == "acceleration"]
 
     timestamps = pd.to_datetime(table[TIMESTAMP].str.strip(), format="ISO8601", utc=True, errors="coerce")

@@ -1,0 +1,199 @@
+"""Time windows of the pre-event study (seed plan, phase 1): pre-event windows before target earthquakes,
+quiet background windows, and post-event windows as a sanity check.
+
+All windows are half-open [start_time, end_time): a pre window [t - h, t) never contains its target.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from seisbind.data.catalog import gardner_knopoff_mainshocks, to_utc_ns
+from seisbind.errors import SeisbindInputError
+
+log = logging.getLogger(__name__)
+
+WINDOW_COLUMNS = [
+    "window_id",
+    "start_time",
+    "end_time",
+    "window_type",
+    "horizon_hours",
+    "target_event_id",
+    "target_time",
+    "target_magnitude",
+    "group",
+]
+_NS_PER_S = 1_000_000_000
+_S_PER_HOUR = 3600
+
+
+def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster: bool = True) -> pd.DataFrame:
+    """Target events: magnitude >= min_magnitude, optionally only Gardner-Knopoff mainshocks; sorted by time.
+
+    Declustering runs on the events >= min_magnitude alone, which gives the same mainshocks as running it on
+    the whole catalog: largest-first, an event can only be claimed by a larger (earlier-processed) one.
+    """
+    candidates = catalog[catalog["magnitude"] >= min_magnitude]
+    if decluster and len(candidates):
+        mainshock = gardner_knopoff_mainshocks(candidates)
+        log.info(
+            "targets: %d events M>=%g, %d Gardner-Knopoff mainshocks kept",
+            len(candidates), min_magnitude, int(mainshock.sum()),
+        )
+        candidates = candidates[mainshock]
+    return candidates.sort_values("time", kind="stable")
+
+
+def make_windows(
+    catalog: pd.DataFrame,
+    *,
+    target_min_magnitude: float = 4.0,
+    decluster: bool = True,
+    horizons_hours: Sequence[float] = (2, 6, 12, 24),
+    n_background: int = 200,
+    background_hours: float | Sequence[float] | None = None,
+    quiet_min_magnitude: float = 4.0,
+    quiet_hours: float = 48.0,
+    post_hours: tuple[float, float] = (1.0, 2.0),
+    period: tuple | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The windows table: one row per window, columns WINDOW_COLUMNS, sorted by start_time.
+
+    - pre: [t - h, t) for each target t and each horizon h (horizon_hours = h).
+    - post: [t + post_hours[0], t + post_hours[1]) (default 1-2 h after; horizon_hours = its length).
+    - background: for each length L in background_hours (default: the horizons), up to `n_background`
+      windows of length L (horizon_hours = L), start drawn uniformly (numpy Generator seeded by `seed`) among
+      the whole seconds where the window has no event M >= quiet_min_magnitude and no target within
+      +-quiet_hours of any of its points, overlaps no pre/post window, and does not overlap the other
+      background windows of its length. When fewer fit, what fits is returned and the shortfall is logged
+      (``attrs["n_background_placed"]``).
+    Every window lies inside `period` (default: the catalog span) and inside the catalog span; background
+    windows additionally keep quiet_hours from the span's ends, where quietness cannot be checked.
+    group: the target's event_id for pre/post, the ISO week of the start ("bg_2016-W35") for background, so
+    grouped cross-validation keeps a target's windows, and nearby background windows, together.
+    """
+    horizons = list(dict.fromkeys(float(h) for h in horizons_hours))
+    lengths = horizons if background_hours is None else list(
+        dict.fromkeys(float(h) for h in np.atleast_1d(background_hours))
+    )
+    post_start_h, post_end_h = (float(h) for h in post_hours)
+    if not horizons or min(horizons + lengths) <= 0 or not 0 <= post_start_h < post_end_h or n_background < 0:
+        raise SeisbindInputError(
+            f"windows need positive horizons/lengths, 0 <= post start < post end and n_background >= 0; got "
+            f"horizons={horizons}, background_hours={lengths}, post_hours={post_hours}, n_background={n_background}"
+        )
+    if catalog.empty:
+        raise SeisbindInputError("make_windows: empty catalog")
+    times_ns = to_utc_ns(catalog["time"])
+    span = (int(times_ns.min()), int(times_ns.max()))
+    first, last = span if period is None else (int(v) for v in to_utc_ns(list(period)))
+    first, last = max(first, span[0]), min(last, span[1])
+    if first >= last:
+        raise SeisbindInputError(f"period {period} does not overlap the catalog span {pd.to_datetime(span, utc=True)}")
+
+    targets = select_targets(catalog, target_min_magnitude, decluster).reset_index(drop=True)
+    target_ns = to_utc_ns(targets["time"])
+    rows = []
+    for i, (t, event_id, magnitude) in enumerate(zip(target_ns, targets["event_id"], targets["magnitude"])):
+        target = {"target_event_id": str(event_id), "target_time": t, "target_magnitude": float(magnitude),
+                  "group": str(event_id)}
+        for h in horizons:
+            rows.append({"window_id": f"pre_h{h:g}_{i:03d}", "start_time": t - _hours_ns(h), "end_time": t,
+                         "window_type": "pre", "horizon_hours": h, **target})
+        rows.append({"window_id": f"post_{i:03d}", "start_time": t + _hours_ns(post_start_h),
+                     "end_time": t + _hours_ns(post_end_h), "window_type": "post",
+                     "horizon_hours": post_end_h - post_start_h, **target})
+    inside = [first <= r["start_time"] and r["end_time"] <= last for r in rows]
+    outside = Counter(r["window_type"] for r, ok in zip(rows, inside) if not ok)
+    if outside:
+        log.info("dropped target windows reaching outside the period/catalog span: %s", dict(outside))
+    rows = [r for r, ok in zip(rows, inside) if ok]
+
+    magnitudes = catalog["magnitude"].to_numpy(np.float64)
+    quiet_s = np.concatenate([times_ns[magnitudes >= quiet_min_magnitude], target_ns]) / _NS_PER_S
+    # spans a background window may not overlap: (start, end, buffer seconds)
+    spans = np.concatenate([
+        np.stack([quiet_s, quiet_s, np.full(quiet_s.size, quiet_hours * _S_PER_HOUR)], axis=1),
+        np.stack([(target_ns - _hours_ns(max(horizons))) / _NS_PER_S, (target_ns + _hours_ns(post_end_h)) / _NS_PER_S,
+                  np.zeros(target_ns.size)], axis=1),
+    ])
+    rng = np.random.default_rng(seed)
+    placed = {}
+    lo_s = max(first, span[0] + _hours_ns(quiet_hours)) / _NS_PER_S
+    hi_s = min(last, span[1] - _hours_ns(quiet_hours)) / _NS_PER_S
+    for length_h in lengths:
+        length_s = int(round(length_h * _S_PER_HOUR))
+        starts = _draw_background(_allowed_starts(spans, length_s, lo_s, hi_s), length_s, n_background, rng)
+        placed[length_h] = len(starts)
+        if len(starts) < n_background:
+            log.warning("background %gh: placed %d of %d requested windows (no more quiet room)",
+                        length_h, len(starts), n_background)
+        weeks = pd.to_datetime(starts, unit="s", utc=True).isocalendar()
+        for k, (s, year, week) in enumerate(zip(starts, weeks["year"], weeks["week"])):
+            rows.append({"window_id": f"bg_h{length_h:g}_{k:04d}", "start_time": int(s) * _NS_PER_S,
+                         "end_time": (int(s) + length_s) * _NS_PER_S, "window_type": "background",
+                         "horizon_hours": length_h, "target_event_id": None, "target_time": None,
+                         "target_magnitude": np.nan, "group": f"bg_{year}-W{week:02d}"})
+
+    windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+    for column in ("start_time", "end_time", "target_time"):
+        windows[column] = pd.to_datetime(windows[column], utc=True).dt.as_unit("ns")
+    windows["horizon_hours"] = windows["horizon_hours"].astype(np.float64)
+    windows["target_magnitude"] = windows["target_magnitude"].astype(np.float64)
+    windows = windows.sort_values(["start_time", "window_id"], kind="stable").reset_index(drop=True)
+    windows.attrs["n_background_requested"] = n_background
+    windows.attrs["n_background_placed"] = placed
+    return windows
+
+
+def _hours_ns(hours: float) -> int:
+    return int(round(hours * _S_PER_HOUR * _NS_PER_S))
+
+
+def _allowed_starts(spans: np.ndarray, length_s: int, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Closed integer-second intervals of start times s for which [s, s + length) keeps clear of every span.
+
+    A span (a, b, buffer) forbids starts in [a - buffer - length, b + buffer]; the forbidden intervals are
+    merged and their complement inside [lo_s, hi_s - length] is returned, rounded inwards to whole seconds.
+    """
+    first, last = int(np.ceil(lo_s)), int(np.floor(hi_s)) - length_s
+    if spans.size == 0:
+        return (np.array([first]), np.array([last])) if last >= first else (np.empty(0, int), np.empty(0, int))
+    forbid_lo = spans[:, 0] - spans[:, 2] - length_s
+    forbid_hi = spans[:, 1] + spans[:, 2]
+    order = np.argsort(forbid_lo, kind="stable")
+    forbid_lo, reach = forbid_lo[order], np.maximum.accumulate(forbid_hi[order])
+    new_group = np.r_[True, forbid_lo[1:] > reach[:-1]]
+    merged_lo = forbid_lo[new_group]
+    merged_hi = reach[np.r_[np.flatnonzero(new_group)[1:] - 1, reach.size - 1]]
+    lo = np.maximum(np.r_[first, np.floor(merged_hi).astype(np.int64) + 1], first)
+    hi = np.minimum(np.r_[np.ceil(merged_lo).astype(np.int64) - 1, last], last)
+    keep = hi >= lo
+    return lo[keep], hi[keep]
+
+
+def _draw_background(
+    allowed: tuple[np.ndarray, np.ndarray], length_s: int, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Up to n non-overlapping window starts, each uniform over the allowed seconds left by the earlier ones."""
+    lo, hi = allowed
+    starts = []
+    while len(starts) < n and lo.size:
+        sizes = hi - lo + 1
+        ends = np.cumsum(sizes)
+        u = int(rng.integers(ends[-1]))
+        j = int(np.searchsorted(ends, u, side="right"))
+        s = int(lo[j] + u - (ends[j] - sizes[j]))
+        starts.append(s)
+        left_hi, right_lo = np.minimum(hi, s - length_s), np.maximum(lo, s + length_s)
+        keep_left, keep_right = left_hi >= lo, hi >= right_lo
+        lo = np.concatenate([lo[keep_left], right_lo[keep_right]])
+        hi = np.concatenate([left_hi[keep_left], hi[keep_right]])
+    return np.sort(np.asarray(starts, dtype=np.int64))

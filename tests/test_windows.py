@@ -1,0 +1,125 @@
+"""Pre-event, background and post-event windows: targets, the quiet rule, non-overlap, determinism."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seisbind.data.catalog import window_catalog_features
+from seisbind.data.windows import WINDOW_COLUMNS, make_windows, select_targets
+from seisbind.errors import SeisbindInputError
+
+T0 = pd.Timestamp("2016-08-01", tz="UTC")
+HOUR = pd.Timedelta(hours=1)
+
+
+@pytest.fixture
+def catalog():
+    """120 days of M1-3.5 background seismicity plus planted larger events.
+
+    A: M5.0 on day 30 with an M4.2 aftershock 12 h later 3 km away; B: M4.5 on day 80, 200 km away;
+    C: M4.1 at 06:00 on the first day, far away, too close to the catalog start for a 24 h pre window.
+    """
+    rng = np.random.default_rng(0)
+    n = 2000
+    times = list(T0 + pd.to_timedelta(np.r_[0.0, rng.uniform(0, 120, n - 1)], unit="D"))  # span starts at T0
+    mags = list(np.round(rng.uniform(1.0, 3.5, n), 1))
+    lats, lons = list(rng.uniform(42.5, 43.2, n)), list(rng.uniform(12.8, 13.5, n))
+    planted = [("A", 30.0, 5.0, 42.80, 13.10), ("A_after", 30.5, 4.2, 42.82, 13.12),
+               ("B", 80.0, 4.5, 44.60, 13.10), ("C", 0.25, 4.1, 44.00, 11.50)]
+    ids = [f"bg{i}" for i in range(n)]
+    for name, day, mag, lat, lon in planted:
+        ids.append(name)
+        times.append(T0 + pd.Timedelta(days=day))
+        mags.append(mag)
+        lats.append(lat)
+        lons.append(lon)
+    frame = pd.DataFrame({"event_id": ids, "time": pd.DatetimeIndex(times).as_unit("ns"), "latitude_deg": lats,
+                          "longitude_deg": lons, "depth_km": 10.0, "magnitude": mags, "magnitude_type": "ML",
+                          "event_type": "earthquake"})
+    return frame.sort_values("time").reset_index(drop=True)
+
+
+def test_select_targets_declusters(catalog):
+    assert list(select_targets(catalog)["event_id"]) == ["C", "A", "B"]
+    assert list(select_targets(catalog, decluster=False)["event_id"]) == ["C", "A", "A_after", "B"]
+    assert list(select_targets(catalog, min_magnitude=4.6)["event_id"]) == ["A"]
+
+
+def test_pre_and_post_windows(catalog, caplog):
+    with caplog.at_level(logging.INFO):
+        w = make_windows(catalog, n_background=0)
+    assert list(w.columns) == WINDOW_COLUMNS
+    assert "dropped target windows" in caplog.text  # C's 12 h and 24 h pre windows start before the catalog
+    pre = w[w["window_type"] == "pre"]
+    a_time = T0 + pd.Timedelta(days=30)
+    a_pre = pre[pre["target_event_id"] == "A"].set_index("horizon_hours")
+    assert sorted(a_pre.index) == [2.0, 6.0, 12.0, 24.0]
+    for h in (2, 6, 12, 24):
+        assert a_pre.loc[h, "end_time"] == a_time and a_pre.loc[h, "start_time"] == a_time - h * HOUR
+    assert set(pre.loc[pre["target_event_id"] == "C", "horizon_hours"]) == {2.0, 6.0}
+    post = w[w["window_type"] == "post"].set_index("target_event_id")
+    assert post.loc["A", "start_time"] == a_time + HOUR and post.loc["A", "end_time"] == a_time + 2 * HOUR
+    assert post.loc["A", "horizon_hours"] == 1.0 and post.loc["A", "group"] == "A"
+    assert (w["target_magnitude"].dropna() >= 4.0).all() and "A_after" not in set(w["target_event_id"])
+    # half-open windows: a pre window never contains its own target
+    features = window_catalog_features(catalog, pre["start_time"], pre["end_time"], min_count_b=10)
+    assert (features["max_magnitude"].fillna(0).to_numpy() < pre["target_magnitude"].to_numpy()).all()
+    assert str(w["start_time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_background_quiet_rule_and_no_overlap(catalog):
+    w = make_windows(catalog, n_background=40, seed=7)
+    background = w[w["window_type"] == "background"]
+    assert w.attrs["n_background_placed"] == {2.0: 40, 6.0: 40, 12.0: 40, 24.0: 40}
+    assert len(background) == 160 and background["target_event_id"].isna().all()
+    assert w["window_id"].is_unique
+    big = catalog.loc[catalog["magnitude"] >= 4.0, "time"].to_numpy()
+    span = catalog["time"].min(), catalog["time"].max()
+    others = w[w["window_type"] != "background"]
+    other_starts, other_ends = others["start_time"].to_numpy(), others["end_time"].to_numpy()
+    for h, group in background.groupby("horizon_hours"):
+        assert ((group["end_time"] - group["start_time"]) == h * HOUR).all()
+        starts, ends = group["start_time"].to_numpy(), group["end_time"].to_numpy()
+        order = np.argsort(starts)
+        assert (starts[order][1:] >= ends[order][:-1]).all()  # no overlap within a length
+        for s, e in zip(starts, ends):
+            near = (big >= s - np.timedelta64(48, "h")) & (big <= e + np.timedelta64(48, "h"))
+            assert not near.any()  # no M>=4 within +-48 h of any point of the window
+            assert not ((other_starts < e) & (other_ends > s)).any()  # overlaps no pre/post window
+        assert group["start_time"].min() >= span[0] + 48 * HOUR and group["end_time"].max() <= span[1] - 48 * HOUR
+    assert background["group"].str.match(r"bg_2016-W\d\d$").all()
+    assert (background["start_time"].astype("int64") % 1_000_000_000 == 0).all()  # whole seconds
+
+
+def test_background_is_deterministic_per_seed(catalog):
+    first = make_windows(catalog, n_background=20, seed=3)
+    again = make_windows(catalog, n_background=20, seed=3)
+    other = make_windows(catalog, n_background=20, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first["start_time"].equals(other["start_time"])
+
+
+def test_shortfall_returns_what_fits(catalog, caplog):
+    with caplog.at_level(logging.WARNING):
+        w = make_windows(catalog, n_background=500, horizons_hours=(24,), seed=0)
+    placed = w.attrs["n_background_placed"][24.0]
+    # 120 days minus the quiet zones (~4 x 4-5 days) and span edges hold < 110 disjoint 24 h windows
+    assert 40 < placed < 110 and (w["window_type"] == "background").sum() == placed
+    assert f"placed {placed} of 500" in caplog.text
+
+
+def test_period_and_background_hours(catalog):
+    period = (T0 + pd.Timedelta(days=40), T0 + pd.Timedelta(days=70))
+    w = make_windows(catalog, n_background=10, background_hours=3, period=period, seed=1)
+    background = w[w["window_type"] == "background"]
+    assert set(background["horizon_hours"]) == {3.0} and len(background) == 10
+    assert (background["start_time"] >= period[0]).all() and (background["end_time"] <= period[1]).all()
+    assert (w["window_type"] == "pre").sum() == 0  # A (day 30) and B (day 80) lie outside the period
+    with pytest.raises(SeisbindInputError, match="does not overlap"):
+        make_windows(catalog, period=("2020-01-01", "2020-02-01"))
+    with pytest.raises(SeisbindInputError, match="positive horizons"):
+        make_windows(catalog, horizons_hours=(0, 2))
