@@ -45,8 +45,14 @@ class SeisBindModule(L.LightningModule):
                 self.preprocess[name] = instantiate(cfg["preprocess"])
                 shape = tuple(self.preprocess[name].output_shape(shape[-1]))
             self.encoders[name] = instantiate(cfg["encoder"], input_shape=shape)
-            self.heads[name] = ModalityHead(self.encoders[name].out_dim, embed_dim, **cfg.get("head", {}))
-        self.objective = ContrastiveObjective(anchor, pairs)
+            head = dict(cfg.get("head") or {})
+            if name == anchor:
+                # A pair uses the other modality's temperature: the anchor's scale never enters a loss, and a
+                # parameter without gradient would stall DDP.
+                head["logit_scale_learnable"] = False
+            self.heads[name] = ModalityHead(self.encoders[name].out_dim, embed_dim, **head)
+        weights = pairs or {name: 1.0 for name in modality if name != anchor}
+        self.objective = ContrastiveObjective([(anchor, name, weight) for name, weight in weights.items()])
         self.val_outputs: list[dict[str, torch.Tensor]] = []
         if init_from:
             self.load_encoder_weights(init_from)
@@ -60,7 +66,9 @@ class SeisBindModule(L.LightningModule):
                 continue
             x = batch[name]["x"]
             if name in self.preprocess:
-                x = self.preprocess[name](x)
+                # STFTs have no bf16 kernels and lose precision in half: always float32.
+                with torch.autocast(x.device.type, enabled=False):
+                    x = self.preprocess[name](x.float())
             features = self.encoders[name](x, batch[name].get("mask"))
             out[name] = self.heads[name](features)
         return out

@@ -88,7 +88,7 @@ def test_spectrum_rejects_spectra_smaller_than_a_patch_and_wrong_inputs():
 
 
 def test_tabular_mlp_seisclip_shape_and_mask_input():
-    encoder = TabularMLP(in_features=8, width=512, depth=3, out_dim=384)
+    encoder = TabularMLP((8,), width=512, depth=3, out_dim=384)
     linears = [m for m in encoder.net if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(16, 512), (512, 512), (512, 512), (512, 384)]
     x = torch.randn(4, 8)
@@ -97,13 +97,13 @@ def test_tabular_mlp_seisclip_shape_and_mask_input():
     mask[0, 3] = 0
     assert not torch.allclose(encoder(x, mask)[0], encoder(x)[0])  # the mask reaches the network
     torch.testing.assert_close(encoder(x, mask)[1:], encoder(x)[1:])
-    assert TabularMLP(in_features=8, use_mask=False)(x).shape == (4, 384)
+    assert TabularMLP((8,), use_mask=False)(x).shape == (4, 384)
     with pytest.raises(ValueError, match="in_features=8"):
         encoder(torch.randn(4, 9))
 
 
 def make_animal_encoder(**kwargs):
-    return AnimalEncoder(n_animals=5, n_bins=96, patch_bins=8, width=32, depth=2, heads=4, **kwargs).eval()
+    return AnimalEncoder((5, 96), patch_bins=8, width=32, depth=2, heads=4, **kwargs).eval()
 
 
 def test_animal_encoder_ignores_absent_animals():
@@ -149,7 +149,7 @@ def test_animal_encoder_all_absent_is_finite_with_finite_gradients():
 
 def test_animal_encoder_rejects_bad_shapes():
     with pytest.raises(ValueError, match="multiple of patch_bins"):
-        AnimalEncoder(n_animals=3, n_bins=100, patch_bins=8)
+        AnimalEncoder((3, 100), patch_bins=8)
     with pytest.raises(ValueError, match="built for"):
         make_animal_encoder()(torch.rand(2, 4, 96), torch.ones(2, 4))
 

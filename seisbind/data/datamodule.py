@@ -22,6 +22,8 @@ from seisbind.data.catalog import find_catalog
 from seisbind.data.dataset import TraceDataset
 from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.movebank import find_animals
+from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
+from seisbind.data.instance_schema import NOISE_COLUMNS
 from seisbind.data.sources import open_waveforms
 from seisbind.config import plain
 from seisbind.errors import SeisbindInputError
@@ -102,20 +104,49 @@ class SeisBindDataModule(L.LightningDataModule):
                             "persistent_workers": persistent_workers and num_workers > 0}
         self.index: pd.DataFrame | None = None
 
-    def _sources(self, reader: Any) -> DataSources:
-        catalog = Path(self.catalog_path) if self.catalog_path else find_catalog(self.root)
+    def _sources(self, readers: list[Any]) -> DataSources:
+        """Catalog and animal files are located here but read only if a configured input asks for them."""
+        if self.catalog_path:
+            catalog = Path(self.catalog_path)
+        else:
+            try:
+                catalog = find_catalog(self.root)
+            except FileNotFoundError:
+                catalog = None
         animals = sorted(Path().glob(self.animal_glob)) if self.animal_glob else find_animals(self.root)
-        return DataSources(waveforms=reader, catalog_path=catalog, animal_paths=list(animals))
+        return DataSources(waveforms=readers, catalog_path=catalog, animal_paths=list(animals))
+
+    def _load_index(self, columns: list[str]) -> tuple[pd.DataFrame, list[Any]]:
+        """The trace index (events, plus noise when asked) and its waveform readers; `waveform_file` says which
+        reader holds each row. Noise rows have no source columns: those stay NaN, so source-based inputs mark
+        them absent."""
+        filters = MetadataFilter(**self.filters)
+        if self.paths["events_csv"] or self.paths["events_hdf5"]:
+            if not (self.paths["events_csv"] and self.paths["events_hdf5"]):
+                raise SeisbindInputError("data.events_csv and data.events_hdf5 must be given together")
+            events = read_instance_metadata(self.paths["events_csv"], columns, filters=filters)
+            readers = [InstanceWaveforms(self.paths["events_hdf5"])]
+        else:
+            events, reader = open_waveforms(self.root, columns, filters=filters)
+            readers = [reader]
+        frames = [events.assign(waveform_file=np.int8(0))]
+        if self.include_noise:
+            noise_filters = MetadataFilter(**(self.filters | {"min_magnitude": None, "max_magnitude": None}))
+            noise, noise_reader = open_waveforms(self.root, [c for c in columns if c in NOISE_COLUMNS],
+                                                 kind="noise", filters=noise_filters)
+            frames.append(noise.assign(waveform_file=np.int8(1)))
+            readers.append(noise_reader)
+            log.info("%d event and %d noise traces", len(events), len(noise))
+        return pd.concat(frames, ignore_index=True), readers
 
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return
         columns = sorted(set(BASE_COLUMNS).union(*(inp.columns for inp in self.inputs.values())))
-        self.index, reader = open_waveforms(self.root, columns=columns, filters=self.filters,
-                                            include_noise=self.include_noise, **self.paths)
+        self.index, readers = self._load_index(columns)
         if len(self.index) < 2:
             raise SeisbindInputError(f"{self.root}: {len(self.index)} traces left after the filters {self.filters}")
-        sources = self._sources(reader)
+        sources = self._sources(readers)
         for inp in self.inputs.values():
             inp.setup(self.index, sources, self.on_bad_trace)
         gap = self.split["gap_hours"]

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 class DataSources:
     """The files behind one data root; catalog and animal tables are read once, on first use."""
 
-    waveforms: Any
-    """Reader with `.read(trace_name) -> float32 (3, n)` (INSTANCE or SeisBench layout)."""
+    waveforms: list[Any]
+    """Readers with `.read(trace_name) -> float32 (3, n)`; the index column `waveform_file` picks one per row."""
     catalog_path: Path | None = None
     animal_paths: list[Path] = field(default_factory=list)
 
@@ -86,7 +86,8 @@ class WaveformInput:
 
     def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
         self.trace_names = index["trace_name"].to_numpy(dtype=object)
-        self.reader = sources.waveforms
+        self.files = index["waveform_file"].to_numpy(dtype=np.int8)
+        self.readers = sources.waveforms
         self.on_bad_trace = on_bad_trace
 
     @property
@@ -94,10 +95,11 @@ class WaveformInput:
         return (3, self.n_samples)
 
     def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        reader = self.readers[self.files[i]]
         try:
-            x = self.reader.read(self.trace_names[i])
+            x = reader.read(self.trace_names[i])
             if x.shape[-1] < self.n_samples:
-                raise BadTraceError(str(getattr(self.reader, "path", "")), self.trace_names[i],
+                raise BadTraceError(str(getattr(reader, "path", reader)), self.trace_names[i],
                                     f"{x.shape[-1]} samples, need {self.n_samples}")
         except BadTraceError as err:
             if self.on_bad_trace == "raise":

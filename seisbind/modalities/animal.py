@@ -19,14 +19,13 @@ from seisbind.modalities.blocks import Transformer
 class AnimalEncoder(nn.Module):
     """x (B, n_animals, n_bins) ODBA (g) with mask (B, n_animals) 1 = animal observed -> (B, width).
 
-    n_bins must be a multiple of patch_bins (each token covers patch_bins consecutive bins of one animal).
+    input_shape: (n_animals, n_bins), as the data module reports it. n_bins must be a multiple of patch_bins (each token covers patch_bins consecutive bins of one animal).
     Series of present animals must be finite (the data layer fills gaps); absent animals' values are ignored.
     """
 
     def __init__(
         self,
-        n_animals: int,
-        n_bins: int,
+        input_shape: tuple[int, int] | list[int],
         patch_bins: int = 8,
         width: int = 64,
         depth: int = 2,
@@ -35,6 +34,7 @@ class AnimalEncoder(nn.Module):
         drop_path: float = 0.0,
     ) -> None:
         super().__init__()
+        n_animals, n_bins = (int(v) for v in input_shape)
         if n_animals < 1 or patch_bins < 1 or n_bins < patch_bins or n_bins % patch_bins:
             raise ValueError(
                 f"AnimalEncoder: n_bins={n_bins} must be a positive multiple of patch_bins={patch_bins} "

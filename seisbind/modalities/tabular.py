@@ -15,12 +15,17 @@ from seisbind.modalities.blocks import QuickGELU
 
 
 class TabularMLP(nn.Module):
-    """(B, in_features) scaled features [+ (B, in_features) mask] -> (B, out_dim)."""
+    """(B, in_features) scaled features [+ (B, in_features) mask] -> (B, out_dim).
+
+    input_shape: (in_features,), the per-sample shape the data module reports for this modality.
+    """
 
     def __init__(
-        self, in_features: int, width: int = 512, depth: int = 3, out_dim: int = 384, use_mask: bool = True
+        self, input_shape: tuple[int] | list[int], width: int = 512, depth: int = 3, out_dim: int = 384,
+        use_mask: bool = True,
     ) -> None:
         super().__init__()
+        (in_features,) = (int(v) for v in input_shape)
         if min(in_features, width, depth, out_dim) < 1:
             raise ValueError(
                 f"TabularMLP: in_features={in_features}, width={width}, depth={depth}, out_dim={out_dim} must be >= 1"
