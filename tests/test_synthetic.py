@@ -1,0 +1,264 @@
+"""The synthetic writer: published layouts, physical consistency, determinism, and precursors that are exact nulls
+at strength 0 and reach only their own modality at strength 1."""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import signal
+
+from seisbind.data.instance_schema import EVENT_COLUMNS, NOISE_COLUMNS
+from seisbind.data.synthetic import (FILE_NAMES, AnimalConfig, PrecursorConfig, SyntheticConfig, read_truth,
+                                     write_synthetic)
+from seisbind.errors import SeisbindInputError
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_synthetic.py"
+
+
+def small_config(**precursor: float) -> SyntheticConfig:
+    """Small but complete: 800 events, 60 event traces, a noise trace every 48 h, 13 days of animals."""
+    return SyntheticConfig(
+        seed=7, n_traces=60, n_events=800, noise_interval_hours=48.0,
+        animal=AnimalConfig(coverage=["2016-10-20/2016-11-02"]), precursor=PrecursorConfig(**precursor))
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory) -> dict[str, Path]:
+    """Null data root plus one root per precursor at strength 1, all from the same seed."""
+    out = {}
+    for name, precursor in [("null", {}), ("catalog", {"catalog": 1.0}), ("spectrum", {"spectrum": 1.0}),
+                            ("animal", {"animal": 1.0})]:
+        out[name] = tmp_path_factory.mktemp(name)
+        write_synthetic(out[name], small_config(**precursor))
+    return out
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {key: hashlib.sha256((root / name).read_bytes()).hexdigest() for key, name in FILE_NAMES.items()}
+
+
+def read_events(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / FILE_NAMES["events_csv"], keep_default_na=False, dtype=str)
+
+
+def read_fdsn(root: Path) -> pd.DataFrame:
+    catalog = pd.read_csv(root / FILE_NAMES["catalog"], sep="|", dtype={"#EventID": str})
+    catalog["time"] = pd.to_datetime(catalog["Time"], format="%Y-%m-%dT%H:%M:%S.%f", utc=True)
+    return catalog
+
+
+def target_times(root: Path) -> pd.Series:
+    return pd.to_datetime(pd.Series([t["time"] for t in read_truth(root)["targets"]]), utc=True)
+
+
+def odba_per_burst(root: Path) -> pd.DataFrame:
+    """Mean ODBA (g) per burst with the burst mean as the static component."""
+    truth = read_truth(root)
+    bursts = pd.read_csv(root / FILE_NAMES["animals"])
+    raw = np.stack([np.array(s.split(), dtype=float).reshape(-1, 3) for s in bursts["eobs:accelerations-raw"]])
+    g = (raw - truth["animal_zero_g_counts"]) / truth["animal_counts_per_g"]
+    odba = np.abs(g - g.mean(axis=1, keepdims=True)).sum(axis=2).mean(axis=1)
+    return pd.DataFrame({"time": pd.to_datetime(bursts["timestamp"], utc=True), "odba_g": odba})
+
+
+def test_event_metadata_has_instance_columns_and_consistent_picks(roots):
+    events = read_events(roots["null"])
+    assert list(events.columns) == EVENT_COLUMNS
+    assert len(events) == 60
+    assert (events["trace_S_arrival_sample"] == "").any() and (events["trace_S_arrival_sample"] != "").any()
+    assert events["trace_name"].is_unique
+    parts = events["trace_name"].str.split(".", expand=True)
+    assert (parts[0] == events["source_id"]).all() and (parts[2] == events["station_code"]).all()
+    assert (parts[3] == events["station_location_code"]).all() and (parts[4] == events["station_channels"]).all()
+    iso = "%Y-%m-%dT%H:%M:%S.%fZ"
+    start = pd.to_datetime(events["trace_start_time"], format=iso, utc=True)
+    p_time = pd.to_datetime(events["trace_P_arrival_time"], format=iso, utc=True)
+    origin = pd.to_datetime(events["source_origin_time"], format=iso, utc=True)
+    p_sample = events["trace_P_arrival_sample"].astype(int)
+    np.testing.assert_allclose((p_time - start).dt.total_seconds(), p_sample / 100.0, atol=1e-6)
+    np.testing.assert_allclose((p_time - origin).dt.total_seconds(), events["path_travel_time_P_s"].astype(float),
+                               atol=1e-6)
+    picked = events["trace_S_arrival_sample"] != ""
+    s_time = pd.to_datetime(events.loc[picked, "trace_S_arrival_time"], format=iso, utc=True)
+    np.testing.assert_allclose((s_time - start[picked]).dt.total_seconds(),
+                               events.loc[picked, "trace_S_arrival_sample"].astype(int) / 100.0, atol=1e-6)
+    hyp = events["path_hyp_distance_km"].astype(float)
+    np.testing.assert_allclose(events["path_travel_time_P_s"].astype(float), hyp / 6.0, atol=0.5)
+    has_tensor = events["source_magnitude"].astype(float) >= 3.5
+    assert (events.loc[has_tensor, "source_mechanism_moment_tensor"].str.count("\n") == 2).all()
+    assert (events.loc[~has_tensor, "source_mt_scalar_moment_Nm"] == "None").all()
+
+
+def test_hdf5_matches_metadata_and_statistics(roots):
+    for csv_key, hdf5_key, columns in [("events_csv", "events_hdf5", EVENT_COLUMNS),
+                                       ("noise_csv", "noise_hdf5", NOISE_COLUMNS)]:
+        meta = pd.read_csv(roots["null"] / FILE_NAMES[csv_key], keep_default_na=False, dtype=str)
+        assert list(meta.columns) == columns
+        with h5py.File(roots["null"] / FILE_NAMES[hdf5_key], "r") as f:
+            assert list(f.keys()) == ["data"]
+            assert set(f["data"].keys()) == set(meta["trace_name"])
+            for row in meta.iloc[:10].itertuples():
+                x = f["data"][row.trace_name][:]
+                assert x.shape == (3, 12000) and x.dtype == np.int32
+                np.testing.assert_allclose(float(row.trace_Z_max_counts), x[2].max())
+                np.testing.assert_allclose(float(row.trace_E_mean_counts), x[0].mean(), atol=1e-3)
+                np.testing.assert_allclose(float(row.trace_N_rms_counts),
+                                           np.sqrt(np.mean(x[1].astype(float) ** 2)), atol=1e-3)
+
+
+def test_p_arrival_is_visible(roots):
+    events = read_events(roots["null"])
+    highpass = signal.butter(4, 2.0, btype="highpass", fs=100.0, output="sos")
+    ratios = []
+    with h5py.File(roots["null"] / FILE_NAMES["events_hdf5"], "r") as f:
+        for row in events.itertuples():
+            p = int(row.trace_P_arrival_sample)
+            if p < 400:
+                continue
+            x = f["data"][row.trace_name][:].astype(float)
+            x = signal.sosfilt(highpass, x - x[:, :p].mean(axis=1, keepdims=True), axis=1)
+            energy = (x**2).sum(axis=0)
+            ratios.append(energy[p: p + 100].mean() / energy[p - 300: p - 20].mean())
+            # Nothing arrives before P: the samples before it are noise, whatever the magnitude.
+    assert np.median(ratios) > 10.0
+    assert np.mean(np.asarray(ratios) > 2.0) > 0.8
+
+
+def test_same_seed_gives_identical_files_and_cache_is_reused(roots, tmp_path):
+    again = tmp_path / "again"
+    write_synthetic(again, small_config())
+    assert file_hashes(again) == file_hashes(roots["null"])
+    before = {name: (again / name).stat().st_mtime_ns for name in FILE_NAMES.values()}
+    truth = write_synthetic(again, small_config())
+    assert truth == read_truth(roots["null"])
+    assert {name: (again / name).stat().st_mtime_ns for name in FILE_NAMES.values()} == before
+    other = write_synthetic(again, replace(small_config(), seed=8))
+    assert other["config"]["seed"] == 8
+    assert file_hashes(again)["events_hdf5"] != file_hashes(roots["null"])["events_hdf5"]
+
+
+def test_fdsn_catalog_text(roots):
+    lines = (roots["null"] / FILE_NAMES["catalog"]).read_text().splitlines()
+    assert lines[0] == ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|"
+                        "MagType|Magnitude|MagAuthor|EventLocationName|EventType")
+    assert all(line.count("|") == 13 for line in lines)
+    catalog = read_fdsn(roots["null"])
+    assert not catalog["Time"].str.endswith("Z").any()
+    assert catalog["time"].is_monotonic_decreasing
+    assert 3 <= (catalog["EventType"] == "quarry blast").sum() <= 12
+    quakes = catalog[catalog["EventType"] == "earthquake"]
+    assert 600 <= len(quakes) <= 1000
+    assert quakes["Latitude"].between(42.5, 43.2).all() and quakes["Longitude"].between(12.8, 13.5).all()
+    assert quakes["Depth/Km"].between(5.0, 15.0).all()
+    norcia = quakes[quakes["time"] == pd.Timestamp("2016-10-30T06:40:18", tz="UTC")]
+    assert norcia["Magnitude"].tolist() == [6.5] and norcia["MagType"].tolist() == ["Mw"]
+    complete = quakes["Magnitude"][quakes["Magnitude"].between(1.5, 3.9)]  # mainshocks and sequences aside
+    b_value = np.log10(np.e) / (complete.mean() - 1.45)
+    assert 0.75 < b_value < 1.25
+    truth = read_truth(roots["null"])
+    assert len(truth["targets"]) == 23
+    assert {t["event_id"] for t in truth["targets"]} <= set(quakes["#EventID"])
+
+
+def test_catalog_precursor_adds_events_before_targets_only_in_catalog(roots):
+    null, planted = file_hashes(roots["null"]), file_hashes(roots["catalog"])
+    assert {key for key in null if null[key] != planted[key]} == {"catalog", "truth"}
+    assert not read_truth(roots["null"])["precursors"]["catalog"]["events"]
+    before, after = read_fdsn(roots["null"]), read_fdsn(roots["catalog"])
+    assert set(before["#EventID"]) <= set(after["#EventID"])
+
+    def pre_target(catalog: pd.DataFrame) -> pd.DataFrame:
+        times = target_times(roots["null"]).to_numpy()
+        lag_h = (times[None, :] - catalog["time"].to_numpy()[:, None]) / np.timedelta64(1, "h")
+        return catalog[((lag_h > 0) & (lag_h <= 24)).any(axis=1) & (catalog["EventType"] == "earthquake")]
+
+    n_targets = len(target_times(roots["null"]))
+    assert len(pre_target(after)) - len(pre_target(before)) > 20 * n_targets
+    added = after[~after["#EventID"].isin(before["#EventID"])]
+    b_added = np.log10(np.e) / (added["Magnitude"].mean() - 1.45)
+    assert b_added < 0.85
+
+
+def test_spectrum_precursor_adds_low_frequency_energy_only_to_pre_target_traces(roots):
+    null, planted = file_hashes(roots["null"]), file_hashes(roots["spectrum"])
+    assert {key for key in null if null[key] != planted[key]} <= {"events_hdf5", "events_csv", "noise_hdf5",
+                                                                  "noise_csv", "truth"}
+    marks = read_truth(roots["spectrum"])["precursors"]["spectrum"]["traces"]
+    assert not read_truth(roots["null"])["precursors"]["spectrum"]["traces"]
+    marked = {m["trace_name"] for m in marks}
+    assert any(m["kind"] == "noise" for m in marks)
+
+    def band_ratio(x: np.ndarray) -> float:
+        f, p = signal.welch(x.astype(float) - x.mean(axis=1, keepdims=True), fs=100.0, nperseg=1024, axis=1)
+        return float(p[:, (f >= 0.5) & (f <= 2.0)].sum() / p[:, (f > 2.0) & (f <= 20.0)].sum())
+
+    ratios = []
+    for key in ("events_hdf5", "noise_hdf5"):
+        with h5py.File(roots["null"] / FILE_NAMES[key], "r") as a, h5py.File(roots["spectrum"] / FILE_NAMES[key],
+                                                                             "r") as b:
+            for name in a["data"]:
+                x0, x1 = a["data"][name][:], b["data"][name][:]
+                if name in marked:
+                    ratios.append(band_ratio(x1) / band_ratio(x0))
+                else:
+                    np.testing.assert_array_equal(x0, x1)
+    assert len(ratios) == len(marked) and np.median(ratios) > 3.0
+
+
+def test_animal_precursor_raises_odba_before_targets_only(roots):
+    null, planted = file_hashes(roots["null"]), file_hashes(roots["animal"])
+    assert {key for key in null if null[key] != planted[key]} == {"animals", "truth"}
+    base, raised = odba_per_burst(roots["null"]), odba_per_burst(roots["animal"])
+    windows = read_truth(roots["animal"])["precursors"]["animal"]["windows"]
+    inside = np.zeros(len(base), bool)
+    for w in windows:
+        inside |= base["time"].between(pd.Timestamp(w["start"]), pd.Timestamp(w["end"])).to_numpy()
+    assert sum(w["covered"] for w in windows) >= 2 and inside.sum() > 100
+    np.testing.assert_array_equal(base["odba_g"][~inside], raised["odba_g"][~inside])
+    assert raised["odba_g"][inside].mean() / base["odba_g"][inside].mean() > 1.2
+
+
+def test_movebank_csv(roots):
+    bursts = pd.read_csv(roots["null"] / FILE_NAMES["animals"])
+    assert list(bursts.columns) == [
+        "event-id", "timestamp", "individual-local-identifier", "tag-local-identifier", "sensor-type",
+        "individual-taxon-canonical-name", "location-long", "location-lat", "eobs:accelerations-raw",
+        "eobs:acceleration-axes", "eobs:acceleration-sampling-frequency-per-axis", "eobs:start-timestamp"]
+    lengths = bursts["eobs:accelerations-raw"].str.split().str.len()
+    assert (lengths % 3 == 0).all() and (lengths == 120).all()
+    taxa = bursts.groupby("individual-taxon-canonical-name")["individual-local-identifier"].nunique()
+    assert taxa.to_dict() == {"Bos taurus": 6, "Canis lupus familiaris": 2, "Ovis aries": 5}
+    assert bursts["timestamp"].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}").all()
+    times = pd.to_datetime(bursts["timestamp"], utc=True)
+    assert times.min() >= pd.Timestamp("2016-10-20", tz="UTC") and times.max() < pd.Timestamp("2016-11-02", tz="UTC")
+    assert (bursts["sensor-type"] == "acceleration").all() and (bursts["eobs:acceleration-axes"] == "XYZ").all()
+    per_animal = bursts.groupby("individual-local-identifier").size()
+    assert per_animal.max() <= 13 * 96 and per_animal.min() < per_animal.max()
+
+
+def test_bad_config_is_rejected(tmp_path):
+    with pytest.raises(SeisbindInputError, match="precursor.catalog"):
+        write_synthetic(tmp_path, small_config(catalog=-1.0))
+    with pytest.raises(SeisbindInputError, match="end"):
+        write_synthetic(tmp_path, replace(small_config(), end="2016-01-01"))
+
+
+def test_script_parses_overrides_and_reuses_matching_folder(roots, monkeypatch, capsys):
+    args = ["seed=7", "n_traces=60", "n_events=800", "noise_interval_hours=48",
+            "animal.coverage=[2016-10-20/2016-11-02]", "precursor.animal=1"]
+    monkeypatch.setattr(sys, "argv", ["make_synthetic.py", f"out={roots['animal']}", *args])
+    before = (roots["animal"] / FILE_NAMES["events_hdf5"]).stat().st_mtime_ns
+    runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert "targets=23" in capsys.readouterr().out
+    assert (roots["animal"] / FILE_NAMES["events_hdf5"]).stat().st_mtime_ns == before
+    monkeypatch.setattr(sys, "argv", ["make_synthetic.py", "out=unused", "precursor.nonsense=1"])
+    with pytest.raises(SystemExit, match="nonsense"):
+        runpy.run_path(str(SCRIPT), run_name="__main__")
