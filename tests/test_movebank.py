@@ -131,6 +131,16 @@ def test_malformed_burst_raises_with_line_or_is_skipped(tmp_path, raw_text, reas
     assert len(bursts) == 1 and "skipped 1 malformed records" in caplog.text and "line 4" in caplog.text
 
 
+def test_irregular_whitespace_still_parses(tmp_path):
+    path = write_csv(tmp_path / "ws.csv", [
+        row(1, "2016-10-28 00:00:03.000", "Cow_1", raw_text=" 1  2 3\t4 5 6 "),
+        row(2, "2016-10-28 00:00:09.000", "Cow_1", raw_text="7 8 9"),
+    ])
+    bursts = read_movebank(path)
+    np.testing.assert_array_equal(bursts["raw"].iloc[0], [[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(bursts["raw"].iloc[1], [[7, 8, 9]])
+
+
 def test_missing_column_and_gps_only(tmp_path):
     path = tmp_path / "nocol.csv"
     path.write_text("timestamp,individual-local-identifier\n2016-10-28 00:00:00.000,Cow_1\n")

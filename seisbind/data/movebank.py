@@ -114,10 +114,24 @@ def _read_one(path: Path, on_bad: str) -> pd.DataFrame:
 
 def _parse_samples(texts: list[str]) -> tuple[list[np.ndarray], np.ndarray, set[int]]:
     """int32 samples of each burst text (views of one buffer), their counts, and the rows that are not all
-    integers within int32 (those get no samples)."""
+    integers within int32 (those get no samples).
+
+    Fast path: one numpy parse of all bursts joined by single spaces, split by per-row token counts; it is
+    taken only when single spaces are the sole separators (then count = spaces + 1 exactly for every row).
+    Otherwise, or when anything fails, rows are parsed one by one to name the bad ones.
+    """
+    joined = " ".join(texts)
+    if texts and joined == joined.strip() and not any(ws in joined for ws in ("  ", "\t", "\r", "\n")):
+        counts = np.fromiter((text.count(" ") + 1 for text in texts), dtype=np.int64, count=len(texts))
+        try:
+            flat = np.fromstring(joined, dtype=np.int64, sep=" ")
+        except ValueError:
+            flat = None
+        if flat is not None and flat.size == counts.sum() and np.abs(flat).max() < 2**31:
+            return np.split(flat.astype(np.int32), np.cumsum(counts)[:-1]), counts, set()
     parsed, problems = [], set()
     for k, text in enumerate(texts):
-        try:  # numpy's text parser: ~4x faster than int() per token, raises on any non-integer token
+        try:  # numpy's text parser raises on any non-integer token
             parsed.append(np.fromstring(text, dtype=np.int64, sep=" "))
         except ValueError:
             problems.add(k)
