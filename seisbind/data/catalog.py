@@ -509,7 +509,7 @@ def _window_b_values(
         b[rows] = np.where(count_above >= min_count, b_rows, np.nan)
     reason = [
         "" if np.isfinite(bi)
-        else f"{nu} magnitudes, fewer than min_count={min_count}" if nu < min_count
+        else f"{nu} events with a magnitude, fewer than min_count={min_count}" if nu < min_count
         else f"{na} events >= Mc={m:.2f}, fewer than min_count={min_count}"
         for bi, nu, na, m in zip(b, n_used, n_above, mc)
     ]
