@@ -98,7 +98,6 @@ def find_instance_files(root: str | os.PathLike) -> InstanceFiles:
                 f"{events_csv}: found event metadata but no waveform file Instance_events_counts{suffix}.hdf5 "
                 f"or Instance_events_gm{suffix}.hdf5 in {root}"
             )
-        noise_csv = noise_hdf5 = None
         for noise_suffix in _SAMPLE_SUFFIXES:
             noise_csv = _pick(root, r"metadata_Instance_noise()(_10k|_1k)?\.csv", noise_suffix, [""])
             noise_hdf5 = _pick(root, r"Instance_noise()(_10k|_1k)?\.hdf5", noise_suffix, [""])
