@@ -58,14 +58,18 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP of `mlp_ratio` x width."""
+    """Pre-norm transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP of `mlp_ratio` x width.
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0) -> None:
+    norm_eps: the LayerNorms' epsilon; timm's DeiT (and so SeisCLIP) uses 1e-6, torch's default is 1e-5.
+    """
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0,
+                 norm_eps: float = 1e-5) -> None:
         super().__init__()
         hidden = int(width * mlp_ratio)
-        self.norm1 = nn.LayerNorm(width)
+        self.norm1 = nn.LayerNorm(width, eps=norm_eps)
         self.attn = Attention(width, heads)
-        self.norm2 = nn.LayerNorm(width)
+        self.norm2 = nn.LayerNorm(width, eps=norm_eps)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
         self.drop_path = DropPath(drop_path)
 
@@ -81,13 +85,14 @@ class Transformer(nn.Module):
     key it may attend to, or its softmax is 0/0: callers keep an always-valid cls token in the sequence.
     """
 
-    def __init__(self, width: int, depth: int, heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0) -> None:
+    def __init__(self, width: int, depth: int, heads: int, mlp_ratio: float = 4.0, drop_path: float = 0.0,
+                 norm_eps: float = 1e-5) -> None:
         super().__init__()
         if width < 1 or depth < 1 or heads < 1:
             raise ValueError(f"Transformer: width={width}, depth={depth}, heads={heads} must all be >= 1")
         rates = torch.linspace(0.0, drop_path, depth).tolist()
-        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, rate) for rate in rates)
-        self.norm = nn.LayerNorm(width)
+        self.blocks = nn.ModuleList(Block(width, heads, mlp_ratio, rate, norm_eps) for rate in rates)
+        self.norm = nn.LayerNorm(width, eps=norm_eps)
         self.apply(init_weights)
 
     def forward(self, x: Tensor, key_mask: Tensor | None = None) -> Tensor:

@@ -3,7 +3,8 @@
 Shape of SeisCLIP's info encoder (Si et al., arXiv 2309.02320): `depth` x (Linear -> LayerNorm -> QuickGELU), then a
 Linear projection to `out_dim` (8 -> 512, 2 x 512 -> 512, 512 -> 384 in the paper). Missing values arrive as 0 with a
 mask (1 = observed); with `use_mask` the mask is concatenated to the features, so "0 because missing" and
-"observed 0" differ.
+"observed 0" differ. SeisCLIP's own info encoder uses no mask (NaN -> 0 only) and a bias-free projection
+(`use_mask=False, projection_bias=False`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class TabularMLP(nn.Module):
 
     def __init__(
         self, input_shape: tuple[int] | list[int], width: int = 512, depth: int = 3, out_dim: int = 384,
-        use_mask: bool = True,
+        use_mask: bool = True, projection_bias: bool = True,
     ) -> None:
         super().__init__()
         (in_features,) = (int(v) for v in input_shape)
@@ -38,7 +39,7 @@ class TabularMLP(nn.Module):
         for _ in range(depth):
             layers += [nn.Linear(n_in, width), nn.LayerNorm(width), QuickGELU()]
             n_in = width
-        layers.append(nn.Linear(width, out_dim))
+        layers.append(nn.Linear(width, out_dim, bias=projection_bias))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
