@@ -11,16 +11,26 @@ from typing import Any
 
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from torch import nn
 
 from seisbind.config import plain
+from seisbind.errors import SeisbindInputError
 from seisbind.losses import ContrastiveObjective
 from seisbind.modalities.head import ModalityHead
 from seisbind.retrieval import retrieval_recall
 
 Batch = dict[str, dict[str, torch.Tensor]]
 
+
+
+def _build(where: str, cfg: dict, **kwargs: Any) -> nn.Module:
+    """Instantiate a config node; a bad setting is reported with the config key to change, not Hydra's trace."""
+    try:
+        return instantiate(cfg, **kwargs)
+    except InstantiationException as err:
+        raise SeisbindInputError(f"{where}: {err.__cause__ or err}") from err
 
 
 class SeisBindModule(L.LightningModule):
@@ -42,9 +52,9 @@ class SeisBindModule(L.LightningModule):
         for name, cfg in modality.items():
             shape = tuple(input_shapes[name])
             if cfg.get("preprocess"):
-                self.preprocess[name] = instantiate(cfg["preprocess"])
+                self.preprocess[name] = _build(f"modality.{name}.preprocess", cfg["preprocess"])
                 shape = tuple(self.preprocess[name].output_shape(shape[-1]))
-            self.encoders[name] = instantiate(cfg["encoder"], input_shape=shape)
+            self.encoders[name] = _build(f"modality.{name}.encoder", cfg["encoder"], input_shape=shape)
             head = dict(cfg.get("head") or {})
             if name == anchor:
                 # A pair uses the other modality's temperature: the anchor's scale never enters a loss, and a

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.loggers import WandbLogger
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -61,7 +62,7 @@ def train(cfg: DictConfig) -> dict:
     result = {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
               "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
     for lg in loggers:
-        run_dir = getattr(getattr(lg, "experiment", None), "dir", None)
-        if run_dir and trainer.is_global_zero:
-            print(f"wandb run directory: {Path(run_dir).parent}")
+        if isinstance(lg, WandbLogger) and trainer.is_global_zero:
+            print(f"wandb run directory: {Path(lg.experiment.dir).parent}")
+            lg.experiment.finish()  # flushes the summary; `wandb sync DIR` uploads an offline run later
     return result

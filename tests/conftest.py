@@ -19,7 +19,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 def small_synthetic(out: Path, **overrides) -> Path:
     """A data root small enough for unit tests: a few hundred catalog events, ~100 event traces."""
-    config = SyntheticConfig(**({"seed": 0, "n_traces": 96, "n_events": 900} | overrides))
+    config = SyntheticConfig(**({"seed": 0, "n_traces": 96, "n_events": 900, "noise_interval_hours": 24.0} | overrides))
     write_synthetic(out, config)
     return out
 
