@@ -264,10 +264,11 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
         "stations": stations[["station_code", "station_location_code", "channels", "latitude_deg",
                               "longitude_deg"]].to_dict(orient="records"),
     }
-    (out / FILE_NAMES["truth"]).write_text(json.dumps(truth, indent=1, default=_json_default))
+    text = json.dumps(truth, indent=1, default=_json_default)
+    (out / FILE_NAMES["truth"]).write_text(text)
     log.info("wrote synthetic data root %s: %d catalog events, %d event traces, %d noise traces, %d targets",
              out, truth["n_catalog_events"], len(event_traces), len(noise_traces), len(targets))
-    return truth
+    return json.loads(text)
 
 
 def read_truth(root: Path) -> dict:
@@ -300,6 +301,12 @@ def _validate(config: SyntheticConfig) -> None:
             problems.append(f"precursor.{key} must be >= 0 (got {getattr(pre, key)})")
     if config.n_traces < 1 or config.n_events < 50:
         problems.append("n_traces must be >= 1 and n_events >= 50")
+    dates = [config.start, config.end] + [day for span in config.animal.coverage for day in span.split("/")]
+    try:
+        for day in dates:
+            np.datetime64(day)
+    except ValueError as error:
+        raise SeisbindInputError(f"invalid synthetic config: dates must be ISO (YYYY-MM-DD): {error}") from None
     if np.datetime64(config.end) <= np.datetime64(config.start):
         problems.append(f"end ({config.end}) must be after start ({config.start})")
     if not 1 <= config.n_stations <= len(_STATIONS):
@@ -337,14 +344,15 @@ def _detection_probability(m: np.ndarray, config: SyntheticConfig) -> np.ndarray
     return special.ndtr((m - (config.completeness_magnitude - 2 * sigma)) / sigma)
 
 
-def _thinned_magnitudes(rng: np.random.Generator, n_detected: float, config: SyntheticConfig, m_high: float,
-                        b: float) -> np.ndarray:
+def _thinned_magnitudes(rng: np.random.Generator, n_detected: float, config: SyntheticConfig,
+                        m_high: float) -> np.ndarray:
     """GR magnitudes as a network detects them: draw below completeness, keep each with its detection probability.
 
     `n_detected` is the expected number kept; magnitudes are rounded to 0.1 as catalogs report them.
     """
     m_low = config.completeness_magnitude - 5 * config.completeness_width
     grid = np.linspace(m_low, m_high, 400)
+    b = config.b_value
     density = 10.0 ** (-b * grid)
     mean_p = float(np.sum(density * _detection_probability(grid, config)) / np.sum(density))
     m = _gutenberg_richter(rng, int(rng.poisson(n_detected / mean_p)), b, m_low, m_high)
@@ -404,7 +412,7 @@ def _aftershocks(rng: np.random.Generator, config: SyntheticConfig, mainshocks: 
     c, p = config.omori_c_days, config.omori_p
     parts = []
     for main, n_expected in zip(mainshocks.itertuples(), expected):
-        mags = _thinned_magnitudes(rng, n_expected, config, main.magnitude - 0.2, config.b_value)
+        mags = _thinned_magnitudes(rng, n_expected, config, main.magnitude - 0.2)
         duration_days = (period_ms - main.time_ms) / 8.64e7
         u = rng.random(mags.size)
         a0, a1 = c ** (1 - p), (duration_days + c) ** (1 - p)
@@ -431,7 +439,7 @@ def _natural_catalog(rng: np.random.Generator, config: SyntheticConfig, period_m
     mainshocks = _mainshocks(rng, config, period_ms)
     aftershocks = _aftershocks(rng, config, mainshocks, period_ms)
     n_background = max(0.0, config.n_events * (1 - config.aftershock_fraction) - len(mainshocks))
-    mags = _thinned_magnitudes(rng, n_background, config, config.target_min_magnitude - 0.05, config.b_value)
+    mags = _thinned_magnitudes(rng, n_background, config, config.target_min_magnitude - 0.05)
     background = pd.DataFrame({
         "time_ms": rng.integers(0, period_ms, mags.size),
         "latitude_deg": rng.uniform(*config.latitude_range_deg, mags.size),
