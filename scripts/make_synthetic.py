@@ -1,8 +1,8 @@
 """Write the synthetic seisbind data root (INSTANCE, FDSN text catalog, Movebank CSV, truth.json).
 
 Usage (Hydra-style key=value overrides of seisbind.data.synthetic.SyntheticConfig):
-    python scripts/make_synthetic.py out=data/synthetic seed=0 n_traces=1000 \
-        precursor.catalog=1 precursor.spectrum=0 precursor.animal=0.5
+    python scripts/make_synthetic.py out=data/synthetic seed=0 n_traces=1000
+    python scripts/make_synthetic.py out=data/planted precursor.catalog=1 precursor.animal=0.5
     python scripts/make_synthetic.py --help      # prints every key with its default
 An existing folder written with the same config is kept as it is.
 """
