@@ -1,0 +1,400 @@
+"""Zero-shot station anomaly analysis of continuous multi-station waveforms, with significance (issue 5).
+
+Why: seed 002 reports, for one earthquake, per-station anomaly scores, the network ranking of the epicentral
+station, pre-event coefficients of variation, onset jumps and "quiet" stations, all descriptive. `run(cfg)` gives
+those numbers from any ObsPy-readable continuous data and attaches a null to each claim: the epicentral rank gets
+a permutation p-value over stations, pre-event vs background windows an AUC with a bootstrap CI (stations and
+blocks of windows resampled), the onset jump a Spearman test against distance, the quiet stations a binomial test
+against the rate expected by chance.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from obspy.geodetics import gps2dist_azimuth  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E402
+
+from seisbind.data.continuous import (StationRecord, index_waveform_files, load_station,  # noqa: E402
+                                      read_station_table)
+from seisbind.errors import SeisbindInputError  # noqa: E402
+from seisbind.probe.station_features import (WindowGrid, band_edges_hz, centroid_cosine,  # noqa: E402
+                                             fit_background, leave_out_scores, make_window_grid, station_windows,
+                                             window_features)
+
+log = logging.getLogger(__name__)
+Embedder = Callable[[np.ndarray], np.ndarray]
+STATION_CSV_COLUMNS = ["network", "station", "distance_km", "score", "rank", "percentile", "cv_pct",
+                       "onset_jump_pct", "quiescent", "n_windows"]
+
+
+@dataclass(frozen=True)
+class Event:
+    time: pd.Timestamp
+    latitude: float
+    longitude: float
+
+
+def parse_event(event: DictConfig) -> Event:
+    """event.time (ISO 8601; naive means UTC), event.latitude, event.longitude (degrees)."""
+    try:
+        time = pd.Timestamp(str(event.time))
+        latitude, longitude = float(event.latitude), float(event.longitude)
+    except (ValueError, TypeError) as exc:
+        raise SeisbindInputError(f"event: cannot read time/latitude/longitude from {dict(event)} ({exc})") from exc
+    time = time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 360):
+        raise SeisbindInputError(f"event: latitude {latitude} / longitude {longitude} out of range")
+    return Event(time, latitude, longitude)
+
+
+@dataclass
+class CheckpointEmbedder:
+    """Windows (W, 3, L) float32 at 100 Hz -> spectrum-encoder embeddings (W, D) of a trained SeisBindModule,
+    via `module.embed({"spectrum": {"x": (B, 3, L), "present": (B,)}})["spectrum"]`. n_samples: the trace length
+    the encoder was built for (its positional grid is fixed), so the windows must have exactly that length."""
+
+    module: object
+    device: str
+    n_samples: int | None
+    batch_size: int
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(windows), self.batch_size):
+                x = torch.from_numpy(np.ascontiguousarray(windows[start:start + self.batch_size], np.float32))
+                x = x.to(self.device)
+                present = torch.ones(len(x), dtype=torch.bool, device=self.device)
+                embedding = self.module.embed({"spectrum": {"x": x, "present": present}})["spectrum"]
+                out.append(embedding.float().cpu().numpy())
+        return np.concatenate(out)
+
+
+def load_embedder(ckpt: str, *, sampling_rate_hz: float, batch_size: int) -> CheckpointEmbedder:
+    """Load a SeisBindModule checkpoint for embedding scores; torch and the module are imported here only, so the
+    zero-shot analysis never needs them."""
+    if sampling_rate_hz != 100.0:
+        raise SeisbindInputError(f"ckpt={ckpt}: the spectrum encoder takes 100 Hz input; set data.sampling_rate_hz=100")
+    try:
+        import torch
+
+        from seisbind.module import SeisBindModule
+    except ImportError as exc:
+        raise SeisbindInputError(f"ckpt={ckpt}: cannot import seisbind.module.SeisBindModule ({exc})") from exc
+    if not Path(ckpt).is_file():
+        raise SeisbindInputError(f"ckpt={ckpt}: no such checkpoint file")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    module = SeisBindModule.load_from_checkpoint(ckpt, map_location=device).eval()
+    shape = (module.hparams.get("input_shapes") or {}).get("spectrum")
+    return CheckpointEmbedder(module, device, int(shape[-1]) if shape else None, batch_size)
+
+
+def _window_seconds(probe: DictConfig, embed: Embedder | None, sampling_rate_hz: float) -> float | None:
+    """probe.window_seconds, or the encoder's trace length when a checkpoint fixes it and none was given."""
+    n_samples = getattr(embed, "n_samples", None)
+    if n_samples is None:
+        return probe.window_seconds
+    encoder_seconds = n_samples / sampling_rate_hz
+    if probe.window_seconds is not None and abs(probe.window_seconds - encoder_seconds) > 0.5 / sampling_rate_hz:
+        raise SeisbindInputError(f"probe.window_seconds={probe.window_seconds} but the checkpoint's spectrum encoder "
+                                 f"takes {n_samples} samples ({encoder_seconds:g} s): leave it unset or set it to that")
+    return encoder_seconds
+
+
+def _coordinates(index: pd.DataFrame, table: pd.DataFrame, source: str) -> tuple[dict, dict]:
+    """{(network, station): (lat, lon)} for the stations in the waveform index, and {id: reason} for the rest.
+    A waveform without a network code (common in SAC) matches a table station of the same code if unique."""
+    found, missing = {}, {}
+    for net, sta in index[["network", "station"]].drop_duplicates().itertuples(index=False):
+        rows = table[(table["station"] == sta) & ((table["network"] == net) | (net == ""))]
+        if len(rows) == 1:
+            found[(net, sta)] = (float(rows["latitude"].iloc[0]), float(rows["longitude"].iloc[0]))
+        else:
+            missing[f"{net}.{sta}"] = (f"no coordinates in data.stations={source}" if rows.empty else
+                                       f"station code matches {len(rows)} networks in data.stations={source}")
+    return found, missing
+
+
+def score_station(record: StationRecord, grid: WindowGrid, probe: DictConfig, embed: Embedder | None
+                  ) -> tuple[pd.DataFrame, dict]:
+    """Window scores of one station (a frame with grid step, times, phase, score[, embedding_score]) and the
+    counts of windows it could not score; raises SeisbindInputError when a phase has too few windows."""
+    positions, windows, dropped = station_windows(record, grid, probe.max_gap_fraction)
+    phase = grid.phase[positions]
+    counts = {p: int((phase == p).sum()) for p in ("background", "pre", "post")}
+    need = {"background": probe.min_background_windows, "pre": probe.min_pre_windows}
+    short = [f"{counts[p]} {p} windows (need >= {n})" for p, n in need.items() if counts[p] < n]
+    if short:
+        raise SeisbindInputError(f"{record.seed_id}: no data for the {' and '.join(short)}; windows outside its "
+                                 f"record: {dropped['outside_record']}, with gaps: {dropped['gappy']}")
+    fs = record.sampling_rate_hz
+    n_window = windows.shape[-1]
+    edges, nperseg = band_edges_hz(n_window, fs, record.native_sampling_rate_hz, probe.n_bands)
+    lta = int(min(probe.lta_seconds * fs, n_window // 2))
+    sta = int(max(1, min(probe.sta_seconds * fs, lta // 4)))
+    features = window_features(windows[:, record.component_rows], fs, edges, nperseg, sta, lta)
+    is_background = phase == "background"
+    steps = grid.steps[positions]
+    frame = pd.DataFrame({
+        "network": record.network, "station": record.station, "step": steps,
+        "window_start": grid.starts[positions], "window_end": grid.ends[positions], "phase": phase,
+        "score": leave_out_scores(fit_background(probe.score), features, is_background, steps, grid.stride)})
+    if embed is not None:
+        frame["embedding_score"] = leave_out_scores(centroid_cosine, embed(windows), is_background, steps,
+                                                    grid.stride)
+    return frame, {"windows": counts, "windows_dropped": dropped, "band_edges_hz": np.round(edges, 4).tolist(),
+                   "sta_lta_samples": [sta, lta]}
+
+
+def station_summary(windows: pd.DataFrame, coordinates: dict, event: Event, stride: int, alpha: float,
+                    score: str = "score") -> tuple[pd.DataFrame, dict]:
+    """stations.csv rows (STATION_CSV_COLUMNS) and each station's quiescence p-value.
+
+    Quiescence: one-sided Mann-Whitney U of pre-event vs background scores, using non-overlapping windows only
+    (grid step a multiple of stride) so that the test's independence assumption is not violated by overlap.
+    """
+    rows, quiescence_p = [], {}
+    for (net, sta), g in windows.groupby(["network", "station"], sort=False):
+        pre = g.loc[g["phase"] == "pre", score]
+        post = g[g["phase"] == "post"].sort_values("step")
+        level = pre.mean()
+        first_post = post[score].iloc[0] if len(post) else np.nan
+        spaced = g[g["step"] % stride == 0]
+        spaced_pre = spaced.loc[spaced["phase"] == "pre", score]
+        spaced_bg = spaced.loc[spaced["phase"] == "background", score]
+        p = (mannwhitneyu(spaced_pre, spaced_bg, alternative="less").pvalue
+             if min(len(spaced_pre), len(spaced_bg)) >= 3 else np.nan)
+        quiescence_p[f"{net}.{sta}"] = p
+        lat, lon = coordinates[(net, sta)]
+        rows.append({
+            "network": net, "station": sta,
+            "distance_km": gps2dist_azimuth(event.latitude, event.longitude, lat, lon)[0] / 1000.0,
+            "score": level, "cv_pct": 100 * pre.std(ddof=1) / level,
+            "onset_jump_pct": 100 * (first_post - level) / level,
+            "quiescent": bool(p < alpha), "n_windows": len(g), "latitude": lat, "longitude": lon})
+    table = pd.DataFrame(rows)
+    table["rank"] = rankdata(table["score"], method="min").astype(int)
+    table["percentile"] = 100.0 * table["rank"] / len(table)
+    return table, quiescence_p
+
+
+def weighted_auc(scores: np.ndarray, is_pre: np.ndarray, weights: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """ROC AUC of pre (1) vs background (0) for each row of window weights (R, N): the weighted Mann-Whitney
+    statistic (ties count half), equal to sklearn's roc_auc_score with sample_weight. One sort serves every
+    bootstrap replicate, which sklearn (~10 ms of input checks a call) cannot do."""
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    tie_start = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    tie_group = np.repeat(np.arange(len(tie_start)), np.diff(np.r_[tie_start, len(ordered)]))
+    pre = is_pre[order]
+    aucs = []
+    for rows in np.array_split(weights[:, order], max(1, len(weights) // chunk)):
+        w_pre, w_bg = rows * pre, rows * ~pre
+        below = (np.cumsum(w_bg, axis=1) - w_bg)[:, tie_start][:, tie_group]
+        tied = np.add.reduceat(w_bg, tie_start, axis=1)[:, tie_group]
+        aucs.append((w_pre * (below + 0.5 * tied)).sum(axis=1) / (w_pre.sum(axis=1) * w_bg.sum(axis=1)))
+    return np.concatenate(aucs)
+
+
+def pre_vs_background_auc(scores: np.ndarray, is_pre: np.ndarray, groups: np.ndarray, blocks: np.ndarray, *,
+                          n_bootstrap: int, seed: int, level: float = 0.95) -> tuple[float, list[float]]:
+    """AUC of pre-event (1) vs background (0) window scores with a hierarchical bootstrap CI.
+
+    Each replicate resamples stations with replacement, then, within each drawn station and phase, blocks of
+    windows (one block = windows within one window length, which overlap) with replacement: stations and
+    neighbouring windows are the units that vary independently, single windows are not. A replicate is a
+    weight per window (how often it was drawn): m draws of a station's n blocks are one multinomial of m x n.
+    """
+    rng = np.random.default_rng(seed)
+    station_ids, station_of = np.unique(groups, return_inverse=True)
+    n_stations = len(station_ids)
+    station_draws = rng.multinomial(n_stations, np.full(n_stations, 1 / n_stations), size=n_bootstrap)
+    weights = np.zeros((n_bootstrap, len(scores)))
+    for station in range(n_stations):
+        for phase in (True, False):
+            idx = np.flatnonzero((station_of == station) & (is_pre == phase))
+            block_ids, block_of = np.unique(blocks[idx], return_inverse=True)
+            counts = rng.multinomial(station_draws[:, station] * len(block_ids), np.full(len(block_ids),
+                                                                                           1 / len(block_ids)))
+            weights[:, idx] = counts[:, block_of]
+    low, high = np.quantile(weighted_auc(scores, is_pre, weights), [(1 - level) / 2, (1 + level) / 2])
+    return float(weighted_auc(scores, is_pre, np.ones((1, len(scores))))[0]), [float(low), float(high)]
+
+
+def network_summary(stations: pd.DataFrame, windows: pd.DataFrame, quiescence_p: dict, grid: WindowGrid,
+                    probe: DictConfig, score: str = "score") -> dict:
+    """The network-level claims of seed 002, each with its test."""
+    rng = np.random.default_rng(probe.seed)
+    epicentral = stations.loc[stations["distance_km"].idxmin()]
+    draws = stations["rank"].to_numpy()[rng.integers(len(stations), size=probe.n_permutations)]
+    rank_p = (1 + int((draws <= epicentral["rank"]).sum())) / (1 + probe.n_permutations)
+    scored = windows[windows["phase"].isin(["pre", "background"])]
+    auc, ci = pre_vs_background_auc(
+        scored[score].to_numpy(), (scored["phase"] == "pre").to_numpy(),
+        (scored["network"] + "." + scored["station"]).to_numpy(), (scored["step"] // grid.stride).to_numpy(),
+        n_bootstrap=probe.n_bootstrap, seed=probe.seed)
+    jumps = stations.dropna(subset=["onset_jump_pct"])
+    if len(jumps) >= 3 and jumps["distance_km"].nunique() > 1:
+        rho, rho_p = spearmanr(jumps["distance_km"], jumps["onset_jump_pct"])
+        trend = {"rho": float(rho), "p_value": float(rho_p), "n_stations": len(jumps)}
+    else:
+        trend = {"rho": None, "p_value": None, "n_stations": len(jumps),
+                 "reason": "needs >= 3 stations at different distances with a post-event window"}
+    tested = [p for p in quiescence_p.values() if np.isfinite(p)]
+    n_quiet = int(stations["quiescent"].sum())
+    return {
+        "epicentral_station": f"{epicentral['network']}.{epicentral['station']}",
+        "epicentral_distance_km": float(epicentral["distance_km"]),
+        "epicentral_rank": int(epicentral["rank"]),
+        "n_stations": len(stations),
+        "epicentral_rank_p_value": rank_p,
+        "pre_vs_background_auc": auc,
+        "pre_vs_background_auc_ci": ci,
+        "onset_jump_vs_distance": trend,
+        "quiescent_fraction": n_quiet / len(tested) if tested else None,
+        "quiescent_binomial_p_value": (float(binomtest(n_quiet, len(tested), probe.quiescence_alpha,
+                                                       alternative="greater").pvalue) if tested else None),
+        "quiescence_p_values": quiescence_p,
+    }
+
+
+def _plot_map(stations: pd.DataFrame, event: Event, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 6))
+    points = ax.scatter(stations["longitude"], stations["latitude"], c=stations["score"], cmap="viridis", s=70,
+                        edgecolors="k", zorder=2)
+    fig.colorbar(points, ax=ax, label="score (mean pre-event window score)")
+    ax.scatter([event.longitude], [event.latitude], marker="*", s=400, c="red", edgecolors="k", zorder=3,
+               label="epicentre")
+    for row in stations.itertuples():
+        ax.annotate(f"{row.station} ({row.rank})", (row.longitude, row.latitude), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")
+    ax.set_aspect(1 / max(math.cos(math.radians(event.latitude)), 1e-3), adjustable="datalim")
+    ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)", title="station anomaly score (rank, 1 = lowest)")
+    ax.legend(loc="best")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _plot_timeseries(windows: pd.DataFrame, stations: pd.DataFrame, grid: WindowGrid, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(10, 5))
+    distance = stations.set_index(["network", "station"])["distance_km"]
+    norm = plt.Normalize(distance.min(), distance.max() + 1e-9)
+    for (net, sta), g in windows.groupby(["network", "station"], sort=False):
+        centre_min = ((g["window_start"] - grid.event_time).dt.total_seconds() + grid.window_seconds / 2) / 60
+        ax.plot(centre_min, g["score"], lw=1, color=plt.cm.plasma(norm(distance[(net, sta)])), label=sta)
+    ax.axvspan(((windows["window_start"].min() - grid.event_time).total_seconds()) / 60,
+               (grid.background_end - grid.event_time).total_seconds() / 60, color="0.9", label="background")
+    ax.axvline(0, color="k", ls="--", label="event.time")
+    ax.set_yscale("log")
+    ax.set(xlabel="window centre, minutes from event.time", ylabel="window score (1 = typical background)")
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=ax, label="epicentral distance (km)")
+    if windows["station"].nunique() <= 15:
+        ax.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _jsonable(value):
+    """NaN/inf -> None and numpy scalars -> Python, recursively (summary.json stays strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def run(cfg: DictConfig) -> dict:
+    """Score every station and window, test the network-level claims, write OUT/stations.csv,
+    station_windows.csv, summary.json, map.png, timeseries.png; return the summary."""
+    probe, data = cfg.probe, cfg.data
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    event = parse_event(cfg.event)
+    table = read_station_table(data.stations)
+    waveforms = OmegaConf.to_container(data.waveforms) if OmegaConf.is_list(data.waveforms) else data.waveforms
+    index, skipped_files = index_waveform_files(waveforms, format=data.format, on_bad_file=data.on_bad_file)
+    coordinates, skipped = _coordinates(index, table, str(data.stations))
+    if not coordinates:
+        raise SeisbindInputError(f"no station in data.waveforms={waveforms!r} has coordinates in "
+                                 f"data.stations={data.stations}: {skipped}")
+    with_coords = index[[k in coordinates for k in zip(index["network"], index["station"])]]
+    record_start, record_end = with_coords["starttime"].min(), with_coords["endtime"].max()
+    if not record_start < event.time < record_end:
+        raise SeisbindInputError(f"event.time {event.time} is outside the record [{record_start}, {record_end}] "
+                                 f"of data.waveforms={waveforms!r}")
+    ckpt = cfg.get("ckpt")
+    embed = load_embedder(ckpt, sampling_rate_hz=data.sampling_rate_hz, batch_size=probe.batch_size) if ckpt else None
+    grid = make_window_grid(
+        record_start, record_end, event.time, sampling_rate_hz=data.sampling_rate_hz,
+        window_seconds=_window_seconds(probe, embed, data.sampling_rate_hz), step_seconds=probe.step_seconds,
+        background_fraction=probe.background_fraction, post_seconds=probe.post_seconds,
+        target_pre_event_windows=probe.target_pre_event_windows,
+        min_background_windows=probe.min_background_windows, min_pre_windows=probe.min_pre_windows)
+    channel_priority = OmegaConf.to_container(data.channel_priority) if data.channel_priority else None
+    frames, processing = [], {}
+    for net, sta in coordinates:
+        try:
+            record = load_station(index, net, sta, sampling_rate_hz=data.sampling_rate_hz, format=data.format,
+                                  channel_priority=channel_priority,
+                                  max_interpolated_gap_seconds=data.max_interpolated_gap_seconds)
+            frame, counts = score_station(record, grid, probe, embed)
+        except SeisbindInputError as exc:
+            log.warning("skipping station %s.%s: %s", net, sta, exc)
+            skipped[f"{net}.{sta}"] = str(exc)
+            continue
+        processing[record.seed_id] = {**record.processing, **counts}
+        frames.append(frame)
+    if not frames:
+        raise SeisbindInputError(f"no station could be scored: {skipped}")
+    windows = pd.concat(frames, ignore_index=True)
+    stations, quiescence_p = station_summary(windows, coordinates, event, grid.stride, probe.quiescence_alpha)
+    summary = network_summary(stations, windows, quiescence_p, grid, probe)
+    if embed is not None:
+        emb_stations, emb_quiet = station_summary(windows, coordinates, event, grid.stride, probe.quiescence_alpha,
+                                                  score="embedding_score")
+        stations["embedding_score"] = emb_stations["score"].to_numpy()
+        summary["embedding"] = network_summary(emb_stations, windows, emb_quiet, grid, probe,
+                                               score="embedding_score")
+    summary.update({
+        "event": {"time": event.time, "latitude": event.latitude, "longitude": event.longitude},
+        "record": [record_start, record_end],
+        "window_seconds": grid.window_seconds, "step_seconds": grid.step_seconds,
+        "background_end": grid.background_end,
+        "n_windows": {p: int((windows["phase"] == p).sum()) for p in ("background", "pre", "post")},
+        "n_windows_straddling_event_or_boundary": grid.n_straddling,
+        "score": probe.score,
+        "skipped": skipped, "skipped_files": skipped_files, "processing": processing,
+        "stations_in_table_without_waveforms": sorted(
+            set(table["network"] + "." + table["station"]) - {f"{n}.{s}" for n, s in coordinates}),
+    })
+    extra = ["embedding_score"] if embed is not None else []
+    stations[STATION_CSV_COLUMNS + extra].to_csv(out / "stations.csv", index=False)
+    windows[["network", "station", "window_start", "window_end", "phase", "score"] + extra].to_csv(
+        out / "station_windows.csv", index=False)
+    summary = _jsonable(summary)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    _plot_map(stations, event, out / "map.png")
+    _plot_timeseries(windows, stations, grid, out / "timeseries.png")
+    log.info("station anomaly outputs written to %s", out)
+    return summary
