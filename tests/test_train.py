@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from seisbind.errors import SeisbindInputError
 from seisbind.module import SeisBindModule
@@ -74,16 +75,31 @@ def test_wandb_offline_run_holds_the_losses(tmp_path: Path, synthetic_root: Path
     assert "WANDB_API_KEY" not in runs[0].read_bytes().decode("latin-1")
 
 
+class Crash(RuntimeError):
+    pass
+
+
+class CrashInSecondEpoch(Callback):
+    """Kills the run at the first batch of epoch 1, after epoch 0's checkpoint was written."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == 1:
+            raise Crash("simulated failure")
+
+
 def test_resume_ends_with_the_same_weights(tmp_path: Path, synthetic_root: Path) -> None:
-    straight = run_train(tmp_path / "a", synthetic_root, "logger=none", "trainer.max_epochs=2", "seed=3")
-    first = run_train(tmp_path / "b", synthetic_root, "logger=none", "trainer.max_epochs=1", "seed=3")
-    resumed = run_train(tmp_path / "c", synthetic_root, "logger=none", "trainer.max_epochs=2", "seed=3",
-                        f"ckpt_path={first['checkpoint']}")
+    common = ["logger=none", "trainer.max_epochs=2", "seed=3"]
+    straight = run_train(tmp_path / "a", synthetic_root, *common)
+    with pytest.raises(Crash):
+        run_train(tmp_path / "b", synthetic_root, *common, "+callbacks.crash._target_=tests.test_train.CrashInSecondEpoch")
+    (interrupted,) = (tmp_path / "b" / "checkpoints" / "seisclip").glob("*/last.ckpt")
+    assert torch.load(interrupted, map_location="cpu", weights_only=False)["epoch"] == 0
+    resumed = run_train(tmp_path / "c", synthetic_root, *common, f"ckpt_path={interrupted}")
     a = torch.load(straight["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
     b = torch.load(resumed["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
     assert a.keys() == b.keys()
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(("override", "message"), [
