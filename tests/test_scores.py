@@ -138,3 +138,17 @@ def test_bad_tables_raise_clear_errors():
         scores.cross_validated_scores(X.assign(up=np.inf), y, groups)
     with pytest.raises(SeisbindInputError, match="unknown score method"):
         scores.cross_validated_scores(X, y, groups, methods=("random_forest",))
+
+
+def test_feature_observed_only_in_held_out_windows_is_left_out_of_that_fit(caplog, recwarn):
+    rng = np.random.default_rng(8)
+    y = np.r_[np.ones(40, int), np.zeros(160, int)]
+    groups = np.arange(200) // 10
+    X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    X["a"] += 1.5 * y
+    X["held_out_only"] = np.where(groups == 3, 100.0 * y, np.nan)  # would be a perfect, leaked feature
+    with caplog.at_level(logging.INFO, logger="seisbind.probe.scores"):
+        out = scores.cross_validated_scores(X, y, groups, n_splits=5)
+    assert "held_out_only" in caplog.text and not [w for w in recwarn if "observed values" in str(w.message)]
+    for method, score in out.items():
+        assert np.isfinite(score).all(), method

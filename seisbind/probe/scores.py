@@ -48,17 +48,17 @@ class Scorer(Protocol):
 
 
 def _fit_imputer(X: pd.DataFrame) -> tuple[SimpleImputer, list[str]]:
-    """Median imputer fitted on these rows; columns with no value in them are dropped (and logged).
+    """Median imputer fitted on these rows. A column with no value in them becomes a constant 0, which no
+    scorer can use (AUC 0.5, zero spread), so it drops out of the fit; it is logged here once.
     sklearn gets plain arrays: its DataFrame validation costs more than the fits at this size."""
-    imputer = SimpleImputer(strategy="median", keep_empty_features=False).fit(X.to_numpy())
-    has_value = ~np.isnan(imputer.statistics_)
-    kept = [c for c, keep in zip(X.columns, has_value) if keep]
-    dropped = [c for c, keep in zip(X.columns, has_value) if not keep]
-    if dropped:
-        log.info("features without any value in the training rows, left out of this fit: %s", dropped)
-    if not kept:
+    values = X.to_numpy()
+    empty = np.isnan(values).all(axis=0)
+    if empty.all():
         raise SeisbindInputError("no feature has a value in the training windows")
-    return imputer, kept
+    if empty.any():
+        log.info("features without any value in the training rows, left out of this fit: %s",
+                 list(X.columns[empty]))
+    return SimpleImputer(strategy="median", keep_empty_features=True).fit(values), list(X.columns)
 
 
 def _training_directions(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -140,7 +140,7 @@ class Logistic:
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> Logistic:
         self.pipeline_ = make_pipeline(
-            SimpleImputer(strategy="median"),
+            SimpleImputer(strategy="median", keep_empty_features=True),
             StandardScaler(),
             # exact Newton steps: a few features and hundreds of windows, ~15x faster than lbfgs here
             LogisticRegression(C=self.C, class_weight="balanced", solver="newton-cholesky", max_iter=200),
