@@ -123,3 +123,30 @@ def test_period_and_background_hours(catalog):
         make_windows(catalog, period=("2020-01-01", "2020-02-01"))
     with pytest.raises(SeisbindInputError, match="positive horizons"):
         make_windows(catalog, horizons_hours=(0, 2))
+
+
+def _events(rows: list[tuple[str, float, float, float, float]]) -> pd.DataFrame:
+    """(event_id, hours after 2016-10-01, latitude, longitude, magnitude) -> a catalog frame."""
+    t0 = pd.Timestamp("2016-10-01", tz="UTC")
+    return pd.DataFrame({"event_id": [r[0] for r in rows],
+                         "time": [t0 + pd.Timedelta(hours=r[1]) for r in rows],
+                         "latitude_deg": [r[2] for r in rows], "longitude_deg": [r[3] for r in rows],
+                         "depth_km": 10.0, "magnitude": [r[4] for r in rows]})
+
+
+def test_preceding_declustering_keeps_separate_mainshocks_of_one_sequence():
+    """Amatrice/Visso/Norcia-like: three large shocks weeks apart, each with an M4 aftershock a day later, and a
+    distant M4 the same day. GK (two-sided, ~60 km / ~2 years for M6.5) keeps only the largest; 'preceding' keeps
+    the three mainshocks and the distant event and drops the aftershocks."""
+    catalog = _events([
+        ("amatrice", 0, 42.70, 13.23, 6.0), ("a1", 20, 42.72, 13.25, 4.2),
+        ("visso", 24 * 63, 42.91, 13.13, 5.9), ("v1", 24 * 63 + 30, 42.90, 13.12, 4.1),
+        ("norcia", 24 * 67, 42.83, 13.11, 6.5), ("n1", 24 * 67 + 10, 42.84, 13.10, 4.8),
+        ("far", 24 * 67 + 12, 44.50, 11.00, 4.0),
+    ])
+    gk = set(select_targets(catalog, 4.0, "gardner_knopoff").event_id)
+    assert "norcia" in gk and not gk & {"amatrice", "visso"}
+    assert set(select_targets(catalog, 4.0, "preceding").event_id) == {"amatrice", "visso", "norcia", "far"}
+    assert len(select_targets(catalog, 4.0, "none")) == 7
+    with pytest.raises(SeisbindInputError, match="decluster='reasenberg'"):
+        select_targets(catalog, 4.0, "reasenberg")

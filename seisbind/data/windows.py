@@ -33,20 +33,44 @@ _NS_PER_S = 1_000_000_000
 _S_PER_HOUR = 3600
 
 
-def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster: bool = True) -> pd.DataFrame:
-    """Target events: magnitude >= min_magnitude, optionally only Gardner-Knopoff mainshocks; sorted by time.
+DECLUSTER_METHODS = ("gardner_knopoff", "preceding", "none")
 
-    Declustering runs on the events >= min_magnitude alone, which gives the same mainshocks as running it on
-    the whole catalog: largest-first, an event can only be claimed by a larger (earlier-processed) one.
+
+def _no_larger_before(candidates: pd.DataFrame, hours: float, distance_km: float) -> np.ndarray:
+    """True where no event at least as large lies within `distance_km` in the `hours` before (epicentral,
+    spherical Earth). Unlike Gardner-Knopoff, whose M6+ windows (~60 km, ~2 years) swallow a whole regional
+    sequence, this keeps separate mainshocks of one sequence (Amatrice, Visso, Norcia) and drops their
+    aftershocks."""
+    t = to_utc_ns(candidates["time"])
+    m = candidates["magnitude"].to_numpy(dtype=float)
+    lat, lon = np.radians(candidates["latitude_deg"].to_numpy(float)), np.radians(candidates["longitude_deg"].to_numpy(float))
+    cos_angle = (np.sin(lat)[:, None] * np.sin(lat)[None, :]
+                 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.cos(lon[:, None] - lon[None, :]))
+    distance = 6371.0 * np.arccos(np.clip(cos_angle, -1.0, 1.0))
+    lag = t[:, None] - t[None, :]  # row event's time minus column event's time
+    blocking = (lag > 0) & (lag <= hours * 3600 * _NS_PER_S) & (distance <= distance_km) & (m[None, :] >= m[:, None])
+    return ~blocking.any(axis=1)
+
+
+def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster: bool | str = "gardner_knopoff",
+                   *, decluster_hours: float = 72.0, decluster_km: float = 30.0) -> pd.DataFrame:
+    """Target events: magnitude >= min_magnitude, optionally declustered; sorted by time.
+
+    decluster: "gardner_knopoff" (True): GK mainshocks, computed on the events >= min_magnitude alone (the same
+    mainshocks as on the whole catalog: largest first, an event can only be claimed by a larger one);
+    "preceding": no event at least as large within `decluster_km` in the preceding `decluster_hours`;
+    "none" (False): every event >= min_magnitude.
     """
+    method = {True: "gardner_knopoff", False: "none"}.get(decluster, decluster)
+    if method not in DECLUSTER_METHODS:
+        raise SeisbindInputError(f"decluster={decluster!r}: choose one of {', '.join(DECLUSTER_METHODS)}")
     candidates = catalog[catalog["magnitude"] >= min_magnitude]
-    if decluster and len(candidates):
-        mainshock = gardner_knopoff_mainshocks(candidates)
-        log.info(
-            "targets: %d events M>=%g, %d Gardner-Knopoff mainshocks kept",
-            len(candidates), min_magnitude, int(mainshock.sum()),
-        )
-        candidates = candidates[mainshock]
+    if method != "none" and len(candidates):
+        keep = gardner_knopoff_mainshocks(candidates) if method == "gardner_knopoff" else \
+            _no_larger_before(candidates, decluster_hours, decluster_km)
+        log.info("targets: %d events M>=%g, %d kept by %s declustering", len(candidates), min_magnitude,
+                 int(keep.sum()), method)
+        candidates = candidates[keep]
     return candidates.sort_values("time", kind="stable")
 
 
@@ -54,7 +78,9 @@ def make_windows(
     catalog: pd.DataFrame,
     *,
     target_min_magnitude: float = 4.0,
-    decluster: bool = True,
+    decluster: bool | str = "gardner_knopoff",
+    decluster_hours: float = 72.0,
+    decluster_km: float = 30.0,
     horizons_hours: Sequence[float] = (2, 6, 12, 24),
     n_background: int = 200,
     background_hours: float | Sequence[float] | None = None,
@@ -98,7 +124,8 @@ def make_windows(
     if first >= last:
         raise SeisbindInputError(f"period {period} does not overlap the catalog span {pd.to_datetime(span, utc=True)}")
 
-    targets = select_targets(catalog, target_min_magnitude, decluster).reset_index(drop=True)
+    targets = select_targets(catalog, target_min_magnitude, decluster, decluster_hours=decluster_hours,
+                             decluster_km=decluster_km).reset_index(drop=True)
     target_ns = to_utc_ns(targets["time"])
     rows = []
     for i, (t, event_id, magnitude) in enumerate(zip(target_ns, targets["event_id"], targets["magnitude"])):
