@@ -92,7 +92,8 @@ def test_unreadable_files_are_counted_skips_or_raise(tmp_path):
     (tmp_path / "README.txt").write_text("continuous data of RJOB")
     index, skipped = index_waveform_files(str(tmp_path / "*"))
     assert set(index["station"]) == {"RJOB"}
-    assert list(skipped) == [str(tmp_path / "README.txt")] and "ObsPy cannot read it" in skipped[str(tmp_path / "README.txt")]
+    readme = str(tmp_path / "README.txt")
+    assert list(skipped) == [readme] and "ObsPy cannot read it" in skipped[readme]
     with pytest.raises(SeisbindInputError, match="README.txt: ObsPy cannot read it"):
         index_waveform_files(str(tmp_path), on_bad_file="raise")
     with pytest.raises(SeisbindInputError, match="matches no files"):

@@ -317,7 +317,8 @@ def _read_station_csv(path: Path) -> pd.DataFrame:
             raise SeisbindInputError(f"{path}: no {name!r} column (accepted names: {', '.join(aliases)}); "
                                      f"found {list(raw.columns)}")
         columns[name] = found
-    table = pd.DataFrame({"network": raw[columns["network"]].str.strip(), "station": raw[columns["station"]].str.strip()})
+    table = pd.DataFrame({"network": raw[columns["network"]].str.strip(),
+                          "station": raw[columns["station"]].str.strip()})
     for name, low, high in (("latitude", -90, 90), ("longitude", -180, 360), ("elevation_m", -12000, 9000)):
         if columns[name] is None:
             table[name] = np.nan

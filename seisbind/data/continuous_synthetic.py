@@ -125,7 +125,8 @@ def write_synthetic_network(
         band = "HH" if fs >= 80 else "BH"
         components = "Z" if i in vertical_only_stations else "ENZ"
         gain = rng.lognormal(0.0, 0.5)
-        transient_times = rng.uniform(0, duration_minutes * 60, rng.poisson(transients_per_hour * duration_minutes / 60))
+        n_transients = rng.poisson(transients_per_hour * duration_minutes / 60)
+        transient_times = rng.uniform(0, duration_minutes * 60, n_transients)
         transient_amps = np.exp(rng.uniform(np.log(3), np.log(15), len(transient_times)))
         transient_env = sum((a * _envelope(t_s, t0, 0.2, 1.5) for t0, a in zip(transient_times, transient_amps)),
                             np.zeros(n))

@@ -84,7 +84,7 @@ def make_window_grid(
     pre_event_s = (event_time - record_start).total_seconds()
     if window_seconds is None:
         window_seconds = 2 * step_seconds if step_seconds else 2 * pre_event_s / (target_pre_event_windows + 1)
-        window_seconds = max(window_seconds, MIN_WINDOW_SAMPLES / sampling_rate_hz)
+        window_seconds = max(float(f"{window_seconds:.2g}"), MIN_WINDOW_SAMPLES / sampling_rate_hz)  # readable
     step_seconds = step_seconds or window_seconds / 2
     window_seconds = max(round(window_seconds * sampling_rate_hz), 2) / sampling_rate_hz
     step_seconds = max(round(step_seconds * sampling_rate_hz), 1) / sampling_rate_hz
@@ -106,7 +106,8 @@ def make_window_grid(
     phase[(starts >= event_time) & (ends <= post_end)] = "post"
     straddling = (phase == "") & (starts < event_time) & (ends > record_start)
     keep = phase != ""
-    grid = WindowGrid(pd.DatetimeIndex(starts[keep]), steps[keep], phase[keep].astype(str), window_seconds, step_seconds,
+    grid = WindowGrid(pd.DatetimeIndex(starts[keep]), steps[keep], phase[keep].astype(str), window_seconds,
+                      step_seconds,
                       background_end, event_time, int(straddling.sum()))
     counts = {p: int((grid.phase == p).sum()) for p in PHASES}
     if counts["background"] < min_background_windows or counts["pre"] < min_pre_windows:

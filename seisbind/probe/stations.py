@@ -116,18 +116,21 @@ def _window_seconds(probe: DictConfig, embed: Embedder | None, sampling_rate_hz:
     return encoder_seconds
 
 
-def _coordinates(index: pd.DataFrame, table: pd.DataFrame, source: str) -> tuple[dict, dict]:
-    """{(network, station): (lat, lon)} for the stations in the waveform index, and {id: reason} for the rest.
-    A waveform without a network code (common in SAC) matches a table station of the same code if unique."""
-    found, missing = {}, {}
+def _coordinates(index: pd.DataFrame, table: pd.DataFrame, source: str) -> tuple[dict, dict, list[str]]:
+    """({(network, station): (lat, lon)} for the stations in the waveform index, {id: reason} for those without,
+    table stations without waveforms). A waveform without a network code (common in SAC) matches a table station
+    of the same code if that is unique."""
+    found, missing, used = {}, {}, set()
     for net, sta in index[["network", "station"]].drop_duplicates().itertuples(index=False):
         rows = table[(table["station"] == sta) & ((table["network"] == net) | (net == ""))]
         if len(rows) == 1:
             found[(net, sta)] = (float(rows["latitude"].iloc[0]), float(rows["longitude"].iloc[0]))
+            used.add(rows.index[0])
         else:
             missing[f"{net}.{sta}"] = (f"no coordinates in data.stations={source}" if rows.empty else
                                        f"station code matches {len(rows)} networks in data.stations={source}")
-    return found, missing
+    unused = table.drop(index=list(used))
+    return found, missing, sorted(unused["network"] + "." + unused["station"])
 
 
 def score_station(record: StationRecord, grid: WindowGrid, probe: DictConfig, embed: Embedder | None
@@ -334,7 +337,7 @@ def run(cfg: DictConfig) -> dict:
     table = read_station_table(data.stations)
     waveforms = OmegaConf.to_container(data.waveforms) if OmegaConf.is_list(data.waveforms) else data.waveforms
     index, skipped_files = index_waveform_files(waveforms, format=data.format, on_bad_file=data.on_bad_file)
-    coordinates, skipped = _coordinates(index, table, str(data.stations))
+    coordinates, skipped, without_waveforms = _coordinates(index, table, str(data.stations))
     if not coordinates:
         raise SeisbindInputError(f"no station in data.waveforms={waveforms!r} has coordinates in "
                                  f"data.stations={data.stations}: {skipped}")
@@ -385,8 +388,7 @@ def run(cfg: DictConfig) -> dict:
         "n_windows_straddling_event_or_boundary": grid.n_straddling,
         "score": probe.score,
         "skipped": skipped, "skipped_files": skipped_files, "processing": processing,
-        "stations_in_table_without_waveforms": sorted(
-            set(table["network"] + "." + table["station"]) - {f"{n}.{s}" for n, s in coordinates}),
+        "stations_in_table_without_waveforms": without_waveforms,
     })
     extra = ["embedding_score"] if embed is not None else []
     stations[STATION_CSV_COLUMNS + extra].to_csv(out / "stations.csv", index=False)
