@@ -143,8 +143,8 @@ def score_station(record: StationRecord, grid: WindowGrid, probe: DictConfig, em
     need = {"background": probe.min_background_windows, "pre": probe.min_pre_windows}
     short = [f"{counts[p]} {p} windows (need >= {n})" for p, n in need.items() if counts[p] < n]
     if short:
-        raise SeisbindInputError(f"{record.seed_id}: no data for the {' and '.join(short)}; windows outside its "
-                                 f"record: {dropped['outside_record']}, with gaps: {dropped['gappy']}")
+        raise SeisbindInputError(f"{record.seed_id}: too little data in a phase: {' and '.join(short)}; windows "
+                                 f"outside its record: {dropped['outside_record']}, with gaps: {dropped['gappy']}")
     fs = record.sampling_rate_hz
     n_window = windows.shape[-1]
     edges, nperseg = band_edges_hz(n_window, fs, record.native_sampling_rate_hz, probe.n_bands)
