@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+import wandb
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import WandbLogger
 from hydra.utils import instantiate
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> dict:
                            pairs=OmegaConf.to_container(cfg.pairs, resolve=True) if cfg.pairs else None,
                            **model_cfg)
 
+    if wandb.run is not None:  # a run left open by the caller would swallow this run's logs
+        wandb.finish()
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     if not loggers:  # logger=none: nothing to report learning rates to
@@ -58,14 +61,15 @@ def train(cfg: DictConfig) -> dict:
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    finally:
+        for lg in loggers:
+            if isinstance(lg, WandbLogger) and trainer.is_global_zero:
+                print(f"wandb run directory: {Path(lg.experiment.dir).parent}")
+                lg.experiment.finish()  # flushes the run; `wandb sync DIR` uploads an offline run later
 
     checkpoint = trainer.checkpoint_callback
     last = checkpoint.last_model_path if checkpoint else ""
-    result = {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
-              "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
-    for lg in loggers:
-        if isinstance(lg, WandbLogger) and trainer.is_global_zero:
-            print(f"wandb run directory: {Path(lg.experiment.dir).parent}")
-            lg.experiment.finish()  # flushes the summary; `wandb sync DIR` uploads an offline run later
-    return result
+    return {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
+            "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,11 @@ def test_wandb_offline_run_holds_the_losses(tmp_path: Path, synthetic_root: Path
     run_train(tmp_path, synthetic_root, "logger=wandb")
     runs = list(tmp_path.glob("wandb/offline-run-*/run-*.wandb"))
     assert runs, f"no offline W&B run under {tmp_path}"
-    keys = wandb_history_keys(runs[0])
+    for _ in range(60):  # wandb's service process may still be writing the file after finish() returns
+        keys = wandb_history_keys(runs[0])
+        if "val/loss" in keys:
+            break
+        time.sleep(0.5)
     assert {"train/loss/spectrum-metadata", "val/loss", "val/recall@1/spectrum-metadata"} <= keys, sorted(keys)
     assert "WANDB_API_KEY" not in runs[0].read_bytes().decode("latin-1")
 
