@@ -9,6 +9,7 @@ export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 export HYDRA_FULL_ERROR ?= 1
 
+SHELL := /bin/bash
 .PHONY: install demo test bench clean
 
 $(STAMP): pyproject.toml
@@ -19,12 +20,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo data root carries all three planted precursors (strength 1); strength 0 is the null.
 $(DATA)/truth.json: | $(STAMP)
-	$(PY) scripts/make_synthetic.py out=$(DATA) seed=0
+	$(PY) scripts/make_synthetic.py out=$(DATA) seed=0 precursor.catalog=1 precursor.spectrum=1 precursor.animal=1
 
 demo: $(STAMP) $(DATA)/truth.json
-	$(PY) train.py experiment=seisclip data.root=$(DATA) trainer=cpu logger=wandb 2>&1 | tee $(RUN).train.log
-	$(PY) probe.py ckpt=$$(tail -n 1 $(RUN).train.log | sed -n 's/^checkpoint: //p') data.root=$(DATA) out=$(RUN)/probe
+	mkdir -p $(RUN)
+	set -o pipefail; $(PY) train.py experiment=seisclip data.root=$(DATA) trainer=cpu logger=wandb | tee $(RUN)/train.log
+	$(PY) probe.py ckpt=$$(sed -n 's/^checkpoint: //p' $(RUN)/train.log | tail -n 1) data.root=$(DATA) out=$(RUN)/probe
 
 test: $(STAMP)
 	$(PY) -m pytest -q
