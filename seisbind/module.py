@@ -45,7 +45,9 @@ class SeisBindModule(L.LightningModule):
         modality, optimizer, scheduler = plain(modality), plain(optimizer), plain(scheduler)
         self.save_hyperparameters({"modality": modality, "input_shapes": plain(input_shapes), "anchor": anchor,
                                    "pairs": plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
-                                   "scheduler": scheduler, "retrieval_k": list(retrieval_k), "init_from": init_from})
+                                   "scheduler": scheduler, "retrieval_k": list(retrieval_k)})
+        # init_from is not a hyperparameter: the checkpoint holds the weights, so reloading it must not need the
+        # file the run started from.
         self.preprocess = nn.ModuleDict()
         self.encoders = nn.ModuleDict()
         self.heads = nn.ModuleDict()
