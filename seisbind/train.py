@@ -70,6 +70,6 @@ def train(cfg: DictConfig) -> dict:
                 lg.experiment.finish()  # flushes the run; `wandb sync DIR` uploads an offline run later
 
     checkpoint = trainer.checkpoint_callback
-    last = checkpoint.last_model_path if checkpoint else ""
+    last = str(Path(checkpoint.last_model_path).resolve()) if checkpoint and checkpoint.last_model_path else ""
     return {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
