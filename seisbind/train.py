@@ -70,6 +70,9 @@ def train(cfg: DictConfig) -> dict:
                 lg.experiment.finish()  # flushes the run; `wandb sync DIR` uploads an offline run later
 
     checkpoint = trainer.checkpoint_callback
-    last = str(Path(checkpoint.last_model_path).resolve()) if checkpoint and checkpoint.last_model_path else ""
+    # Read from the folder rather than the callback: with ddp_spawn the callback state lives in the workers.
+    last = Path(checkpoint.dirpath) / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}" \
+        if checkpoint and checkpoint.dirpath else None
+    last = str(last.resolve()) if last and last.is_file() else ""
     return {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}
