@@ -149,3 +149,14 @@ def test_cli_prints_checkpoint_and_multirun_sweeps(tmp_path: Path, synthetic_roo
 def test_two_process_ddp_on_cpu(tmp_path: Path, synthetic_root: Path) -> None:
     result = run_train(tmp_path, synthetic_root, "logger=csv", "trainer=ddp_sim")
     assert Path(result["checkpoint"]).is_file()
+
+
+def test_seisimagebind_trains_all_pairs_and_reports_emergent_alignment(tmp_path: Path, synthetic_root: Path) -> None:
+    cfg = compose_config("train", [f"data.root={synthetic_root}", "experiment=seisimagebind", *FAST, "logger=none"],
+                         tmp_path)
+    metrics = train(cfg)["metrics"]
+    for pair in ("spectrum-metadata", "spectrum-catalog", "spectrum-animal"):
+        assert f"val/loss/{pair}" in metrics
+    # catalog<->animal is never trained: its recall is measured next to its chance level.
+    assert "val/recall@1/catalog-animal" in metrics and "val/recall@1/catalog-animal/chance" in metrics
+    assert "val/loss/catalog-animal" not in metrics
