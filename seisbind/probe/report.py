@@ -1,0 +1,254 @@
+"""What a reader of the study sees: the ROC and Molchan figures, report.md (tables and the sanity verdicts in
+words) and the same tables and images in the experiment loggers (W&B) when `logger` is set."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from seisbind.probe.stats import molchan, molchan_random_bound
+
+log = logging.getLogger(__name__)
+
+SHUFFLE_TOLERANCE = 0.05
+"""Mean label-shuffle AUC further than this from 0.5 means the pipeline leaks labels."""
+
+
+# ------------------------------------------------------------------------------------------------- verdicts
+def _fmt_ci(d: dict) -> str:
+    return f"{d['auc']:.3f} [{d['auc_ci_low']:.3f}, {d['auc_ci_high']:.3f}]"
+
+
+def verdicts(sanity: list[dict]) -> list[dict]:
+    """One verdict per (check, horizon): passed True / False, or None when the check could not run, and a
+    sentence saying what was seen."""
+    out = []
+
+    def add(check: str, h: float, passed: bool | None, text: str) -> None:
+        out.append({"check": check, "horizon_hours": h, "passed": passed, "text": text})
+
+    for entry in sanity:
+        h = entry["horizon_hours"]
+        shuffle = entry["label_shuffle"]
+        leak = shuffle["auc_mean"] > 0.5 + SHUFFLE_TOLERANCE
+        pessimistic = shuffle["auc_mean"] < 0.5 - SHUFFLE_TOLERANCE
+        add("label_shuffle", h, not leak,
+            f"refitting on shuffled labels {shuffle['n_shuffles']} times gives AUC {shuffle['auc_mean']:.3f} "
+            f"+- {shuffle['auc_sd']:.3f}; the main AUC {shuffle['observed_auc']:.3f} is reached by a share "
+            f"{shuffle['p_value_vs_shuffles']:.3g} of them: "
+            + ("ABOVE 0.5, the pipeline leaks labels" if leak else
+               "below 0.5 by more than the tolerance, cross-validation is pessimistic at this sample size "
+               "(no leakage; read AUCs against the shuffle mean)" if pessimistic else "no label leakage"))
+        post = entry["post_event"]
+        if "skipped" in post:
+            add("post_event", h, None, f"not run: {post['skipped']}")
+        else:
+            vs, distance = post["vs_background"], post["mahalanobis_vs_background"]
+            text = (f"post-event windows vs background AUC {_fmt_ci(vs)} over {post['n_windows']} windows "
+                    f"(Mahalanobis distance from background: {_fmt_ci(distance)})")
+            if not entry["main_significant"]:
+                add("post_event", h, None, text + ": not informative, the main score finds no pre-event signal "
+                    "at this horizon, so the direction it learned is arbitrary")
+            else:
+                ok = vs["auc_ci_low"] > 0.5
+                add("post_event", h, ok, text + (": they score high, as aftershock-rich windows should" if ok else
+                                                  ": they do not score above background: the score does not "
+                                                  "respond to obvious seismicity"))
+        other = entry["other_period"]
+        if "skipped" in other:
+            add("other_period", h, None, f"not run: {other['skipped']}")
+        elif "pre_vs_background" not in other:
+            add("other_period", h, None, f"not run: too few shifted pre-event or background windows "
+                                         f"({other['n_windows']} in all)")
+        else:
+            vs, pre_bg = other["vs_background"], other["pre_vs_background"]
+            differs = pre_bg["auc_ci_low"] > 0.5
+            add("other_period", h, not differs,
+                f"the windows moved to the other period: shifted pre-event vs shifted background AUC "
+                f"{_fmt_ci(pre_bg)}, all {other['n_windows']} vs main background {_fmt_ci(vs)}"
+                + (": no elevation where no target follows" if not differs else
+                   ": ELEVATED where no target follows, the separation is a period or seasonal effect"))
+        tod = entry["time_of_day"]
+        covers = tod["auc_ci_low"] <= 0.5  # below chance out-of-fold is no signal either
+        beaten = tod["delta_auc"] > 0 and tod["p_value"] < 0.05
+        add("time_of_day", h, covers or beaten,
+            f"time of day alone AUC {_fmt_ci(tod)} vs main {tod['main_auc']:.3f} (delta {tod['delta_auc']:+.3f}, "
+            f"DeLong p {tod['p_value']:.3g}): "
+            + ("time of day carries no signal" if covers else
+               "time of day carries some signal but the main score exceeds it" if beaten else
+               "TIME OF DAY ALONE EXPLAINS the main AUC"))
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- figures
+def _curves_by_horizon(oof: dict, score: str) -> dict[float, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """{horizon: [(label, y, s)]} for the given score of every feature set, plus single-score baselines."""
+    curves: dict[float, list] = {}
+    for (h, name), (part, by_score) in oof.items():
+        s = by_score.get(score, next(iter(by_score.values())) if len(by_score) == 1 else None)
+        if s is not None:
+            label = name if score in by_score else f"{name} ({next(iter(by_score))})"
+            curves.setdefault(h, []).append((label, part.y, s))
+    return dict(sorted(curves.items()))
+
+
+def _axes(n: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, max(n, 1), figsize=(4.2 * max(n, 1), 4.2), squeeze=False, sharey=True)
+    return plt, fig, axes[0]
+
+
+def plot_roc(oof: dict, score: str, path: Path) -> None:
+    """ROC curves (out-of-fold scores) of every feature set, one panel per horizon."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    curves = _curves_by_horizon(oof, score)
+    plt, fig, axes = _axes(len(curves))
+    for ax, (h, items) in zip(axes, curves.items(), strict=False):
+        for label, y, s in items:
+            fpr, tpr, _ = roc_curve(y, s)
+            ax.plot(fpr, tpr, label=f"{label} {roc_auc_score(y, s):.2f}")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        ax.set(title=f"{h:g} h before target ({score})", xlabel="false positive rate (background)")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("true positive rate (pre-event)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_molchan(oof: dict, score: str, path: Path) -> None:
+    """Molchan error diagrams (alarm fraction of background time vs miss rate), the random-alarm diagonal and
+    its 95 % bound for the number of targets, one panel per horizon."""
+    curves = _curves_by_horizon(oof, score)
+    plt, fig, axes = _axes(len(curves))
+    for ax, (h, items) in zip(axes, curves.items(), strict=False):
+        n_targets = 0
+        for label, y, s in items:
+            curve = molchan(y, s)
+            ax.step(curve.tau, curve.nu, where="post", label=f"{label} skill {curve.area_skill:.2f}")
+            n_targets = max(n_targets, int(np.sum(y)))
+        tau = np.linspace(0, 1, 201)
+        ax.plot(tau, 1 - tau, color="grey", lw=0.8, ls="--", label="random alarms")
+        ax.plot(tau, molchan_random_bound(n_targets, tau), color="grey", lw=0.8, ls=":",
+                label=f"random, 95 % ({n_targets} targets)")
+        ax.set(title=f"{h:g} h ({score})", xlabel="alarm fraction tau (background time)", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(fontsize=7, loc="upper right")
+    axes[0].set_ylabel("miss rate nu")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------------- report
+def _table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
+    """A markdown table without extra dependencies (pandas' to_markdown needs tabulate)."""
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else floats.format(v))
+        return str(v)
+
+    if "horizon_hours" in frame:
+        frame = frame.assign(horizon_hours=[f"{h:g}" for h in frame["horizon_hours"]])
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * frame.shape[1]]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def results_table(metrics: dict) -> pd.DataFrame:
+    """The AUC table: one row per (horizon, feature set, score)."""
+    columns = ["horizon_hours", "feature_set", "score", "auc", "auc_ci_low", "auc_ci_high", "p_value",
+               "precision_at_recall_0.5", "precision_at_recall_0.8", "molchan_skill", "n_pos", "n_neg"]
+    return pd.DataFrame(metrics["results"]).reindex(columns=columns)
+
+
+def write_report(metrics: dict, path: Path) -> None:
+    """report.md: data, AUC table, comparisons, sanity verdicts in words, the Wikelski baseline, skipped parts."""
+    data = metrics["data"]
+    main = metrics["sanity"]["main"]
+    lines = ["# Pre-event vs background study", "",
+             f"Data: {data['root']}; catalog {data['catalog_events']} events ({data['catalog_start']} to "
+             f"{data['catalog_end']}), {data['n_targets']} targets M >= {data['target_min_magnitude']}"
+             f" (declustering: {data['decluster']}), {data['n_traces']} traces, "
+             f"{data['n_animals']} animals. Checkpoint: {data['ckpt'] or 'none'}.", "",
+             "Windows per horizon (pre-event / background): "
+             + ", ".join(f"{h} h: {c['pre']}/{c['background']}" for h, c in data["windows"].items()) + ".", "",
+             "AUC: out-of-fold scores (folds grouped by target event / background week), 95 % bootstrap CI "
+             "resampling whole groups, one-sided window-permutation p-value; Molchan skill = 1 - area under the "
+             "error diagram with background time as the alarm-time reference.", "",
+             "## AUC per horizon, feature set and score", "", _table(results_table(metrics)), ""]
+    best = max(metrics["results"], key=lambda r: r["auc"])
+    lines += [f"Highest: {best['feature_set']} / {best['score']} at {best['horizon_hours']:g} h, AUC "
+              f"{_fmt_ci(best)}, p = {best['p_value']:.3g} (one of {len(metrics['results'])} results: read "
+              "it as the best of many).", ""]
+    if metrics["comparisons"]:
+        comp = pd.DataFrame(metrics["comparisons"])[["horizon_hours", "feature_set_a", "feature_set_b", "score",
+                                                     "auc_a", "auc_b", "delta_auc", "p_value", "test",
+                                                     "n_windows", "n_pos", "n_neg"]]
+        lines += ["## With vs without (delta AUC = AUC(b) - AUC(a) on the windows both cover)", "",
+                  _table(comp), ""]
+        for row in metrics["comparisons"]:
+            significant = row["p_value"] < 0.05
+            lines.append(f"- {row['horizon_hours']:g} h, {row['feature_set_b']} vs {row['feature_set_a']}: "
+                         f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}, "
+                         f"{row['n_windows']} windows): "
+                         + ("adds significant signal" if significant and row["delta_auc"] > 0 else
+                            "significantly worse" if significant else "no significant difference"))
+        lines.append("")
+    lines += [f"## Sanity checks ({main['feature_set']} / {main['score']})", ""]
+    for v in metrics["sanity"]["verdicts"]:
+        mark = {True: "PASS", False: "FAIL", None: "NOT RUN"}[v["passed"]]
+        lines.append(f"- {mark} {v['check']} at {v['horizon_hours']:g} h: {v['text']}.")
+    other = metrics["sanity"]["other_period_windows"]
+    lines += ["", f"Other period: windows shifted by {other['shift_days']:.0f} days; {other['n_kept']} of "
+              f"{other['n_copied']} kept ({other['n_outside_data_span']} outside the data span, "
+              f"{other['n_near_large_events']} near large events).", ""]
+    lines += ["## Wikelski et al. (2020) animal baseline", ""]
+    wik = metrics["wikelski2020"]
+    if wik:
+        lines += [_table(pd.DataFrame(wik).reindex(columns=results_table(metrics).columns)), ""]
+    detector = metrics.get("wikelski2020_detector")
+    if detector:
+        lines += [f"Threshold detector: {detector['n_triggers']} triggers, {detector['n_detected']} detected, alarm "
+                  f"fraction {detector['alarm_fraction']:.3f}, random-alarm p = {detector['p_value_random']:.3g}.",
+                  ""]
+    if not wik and not detector:
+        lines += ["Not run (see skipped).", ""]
+    if metrics["skipped"]:
+        lines += ["## Skipped", ""] + [f"- {s['what']}: {s['reason']}" for s in metrics["skipped"]] + [""]
+    path.write_text("\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------------- loggers
+def log_to_loggers(cfg: DictConfig, out: Path, metrics: dict, tables: dict[str, pd.DataFrame]) -> None:
+    """Send the AUC table, comparisons, verdicts and figures to the configured Lightning loggers (W&B tables and
+    images; other loggers get the scalar metrics). Nothing happens when `logger` is empty."""
+    if not cfg.get("logger"):
+        return
+    from hydra.utils import instantiate
+
+    from seisbind.train import _wandb_default_offline
+
+    _wandb_default_offline()
+    scalars = {f"auc/{r['horizon_hours']:g}h/{r['feature_set']}/{r['score']}": r["auc"] for r in metrics["results"]}
+    for lg in (instantiate(c) for c in cfg.logger.values()):
+        lg.log_metrics(scalars)
+        if hasattr(lg, "log_table"):
+            for key, frame in tables.items():
+                lg.log_table(key=f"probe/{key}", dataframe=frame.astype(object).where(frame.notna(), None))
+        if hasattr(lg, "log_image"):
+            for name in ("roc", "molchan"):
+                lg.log_image(key=f"probe/{name}", images=[str(out / f"{name}.png")])
+        lg.finalize("success")
+        experiment = getattr(lg, "experiment", None)
+        if experiment is not None and hasattr(experiment, "finish"):
+            experiment.finish()

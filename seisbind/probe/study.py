@@ -1,0 +1,588 @@
+"""`python probe.py [ckpt=PATH] data.root=DIR out=OUT`: the pre-event vs background study (seed plan Phases 1-5).
+
+Windows (pre-event per horizon, quiet background of the same length, post-event) come from the catalog; every
+window gets catalog, waveform-metadata, time-of-day, animal and (with a checkpoint) embedding features; each
+feature set is scored out-of-fold by four scorers and evaluated with AUC (bootstrap CI, permutation p),
+precision at fixed recall and Molchan skill; feature sets are compared pairwise on the windows both cover; the
+sanity checks of Phase 4 run every time. Data that cannot support a part (no animal coverage, too few windows
+at a horizon, no checkpoint) skips that part with the reason written to metrics.json and report.md; data that
+cannot support the study at all (no targets, no catalog) stops it with one clear message.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from seisbind.data.catalog import find_catalog, read_catalog, to_utc_ns
+from seisbind.data.movebank import find_animals, odba_bins, read_movebank
+from seisbind.data.windows import make_windows
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import evaluate, features, report
+from seisbind.probe.evaluate import Settings
+from seisbind.probe.stats import auc_roc, bootstrap_auc_ci, delong_test, feature_tests
+
+log = logging.getLogger(__name__)
+
+MAIN_TYPES = ("pre", "background")
+OTHER_TYPES = {"pre": "other_pre", "background": "other_background"}
+
+
+@dataclass
+class Sources:
+    """What the data root provides; `missing` says why a source is absent."""
+
+    catalog: pd.DataFrame
+    metadata: pd.DataFrame | None = None
+    odba: pd.DataFrame | None = None
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    """Windows and features (same index), and what was skipped, with reasons."""
+
+    windows: pd.DataFrame
+    features: pd.DataFrame
+    skipped: list[dict] = field(default_factory=list)
+
+    def skip(self, what: str, reason: str) -> None:
+        log.warning("skipped %s: %s", what, reason)
+        self.skipped.append({"what": what, "reason": reason})
+
+
+def run(cfg: DictConfig) -> dict:
+    """CLI entry point (probe.entry): the study, with input problems reported as one message, not a trace."""
+    try:
+        return run_study(cfg)
+    except SeisbindInputError as err:
+        log.error("probe study stopped: %s", err)
+        raise SystemExit(f"probe study: {err}") from None
+
+
+def settings_of(cfg: DictConfig) -> Settings:
+    p = cfg.probe
+    return Settings(n_bootstrap=int(p.n_bootstrap), n_permutations=int(p.n_permutations),
+                    n_shuffles=int(p.n_shuffles), n_folds=int(p.n_folds), logistic_C=float(p.logistic_C),
+                    min_windows_per_class=int(p.min_windows_per_class), seed=int(cfg.seed))
+
+
+# ------------------------------------------------------------------------------------------------ sources
+def load_sources(cfg: DictConfig) -> Sources:
+    """Catalog (required), trace metadata and animal ODBA (optional: absence is recorded, not an error)."""
+    root = Path(cfg.data.root)
+    if not root.is_dir():
+        raise SeisbindInputError(f"data.root={root}: not a folder")
+    try:
+        catalog_path = Path(cfg.data.catalog) if cfg.data.get("catalog") else find_catalog(root)
+        catalog = read_catalog(catalog_path)
+    except FileNotFoundError as err:
+        raise SeisbindInputError(f"{err}; the study needs a catalog (set data.catalog=FILE)") from None
+    if catalog.empty:
+        raise SeisbindInputError(f"{catalog_path}: no earthquake in the catalog")
+    sources = Sources(catalog=catalog)
+    try:
+        filters = OmegaConf.to_container(cfg.data.filters) if cfg.data.get("filters") else None
+        sources.metadata = features.read_trace_metadata(root, filters)
+    except SeisbindInputError as err:
+        sources.missing["waveform_meta"] = f"no trace metadata: {err}"
+    pattern = cfg.data.get("animals")
+    paths = sorted(Path(p) for p in glob.glob(str(pattern))) if pattern else find_animals(root)
+    if not paths:
+        sources.missing["animal"] = f"no Movebank CSV ({pattern or root / 'animals' / '*.csv'})"
+    else:
+        sources.odba = odba_bins(read_movebank(paths), bin_minutes=float(cfg.probe.animal_bin_minutes))
+    return sources
+
+
+def data_span_ns(sources: Sources) -> tuple[int, int]:
+    """The time range the scored sources cover: the catalog span, cut to the trace metadata span when present."""
+    times = to_utc_ns(sources.catalog["time"])
+    lo, hi = int(times.min()), int(times.max())
+    if sources.metadata is not None and len(sources.metadata):
+        trace_times = to_utc_ns(sources.metadata["trace_start_time"])
+        lo, hi = max(lo, int(trace_times.min())), min(hi, int(trace_times.max()))
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------------ windows
+def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict]:
+    """Main windows (make_windows) plus the other-period copies of the pre-event and background windows.
+
+    Other period: every pre/background window moved by `other_period.shift_days` (or so that the earliest
+    starts at `other_period.start`); copies outside the data span, or within quiet_hours of any target or
+    M >= quiet_min_magnitude event, are dropped (counted), so the copies hold no real pre-event time.
+    """
+    p = cfg.probe
+    windows = make_windows(sources.catalog, target_min_magnitude=float(p.target_min_magnitude),
+                           decluster=p.decluster, decluster_hours=float(p.decluster_hours),
+                           decluster_km=float(p.decluster_km), horizons_hours=list(p.horizons_hours),
+                           n_background=int(p.n_background), quiet_min_magnitude=float(p.quiet_min_magnitude),
+                           quiet_hours=float(p.quiet_hours),
+                           post_hours=(float(p.post_start_hours), float(p.post_start_hours) + max(p.horizons_hours)),
+                           seed=int(cfg.seed))
+    n_pre = int((windows["window_type"] == "pre").sum())
+    if n_pre == 0:
+        magnitudes = sources.catalog["magnitude"]
+        raise SeisbindInputError(
+            f"no target event: the catalog ({len(sources.catalog)} events, M {magnitudes.min():.1f}-"
+            f"{magnitudes.max():.1f}) has no event M >= {p.target_min_magnitude} (declustering: {p.decluster}) "
+            "with a full pre-event window inside it; lower probe.target_min_magnitude or change probe.decluster")
+    windows = pd.concat([windows[windows["window_type"] != "post"], matched_post_windows(windows, p.post_start_hours,
+                                                                                         sources.catalog)],
+                        ignore_index=True)
+    windows["period"] = "main"
+
+    main = windows[windows["window_type"].isin(MAIN_TYPES)]
+    other_cfg = p.other_period
+    first_start = main["start_time"].min()
+    shift = (pd.Timestamp(other_cfg.start, tz="UTC") - first_start if other_cfg.get("start")
+             else pd.Timedelta(days=float(other_cfg.shift_days)))
+    other = main.copy()
+    other["start_time"] += shift
+    other["end_time"] += shift
+    other["window_id"] = "other_" + other["window_id"]
+    other["window_type"] = other["window_type"].map(OTHER_TYPES)
+    other["period"] = "other"
+    span_lo, span_hi = data_span_ns(sources)
+    start_ns, end_ns = to_utc_ns(other["start_time"]), to_utc_ns(other["end_time"])
+    inside = (start_ns >= span_lo) & (end_ns <= span_hi)
+    catalog = sources.catalog
+    loud = to_utc_ns(catalog.loc[catalog["magnitude"] >= float(p.quiet_min_magnitude), "time"])
+    quiet_ns = int(float(p.quiet_hours) * 3.6e12)
+    near = np.searchsorted(loud, start_ns - quiet_ns, side="left") < np.searchsorted(loud, end_ns + quiet_ns,
+                                                                                       side="right")
+    info = {"shift_days": shift / pd.Timedelta(days=1), "n_copied": int(len(other)),
+            "n_outside_data_span": int((~inside).sum()), "n_near_large_events": int((inside & near).sum())}
+    other = other[inside & ~near]
+    info["n_kept"] = int(len(other))
+    windows = pd.concat([windows, other], ignore_index=True)
+    return windows, info
+
+
+def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Post-event windows as long as each horizon, starting `post_start_hours` after the target.
+
+    The post-event sanity check scores them with the model of that horizon and compares them with the background
+    windows of that horizon, so they must have the same length: a 1 h window (make_windows' default) holds fewer
+    events than a 24 h background window even after a mainshock. Windows reaching past the catalog are dropped.
+    """
+    pre = windows[windows["window_type"] == "pre"]
+    post = pre.copy()
+    post["start_time"] = pre["target_time"] + pd.Timedelta(hours=float(post_start_hours))
+    post["end_time"] = post["start_time"] + pd.to_timedelta(pre["horizon_hours"], unit="h")
+    post["window_type"] = "post"
+    post["window_id"] = "post" + pre["window_id"].str.removeprefix("pre")
+    return post[post["end_time"] <= catalog["time"].max()]
+
+
+# ----------------------------------------------------------------------------------------------- features
+def window_features(cfg: DictConfig, sources: Sources, windows: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """Every feature family for every window; absent families are recorded in `study.skipped`."""
+    parts = [features.catalog_features(sources.catalog, windows, min_count_b=int(cfg.probe.min_count_b))]
+    if sources.metadata is not None:
+        parts.append(features.waveform_meta_features(sources.metadata, windows))
+    else:
+        study.skip("feature family waveform_meta", sources.missing["waveform_meta"])
+    parts.append(features.time_of_day_features(windows))
+    if sources.odba is not None:
+        animal = features.animal_features(sources.odba, windows, min_coverage=float(cfg.probe.animal_min_coverage))
+        if animal["animal_odba_log10"].notna().any():
+            parts.append(animal)
+        else:
+            odba = sources.odba
+            study.skip("feature family animal",
+                       f"the animal data ({odba.index.min()} to {odba.index.max()}, {odba.shape[1]} animals) covers "
+                       f"none of the windows for >= {cfg.probe.animal_min_coverage:.0%} of their time")
+    else:
+        study.skip("feature family animal", sources.missing["animal"])
+    if cfg.get("ckpt"):
+        e = cfg.probe.embedding
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+        parts.append(features.embedding_features(cfg.ckpt, data, windows, n_components=int(e.n_components),
+                                                 batch_size=int(e.batch_size), num_workers=int(e.num_workers),
+                                                 device=str(e.device)))
+    else:
+        study.skip("feature family embedding", "no checkpoint given (ckpt=PATH adds the embedding feature sets)")
+    return pd.concat(parts, axis=1)
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+@dataclass
+class HorizonData:
+    """One horizon's main windows: labels and groups aligned with `index` (positions in the study table)."""
+
+    horizon_hours: float
+    index: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+
+
+def horizon_data(windows: pd.DataFrame, h: float, types: tuple[str, str] = MAIN_TYPES) -> HorizonData:
+    chosen = windows["window_type"].isin(types).to_numpy() & np.isclose(windows["horizon_hours"].to_numpy(), h)
+    index = np.flatnonzero(chosen)
+    return HorizonData(h, index, (windows["window_type"].to_numpy()[index] == types[0]),
+                       windows["group"].astype(str).to_numpy()[index])
+
+
+def subset(data: HorizonData, keep: np.ndarray) -> HorizonData:
+    return HorizonData(data.horizon_hours, data.index[keep], data.y[keep], data.groups[keep])
+
+
+def feature_columns(cfg: DictConfig, study: Study, name: str) -> list[str]:
+    """Columns of a configured feature set; empty (with a skip recorded) when none is available."""
+    patterns = list(cfg.probe.feature_sets[name])
+    columns = features.resolve_feature_set(patterns, study.features.columns)
+    wanted = {features.family_of(p) if "*" not in p else "embedding" for p in patterns}
+    absent = [s["reason"] for s in study.skipped if s["what"].removeprefix("feature family ") in wanted]
+    if not columns or absent:
+        return []
+    return columns
+
+
+def family_reason(cfg: DictConfig, study: Study, name: str) -> str:
+    patterns = list(cfg.probe.feature_sets[name])
+    wanted = {features.family_of(p) if "*" not in p else "embedding" for p in patterns}
+    reasons = [s["reason"] for s in study.skipped if s["what"].removeprefix("feature family ") in wanted]
+    return "; ".join(reasons) or f"no features.csv column matches {patterns}"
+
+
+def evaluate_horizon(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings,
+                     oof: dict) -> list[dict]:
+    """Results of every feature set x score at one horizon; out-of-fold scores kept in `oof[(h, set)]`."""
+    records = []
+    scores = list(cfg.probe.scores)
+    for name in cfg.probe.feature_sets:
+        what = f"feature set {name} at {data.horizon_hours:g} h"
+        columns = feature_columns(cfg, study, name)
+        if not columns:
+            if data.horizon_hours == cfg.probe.horizons_hours[0]:
+                study.skip(f"feature set {name}", family_reason(cfg, study, name))
+            continue
+        part = subset(data, features.usable_windows(study.features.iloc[data.index], columns))
+        try:
+            evaluate.check_classes(part.y, settings, what)
+            X = study.features.iloc[part.index][columns]
+            by_score = evaluate.oof_scores(X, part.y, part.groups, scores, settings)
+        except SeisbindInputError as err:
+            study.skip(what, str(err))
+            continue
+        oof[(data.horizon_hours, name)] = (part, by_score)
+        for score, s in by_score.items():
+            record = {"horizon_hours": data.horizon_hours, "feature_set": name, "score": score}
+            record |= evaluate.auc_record(part.y, s, part.groups, settings)
+            records.append(record | {"n_features": len(columns)})
+    return records
+
+
+def comparisons(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings) -> list[dict]:
+    """Each configured [without, with] pair on the windows where both feature sets are defined."""
+    out = []
+    for a, b in cfg.probe.comparisons:
+        what = f"comparison {a} vs {b} at {data.horizon_hours:g} h"
+        cols_a, cols_b = feature_columns(cfg, study, a), feature_columns(cfg, study, b)
+        if not cols_a or not cols_b:
+            if data.horizon_hours == cfg.probe.horizons_hours[0]:
+                study.skip(f"comparison {a} vs {b}",
+                           family_reason(cfg, study, a if not cols_a else b))
+            continue
+        table = study.features.iloc[data.index]
+        part = subset(data, features.usable_windows(table, cols_a) & features.usable_windows(table, cols_b))
+        try:
+            evaluate.check_classes(part.y, settings, what)
+            X = study.features.iloc[part.index]
+            result = evaluate.compare(X[cols_a], X[cols_b], part.y, part.groups, cfg.probe.comparison_score,
+                                      settings, test=str(cfg.probe.comparison_test),
+                                      n_permutations=int(cfg.probe.n_comparison_permutations))
+        except SeisbindInputError as err:
+            study.skip(what, str(err))
+            continue
+        out.append({"feature_set_a": a, "feature_set_b": b, "horizon_hours": data.horizon_hours,
+                    "score": cfg.probe.comparison_score} | result)
+    return out
+
+
+def _auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:
+    ci = bootstrap_auc_ci(y, s, n_boot=settings.n_bootstrap, seed=settings.seed)
+    return {"auc": ci.auc, "auc_ci_low": ci.low, "auc_ci_high": ci.high}
+
+
+def sanity_checks(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings, main_oof,
+                  window_scores: dict) -> dict:
+    """Phase 4 at one horizon, for the main feature set and score: label shuffle, post-event windows, the
+    other period, time of day alone. The main model's scores of the post-event and other-period windows go to
+    `window_scores` (row position -> score)."""
+    name, score = cfg.probe.main.feature_set, cfg.probe.main.score
+    columns = feature_columns(cfg, study, name)
+    part, by_score = main_oof
+    s_main = by_score[score]
+    X_fit = study.features.iloc[part.index][columns]
+    background = s_main[~part.y]
+    main_p = evaluate.auc_record(part.y, s_main, part.groups, settings)["p_value"]
+    out: dict = {"horizon_hours": data.horizon_hours, "main_significant": bool(main_p < 0.05)}
+
+    out["label_shuffle"] = evaluate.label_shuffle(X_fit, part.y, part.groups, score, settings,
+                                                  observed_auc=float(auc_roc(part.y, s_main)))
+
+    windows, table = study.windows, study.features
+    for key, types in (("post_event", ("post",)), ("other_period", ("other_pre", "other_background"))):
+        rows = horizon_data(windows, data.horizon_hours, types=types).index
+        rows = rows[features.usable_windows(table.iloc[rows], columns)]
+        kind = windows["window_type"].to_numpy()[rows]
+        if rows.size < settings.min_windows_per_class:
+            out[key] = {"skipped": f"{rows.size} {'/'.join(types)} windows with the features of {name}"}
+            continue
+        s_other = evaluate.fit_and_score(X_fit, part.y, table.iloc[rows][columns], score, settings)
+        window_scores.update(zip(rows.tolist(), s_other.tolist(), strict=True))
+        y = np.r_[np.ones(rows.size, bool), np.zeros(background.size, bool)]
+        vs_background = _auc_ci(y, np.r_[s_other, background], settings)
+        out[key] = {"n_windows": int(rows.size), "mean_score": float(s_other.mean()),
+                    "mean_background_score": float(background.mean()), "vs_background": vs_background}
+        if key == "post_event":
+            # label-free view: are the post-event windows far from background in these features at all?
+            distance = evaluate.fit_and_score(X_fit, part.y, table.iloc[rows][columns], "mahalanobis", settings)
+            distance_bg = evaluate.oof_scores(X_fit, part.y, part.groups, ["mahalanobis"], settings)["mahalanobis"]
+            out[key]["mahalanobis_vs_background"] = _auc_ci(y, np.r_[distance, distance_bg[~part.y]], settings)
+        if key == "other_period":
+            pre, bg = kind == "other_pre", kind == "other_background"
+            if min(pre.sum(), bg.sum()) >= settings.min_windows_per_class:
+                out[key]["pre_vs_background"] = _auc_ci(pre[pre | bg], s_other[pre | bg], settings)
+    out["time_of_day"] = time_of_day_check(cfg, study, part, s_main, score, settings)
+    return out
+
+
+def time_of_day_check(cfg: DictConfig, study: Study, part: HorizonData, s_main: np.ndarray, score: str,
+                      settings: Settings) -> dict:
+    """Time of day alone, scored like the main set on the same windows and compared with it (DeLong)."""
+    columns = features.resolve_feature_set(list(cfg.probe.time_of_day_features), study.features.columns)
+    X = study.features.iloc[part.index][columns]
+    s_tod = evaluate.oof_scores(X, part.y, part.groups, [score], settings)[score]
+    test = delong_test(part.y, s_main, s_tod)
+    return _auc_ci(part.y, s_tod, settings) | {"main_auc": test.auc_a, "delta_auc": test.delta_auc,
+                                               "p_value": test.p_value}
+
+
+@dataclass
+class HorizonOutcome:
+    """Everything one horizon contributes; computed in a worker process, merged by `run_study`."""
+
+    results: list[dict]
+    comparisons: list[dict]
+    sanity: dict | None
+    oof: dict
+    skipped: list[dict]
+    window_scores: dict[int, float]
+
+
+def study_horizon(cfg: DictConfig, study: Study, h: float, settings: Settings) -> HorizonOutcome:
+    """Results, comparisons and sanity checks at one horizon. Pure: skips and window scores are returned, so
+    horizons can run in parallel processes."""
+    local = Study(study.windows, study.features, list(study.skipped))
+    data = horizon_data(study.windows, h)
+    outcome = HorizonOutcome([], [], None, {}, [], {})
+    try:
+        evaluate.check_classes(data.y, settings, f"horizon {h:g} h")
+    except SeisbindInputError as err:
+        local.skip(f"horizon {h:g} h", str(err))
+    else:
+        outcome.results = evaluate_horizon(cfg, local, data, settings, outcome.oof)
+        outcome.comparisons = comparisons(cfg, local, data, settings)
+        main = outcome.oof.get((h, cfg.probe.main.feature_set))
+        if main is not None:
+            part, by_score = main
+            outcome.window_scores.update(zip(part.index.tolist(), by_score[cfg.probe.main.score].tolist(),
+                                             strict=True))
+            outcome.sanity = sanity_checks(cfg, local, data, settings, main, outcome.window_scores)
+    outcome.skipped = local.skipped[len(study.skipped):]
+    return outcome
+
+
+def evaluate_horizons(cfg: DictConfig, study: Study, settings: Settings) -> list[HorizonOutcome]:
+    """`study_horizon` for every horizon, in `probe.n_jobs` processes (joblib; 1 = in this process)."""
+    horizons = [float(h) for h in cfg.probe.horizons_hours]
+    n_jobs = int(cfg.probe.get("n_jobs", 1))
+    if n_jobs == 1 or len(horizons) == 1:
+        return [study_horizon(cfg, study, h, settings) for h in horizons]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=min(n_jobs if n_jobs > 0 else len(horizons), len(horizons)))(
+        delayed(study_horizon)(cfg, study, h, settings) for h in horizons)
+
+
+def run_study(cfg: DictConfig) -> dict:
+    """The study; returns the metrics dict also written to OUT/metrics.json."""
+    started = time.perf_counter()
+    settings = settings_of(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in list(cfg.probe.scores) + [cfg.probe.main.score, cfg.probe.comparison_score]:
+        evaluate.method_of(name)
+    if cfg.probe.main.feature_set not in cfg.probe.feature_sets:
+        raise SeisbindInputError(f"probe.main.feature_set={cfg.probe.main.feature_set!r} is not among "
+                                 f"probe.feature_sets {list(cfg.probe.feature_sets)}")
+
+    sources = load_sources(cfg)
+    windows, other_info = study_windows(cfg, sources)
+    study = Study(windows=windows, features=pd.DataFrame(index=windows.index))
+    study.features = window_features(cfg, sources, windows, study)
+    log.info("%d windows, %d features (%.1f s)", len(windows), study.features.shape[1],
+             time.perf_counter() - started)
+
+    outcomes = evaluate_horizons(cfg, study, settings)
+    results, compared, sanity, oof = [], [], [], {}
+    study.windows["seismic_score"] = np.nan
+    for outcome in outcomes:
+        results += outcome.results
+        compared += outcome.comparisons
+        sanity += [outcome.sanity] if outcome.sanity else []
+        oof |= outcome.oof
+        study.skipped += outcome.skipped
+        rows = np.fromiter(outcome.window_scores, dtype=np.int64, count=len(outcome.window_scores))
+        study.windows.loc[study.windows.index[rows], "seismic_score"] = list(outcome.window_scores.values())
+    if not results:
+        reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in study.skipped)
+        raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
+    wikelski, detector = wikelski_results(cfg, sources, study, settings, oof)
+    results += wikelski
+
+    metrics = {
+        "results": results,
+        "comparisons": compared,
+        "sanity": {"main": dict(cfg.probe.main), "per_horizon": sanity, "other_period_windows": other_info,
+                   "verdicts": report.verdicts(sanity)},
+        "wikelski2020": wikelski,
+        "wikelski2020_detector": detector,
+        "skipped": study.skipped,
+        "data": describe_data(cfg, sources, study),
+        "settings": OmegaConf.to_container(cfg.probe, resolve=True) | {"seed": int(cfg.seed),
+                                                                        "ckpt": cfg.get("ckpt")},
+    }
+    metrics["elapsed_seconds"] = time.perf_counter() - started
+    write_outputs(out, study, metrics, oof, cfg)
+    return metrics
+
+
+# ------------------------------------------------------------------------------------------------ baseline
+def wikelski_results(cfg: DictConfig, sources: Sources, study: Study, settings: Settings, oof: dict) -> tuple[
+        list[dict], dict | None]:
+    """The Wikelski et al. (2020) animal score per window (seisbind.probe.animal_baseline), judged like every
+    other score, and their threshold detector's summary. PGA per 15-min bin is the largest trace_pga_cmps2 of
+    the traces starting in the bin (0 where none), the network's view of shaking at the farm."""
+    from seisbind.probe import animal_baseline as wb
+
+    if not cfg.probe.wikelski.enabled:
+        return [], None
+    if sources.odba is None or sources.metadata is None:
+        study.skip("wikelski2020", sources.missing.get("animal") or sources.missing.get("waveform_meta"))
+        return [], None
+    if "animal_odba_log10" not in study.features:
+        study.skip("wikelski2020", "the animal data covers none of the windows")
+        return [], None
+    try:
+        meta = sources.metadata
+        events = pd.DataFrame({"time": meta["trace_start_time"],
+                               "pga": meta["trace_pga_cmps2"].astype(np.float64).fillna(0.0)})
+        pga = wb.pga_per_bin(events, sources.odba.index)
+        animal = wb.wikelski_residuals(sources.odba, pga)["animal"]
+    except SeisbindInputError as err:
+        study.skip("wikelski2020", str(err))
+        return [], None
+    records = []
+    for h in cfg.probe.horizons_hours:
+        data = horizon_data(study.windows, float(h))
+        s = wb.wikelski_score(study.windows.iloc[data.index], animal,
+                              min_coverage=float(cfg.probe.animal_min_coverage))
+        part = subset(data, np.isfinite(s))
+        what = f"wikelski2020 at {float(h):g} h"
+        try:
+            evaluate.check_classes(part.y, settings, what)
+        except SeisbindInputError as err:
+            study.skip(what, str(err))
+            continue
+        s = s[np.isfinite(s)]
+        oof[(float(h), "wikelski2020")] = (part, {"wikelski2020": s})
+        records.append({"horizon_hours": float(h), "feature_set": "animal", "score": "wikelski2020"}
+                       | evaluate.auc_record(part.y, s, part.groups, settings) | {"n_features": 1})
+    bins = pga[pga > 0]
+    detector = None
+    try:
+        found = wb.detect_episodes(animal, pd.DataFrame({"time": bins.index, "pga": bins.to_numpy()}))
+        detector = {"n_triggers": int(len(found.triggers)), "n_detected": int(found.triggers["detected"].sum()),
+                    "alarm_fraction": found.alarm_fraction, "p_value_random": found.p_value_random}
+    except SeisbindInputError as err:
+        study.skip("wikelski2020 detector", str(err))
+    return records, detector
+
+
+# ------------------------------------------------------------------------------------------------- outputs
+def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
+    catalog, windows = sources.catalog, study.windows
+    main = windows[windows["period"] == "main"]
+    counts = {f"{h:g}": {t: int(((main["window_type"] == t) & np.isclose(main["horizon_hours"], h)).sum())
+                         for t in MAIN_TYPES} for h in cfg.probe.horizons_hours}
+    animal_coverage = (float(study.features["animal_odba_log10"].notna().mean())
+                       if "animal_odba_log10" in study.features else 0.0)
+    return {"root": str(cfg.data.root), "ckpt": cfg.get("ckpt"), "catalog_events": int(len(catalog)),
+            "catalog_start": str(catalog["time"].min()), "catalog_end": str(catalog["time"].max()),
+            "target_min_magnitude": float(cfg.probe.target_min_magnitude), "decluster": cfg.probe.decluster,
+            "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),
+            "n_traces": int(len(sources.metadata)) if sources.metadata is not None else 0,
+            "n_animals": int(sources.odba.shape[1]) if sources.odba is not None else 0,
+            "windows_with_animal_data": animal_coverage,
+            "n_post_windows": int((windows["window_type"] == "post").sum()),
+            "windows": counts}
+
+
+def _plain(value):
+    """JSON-safe: NaN/inf -> null, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def write_outputs(out: Path, study: Study, metrics: dict, oof: dict, cfg: DictConfig) -> None:
+    """windows.csv, features.csv, stats.csv, metrics.json, roc.png, molchan.png, report.md (+ loggers)."""
+    feats = study.features
+    windows = study.windows.drop(columns=["target_time"], errors="ignore")
+    activity = feats["animal_odba_deviation"] if "animal_odba_deviation" in feats else np.nan
+    table = pd.concat([windows, feats.drop(columns=["b_value_reason"], errors="ignore")], axis=1)
+    table["animal_activity"] = activity
+    table.to_csv(out / "windows.csv", index=False)
+    pd.concat([windows[["window_id"]], feats], axis=1).to_csv(out / "features.csv", index=False)
+
+    numeric = feats.select_dtypes("number")
+    tests = []
+    for h in cfg.probe.horizons_hours:
+        data = horizon_data(study.windows, float(h))
+        if min(data.y.sum(), (~data.y).sum()) < 2:
+            continue
+        table_h = feature_tests(numeric.iloc[data.index], data.y)
+        tests.append(table_h.reset_index().assign(horizon_hours=float(h)))
+    stats_table = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
+    if len(stats_table):
+        stats_table = stats_table[["horizon_hours"] + [c for c in stats_table.columns if c != "horizon_hours"]]
+    stats_table.to_csv(out / "stats.csv", index=False)
+
+    (out / "metrics.json").write_text(json.dumps(_plain(metrics), indent=1))
+    report.plot_roc(oof, cfg.probe.main.score, out / "roc.png")
+    report.plot_molchan(oof, cfg.probe.main.score, out / "molchan.png")
+    report.write_report(metrics, out / "report.md")
+    report.log_to_loggers(cfg, out, metrics, {
+        "results": report.results_table(metrics), "comparisons": pd.DataFrame(metrics["comparisons"]),
+        "verdicts": pd.DataFrame(metrics["sanity"]["verdicts"]), "stats": stats_table})
+    log.info("probe study written to %s", out)

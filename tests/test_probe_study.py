@@ -1,0 +1,295 @@
+"""The pre-event study (`python probe.py`) on synthetic data roots whose answer is known: a planted catalog
+precursor is found, the null stays at chance, the animal comparison is significant only with a planted animal
+precursor, the label shuffle sits at 0.5; outputs carry the promised columns and keys; bad input gives a clear
+message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from seisbind.data.synthetic import AnimalConfig, PrecursorConfig, SyntheticConfig, write_synthetic
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import features
+from seisbind.probe.study import run, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+RESULT_KEYS = {"horizon_hours", "feature_set", "score", "auc", "auc_ci_low", "auc_ci_high", "p_value",
+               "precision_at_recall_0.5", "precision_at_recall_0.8", "molchan_skill", "n_pos", "n_neg"}
+COMPARISON_KEYS = {"feature_set_a", "feature_set_b", "horizon_hours", "delta_auc", "p_value", "test", "n_windows"}
+
+
+def synthetic(out: Path, n_traces: int = 24, **precursor) -> Path:
+    """A small root: ~950 catalog events and 23 targets over Aug 2016 - Jan 2017, 5 tagged animals over
+    Sep - Jan, few waveforms (the study reads their metadata only)."""
+    write_synthetic(out, SyntheticConfig(
+        seed=1, n_traces=n_traces, n_events=900, noise_interval_hours=24 * 365, n_stations=8,
+        precursor=PrecursorConfig(**precursor),
+        animal=AnimalConfig(n_cows=2, n_sheep=2, n_dogs=1, coverage=["2016-09-01/2017-01-31"])))
+    return out
+
+
+def probe_config(root: Path, out: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("probe", overrides=[f"data.root={root}", f"out={out}", f"paths.root_dir={out}",
+                                           "probe.other_period.shift_days=-30", *overrides])
+
+
+@pytest.fixture(scope="session")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("probe_roots")
+    return {"null": synthetic(base / "null"),
+            "catalog": synthetic(base / "catalog", n_traces=160, catalog=0.5, record_precursor_events=True),
+            "animal": synthetic(base / "animal", animal=1.0)}
+
+
+@pytest.fixture(scope="session")
+def null_run(roots, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("null_run")
+    return run_study(probe_config(roots["null"], out, "probe.horizons_hours=[6,24]")), out
+
+
+@pytest.fixture(scope="session")
+def catalog_run(roots, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("catalog_run")
+    return run_study(probe_config(roots["catalog"], out, "probe.horizons_hours=[24]", "probe.n_shuffles=20",
+                                  "data.animals=/nonexistent/*.csv")), out
+
+
+@pytest.fixture(scope="session")
+def animal_run(roots, tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("animal_run")
+    return run_study(probe_config(roots["animal"], out, "probe.horizons_hours=[24]", "probe.n_shuffles=20")), out
+
+
+def result(metrics: dict, feature_set: str, score: str, h: float) -> dict:
+    (found,) = [r for r in metrics["results"] if (r["feature_set"], r["score"], r["horizon_hours"]) ==
+                (feature_set, score, h)]
+    return found
+
+
+def comparison(metrics: dict, a: str, b: str, h: float) -> dict:
+    (found,) = [c for c in metrics["comparisons"] if (c["feature_set_a"], c["feature_set_b"], c["horizon_hours"])
+                == (a, b, h)]
+    return found
+
+
+# ------------------------------------------------------------------------------------------- known answers
+def test_planted_catalog_precursor_is_recovered(catalog_run):
+    metrics, _ = catalog_run
+    for score in ("logistic", "best_single", "composite_z"):
+        r = result(metrics, "catalog", score, 24.0)
+        assert r["auc"] >= 0.85 and r["auc_ci_low"] > 0.5 and r["p_value"] < 0.01, (score, r)
+    assert result(metrics, "catalog", "logistic", 24.0)["n_pos"] >= 20
+
+
+def test_null_is_calibrated(null_run):
+    metrics, _ = null_run
+    for h in (6.0, 24.0):
+        for feature_set in ("catalog", "catalog+waveform_meta"):
+            r = result(metrics, feature_set, "logistic", h)
+            assert r["auc_ci_low"] <= 0.5 <= r["auc_ci_high"], (feature_set, h, r)
+    # one-sided permutation p-values: no more than chance finds "signal" in pure noise
+    p = np.array([r["p_value"] for r in metrics["results"]])
+    assert np.mean(p < 0.05) <= 0.15, sorted(p)[:5]
+
+
+def test_label_shuffle_sits_at_one_half(null_run):
+    metrics, _ = null_run
+    for entry in metrics["sanity"]["per_horizon"]:
+        shuffle = entry["label_shuffle"]
+        assert shuffle["n_shuffles"] >= 95 and abs(shuffle["auc_mean"] - 0.5) <= 0.05, shuffle
+        assert 0.02 < shuffle["auc_sd"] < 0.2
+
+
+def test_animal_comparison_significant_only_with_planted_animals(null_run, animal_run):
+    planted = comparison(animal_run[0], "catalog", "catalog+animal", 24.0)
+    assert planted["test"] == "feature_permutation"
+    assert planted["delta_auc"] > 0.2 and planted["p_value"] < 0.02, planted
+    for h in (6.0, 24.0):
+        null = comparison(null_run[0], "catalog", "catalog+animal", h)
+        assert null["p_value"] > 0.05, null
+    # computed on the windows animal data covers: fewer than the catalog set uses, and said so
+    catalog = result(animal_run[0], "catalog", "logistic", 24.0)
+    assert planted["n_windows"] == planted["n_pos"] + planted["n_neg"] < catalog["n_pos"] + catalog["n_neg"]
+    assert result(animal_run[0], "animal", "logistic", 24.0)["auc"] > 0.8
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+def test_outputs_have_the_promised_columns_and_keys(null_run):
+    metrics, out = null_run
+    for name in ("windows.csv", "features.csv", "stats.csv", "metrics.json", "roc.png", "molchan.png", "report.md"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    windows = pd.read_csv(out / "windows.csv")
+    phase5 = ["window_id", "start_time", "end_time", "window_type", "horizon_hours", "seismic_score",
+              "animal_activity"]
+    assert set(phase5 + features.CATALOG_FEATURES + features.WAVEFORM_META_FEATURES) <= set(windows.columns)
+    assert {"pre", "background", "post", "other_pre", "other_background"} <= set(windows["window_type"])
+    main = windows[windows["window_type"].isin(["pre", "background"]) & windows["horizon_hours"].isin([6, 24])]
+    assert main["seismic_score"].notna().all()
+    covered = windows["animal_coverage"] >= 0.5
+    assert windows.loc[covered, "animal_activity"].notna().all()
+    assert windows.loc[windows["animal_coverage"] == 0, "animal_activity"].isna().all()
+    assert windows["animal_activity"].isna().any() and windows["animal_activity"].notna().any()
+
+    stats = pd.read_csv(out / "stats.csv")
+    assert {"horizon_hours", "feature", "mannwhitney_u", "mannwhitney_p", "welch_t", "welch_p",
+            "cohens_d"} <= set(stats.columns)
+    assert set(stats["horizon_hours"]) == {6.0, 24.0}
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert {"results", "comparisons", "sanity", "wikelski2020", "skipped"} <= set(saved)
+    assert all(RESULT_KEYS <= set(r) for r in saved["results"])
+    assert {(r["feature_set"], r["score"]) for r in saved["results"]} >= {
+        (s, c) for s in ("catalog", "catalog+waveform_meta", "animal", "catalog+animal")
+        for c in ("best_single", "composite_z", "mahalanobis", "logistic")}
+    assert saved["comparisons"] and all(COMPARISON_KEYS <= set(c) for c in saved["comparisons"])
+    assert {r["horizon_hours"] for r in saved["wikelski2020"]} == {6.0, 24.0}
+    assert all(r["score"] == "wikelski2020" and 0 <= r["auc"] <= 1 for r in saved["wikelski2020"])
+    checks = {v["check"] for v in saved["sanity"]["verdicts"]}
+    assert checks == {"label_shuffle", "post_event", "other_period", "time_of_day"}
+    sanity = saved["sanity"]["per_horizon"][0]
+    assert {"auc", "auc_ci_low", "auc_ci_high"} <= set(sanity["post_event"]["vs_background"])
+    assert "pre_vs_background" in sanity["other_period"] and "main_auc" in sanity["time_of_day"]
+    assert any("embedding" in s["what"] and "ckpt" in s["reason"] for s in saved["skipped"])
+
+    report = (out / "report.md").read_text()
+    assert "## Sanity checks" in report and "label_shuffle at 24 h" in report and "wikelski" in report.lower()
+    assert "| 24 | catalog | logistic |" in report
+
+
+def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
+    metrics, out = catalog_run
+    assert not [r for r in metrics["results"] if "animal" in r["feature_set"]]
+    reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
+    assert "no Movebank CSV" in reasons["feature family animal"]
+    assert "no Movebank CSV" in reasons["feature set catalog+animal"]
+    assert "wikelski2020" in reasons
+    assert "no Movebank CSV" in (out / "report.md").read_text()
+    assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
+
+
+# ------------------------------------------------------------------------------------------------ features
+def test_waveform_features_leave_out_the_targets_own_records():
+    """A trace that starts 10 s before its event's origin belongs to that event, not to the window before it."""
+    origin = pd.Timestamp("2016-10-30T06:40:18", tz="UTC")
+    meta = pd.DataFrame({
+        "trace_start_time": [origin - pd.Timedelta(seconds=10), origin - pd.Timedelta(hours=3)],
+        "source_origin_time": [origin, origin - pd.Timedelta(hours=3, seconds=-5)],
+        "station_network_code": ["IV", "IV"], "station_code": ["NRCA", "MMO1"],
+        "trace_pga_cmps2": [500.0, 1.0], **{c: [30.0, 5.0] for c in features.SNR_COLUMNS},
+        **{c: [1e6, 10.0] for c in features.RMS_COLUMNS}})
+    windows = pd.DataFrame({"start_time": [origin - pd.Timedelta(hours=6)], "end_time": [origin]})
+    row = features.waveform_meta_features(meta, windows).iloc[0]
+    assert row["n_traces"] == 1 and row["max_pga_cmps2"] == 1.0 and row["mean_snr_db"] == 5.0
+
+
+def test_window_features_match_a_direct_count():
+    rng = np.random.default_rng(3)
+    t0 = pd.Timestamp("2016-09-01", tz="UTC")
+    starts = t0 + pd.to_timedelta(np.sort(rng.uniform(0, 30 * 24, 500)), unit="h")
+    meta = pd.DataFrame({"trace_start_time": starts, "station_network_code": "IV",
+                         "station_code": rng.choice(["A", "B", "C", "D"], 500),
+                         "trace_pga_cmps2": rng.lognormal(0, 1, 500),
+                         **{c: rng.normal(10, 2, 500) for c in features.SNR_COLUMNS},
+                         **{c: rng.lognormal(3, 1, 500) for c in features.RMS_COLUMNS}})
+    meta.loc[::7, "trace_E_snr_db"] = np.nan
+    win_start = t0 + pd.to_timedelta(rng.uniform(0, 29 * 24, 40), unit="h")
+    windows = pd.DataFrame({"start_time": win_start, "end_time": win_start + pd.Timedelta(hours=6)})
+    got = features.waveform_meta_features(meta, windows)
+    for i, w in windows.iterrows():
+        inside = meta[(meta["trace_start_time"] >= w["start_time"]) & (meta["trace_start_time"] < w["end_time"])]
+        assert got.loc[i, "n_traces"] == len(inside)
+        assert got.loc[i, "n_stations"] == inside["station_code"].nunique()
+        if len(inside):
+            assert np.isclose(got.loc[i, "max_pga_cmps2"], inside["trace_pga_cmps2"].max())
+            assert np.isclose(got.loc[i, "mean_snr_db"], inside[features.SNR_COLUMNS].mean(axis=1).mean())
+        else:
+            assert np.isnan(got.loc[i, "mean_snr_db"])
+
+
+def test_animal_features_are_nan_without_coverage():
+    index = pd.date_range("2016-10-01", periods=96 * 4, freq="15min", tz="UTC", name="bin_start")
+    rng = np.random.default_rng(0)
+    odba = pd.DataFrame(rng.lognormal(-2, 0.3, (len(index), 2)), index=index, columns=["Cow_1", "Dog_1"])
+    odba.iloc[96:192, 0] = np.nan                     # cow off on day 2
+    windows = pd.DataFrame({"start_time": [index[10], index[100], pd.Timestamp("2016-11-01", tz="UTC")],
+                            "end_time": [index[34], index[124], pd.Timestamp("2016-11-02", tz="UTC")]})
+    got = features.animal_features(odba, windows)
+    assert np.isfinite(got.loc[0, ["animal_odba_log10", "animal_odba_deviation"]]).all()
+    assert np.isclose(got.loc[1, "animal_odba_log10"], np.log10(odba.iloc[100:124, 1]).mean())  # dog only
+    assert np.isclose(got.loc[1, "animal_coverage"], 0.5)
+    assert got.loc[2, ["animal_odba_log10", "animal_odba_deviation"]].isna().all()
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+def test_no_target_events_is_a_clear_message(roots, tmp_path):
+    with pytest.raises(SeisbindInputError, match="no target event.*target_min_magnitude"):
+        run_study(probe_config(roots["null"], tmp_path, "probe.target_min_magnitude=7.5"))
+    with pytest.raises(SystemExit, match="probe study: no target event"):
+        run(probe_config(roots["null"], tmp_path, "probe.target_min_magnitude=7.5"))
+
+
+def test_too_few_windows_is_a_clear_message(roots, tmp_path):
+    with pytest.raises(SeisbindInputError, match="fewer than 5 in a class"):
+        run_study(probe_config(roots["null"], tmp_path, "probe.n_background=3", "probe.horizons_hours=[24]"))
+
+
+def test_cli_reports_bad_input_without_a_traceback(roots, tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "probe.py"), f"data.root={roots['null']}", f"out={tmp_path}",
+                           "probe.target_min_magnitude=7.5"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode != 0
+    assert "no target event" in done.stderr and "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------------------------------------ checkpoint
+def tiny_checkpoint(path: Path, names: tuple[str, ...], shapes: dict[str, list[int]]) -> Path:
+    """A SeisBindModule with tiny encoders saved in Lightning's checkpoint format (untrained: the probe's
+    plumbing is under test, not the model)."""
+    from seisbind.module import SeisBindModule
+
+    modality = OmegaConf.to_container(OmegaConf.merge(
+        *(OmegaConf.load(CONFIGS / "modality" / f"{n}.yaml") for n in names)), resolve=True)
+    module = SeisBindModule(modality, shapes, anchor=names[0], embed_dim=16)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": lightning.__version__}, path)
+    return path
+
+
+@pytest.mark.slow
+def test_checkpoint_adds_embedding_features(roots, tmp_path):
+    ckpt = tiny_checkpoint(tmp_path / "tiny.ckpt", ("spectrum", "metadata", "catalog"),
+                           {"spectrum": [3, 12000], "metadata": [8], "catalog": [8]})
+    metrics = run_study(probe_config(roots["catalog"], tmp_path / "out", f"ckpt={ckpt}", "probe.horizons_hours=[24]",
+                                     "probe.n_shuffles=5", "probe.embedding.n_components=3"))
+    table = pd.read_csv(tmp_path / "out" / "features.csv")
+    assert {f"emb_{m}_pc{i}" for m in ("spectrum", "metadata", "catalog") for i in range(3)} <= set(table.columns)
+    embedded = table.filter(like="emb_spectrum").notna().all(axis=1)
+    assert embedded.sum() >= 20 and not embedded.all()   # only windows holding traces have an embedding
+    sets = {r["feature_set"] for r in metrics["results"]}
+    assert {"embedding", "catalog+embedding"} <= sets
+    compared = {(c["feature_set_a"], c["feature_set_b"]) for c in metrics["comparisons"]}
+    assert ("catalog", "catalog+embedding") in compared
+
+
+def test_checkpoint_needing_absent_data_or_of_another_kind_is_a_clear_message(roots, tmp_path):
+    ckpt = tiny_checkpoint(tmp_path / "animal.ckpt", ("metadata", "animal"), {"metadata": [8], "animal": [5, 80]})
+    with pytest.raises(SeisbindInputError, match="need data that .* does not provide.*Movebank"):
+        run_study(probe_config(roots["null"], tmp_path / "a", f"ckpt={ckpt}", "data.animals=nonexistent/*.csv",
+                               "probe.horizons_hours=[24]"))
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}, "hyper_parameters": {"width": 3}}, other)
+    with pytest.raises(SeisbindInputError, match="not a checkpoint this seisbind can rebuild"):
+        run_study(probe_config(roots["null"], tmp_path / "b", f"ckpt={other}", "probe.horizons_hours=[24]"))
