@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from seisbind.data.synthetic import AnimalConfig, PrecursorConfig, SyntheticConfig, write_synthetic
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
+from seisbind.probe import report as report_module
 from seisbind.probe.study import run, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +168,8 @@ def test_outputs_have_the_promised_columns_and_keys(null_run):
     report = (out / "report.md").read_text()
     assert "## Sanity checks" in report and "label_shuffle at 24 h" in report and "wikelski" in report.lower()
     assert "| 24 | catalog | logistic |" in report
+    printed = report_module.summary(metrics, "logistic")
+    assert "catalog+waveform_meta/logistic" in printed and "24 h" in printed and "animal/wikelski2020" in printed
 
 
 def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
@@ -293,3 +296,14 @@ def test_checkpoint_needing_absent_data_or_of_another_kind_is_a_clear_message(ro
     torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}, "hyper_parameters": {"width": 3}}, other)
     with pytest.raises(SeisbindInputError, match="not a checkpoint this seisbind can rebuild"):
         run_study(probe_config(roots["null"], tmp_path / "b", f"ckpt={other}", "probe.horizons_hours=[24]"))
+
+
+@pytest.mark.slow
+def test_tables_and_figures_go_to_wandb(null_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    metrics, out = null_run
+    cfg = probe_config(Path("unused"), out, "logger=wandb", f"paths.output_dir={tmp_path}", "run_name=probe-test")
+    report_module.log_to_loggers(cfg, out, metrics, {"results": report_module.results_table(metrics)})
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    media = {p.parent.name + "/" + p.name.split("_")[0] for p in (run_dir / "files" / "media").rglob("*.*")}
+    assert {"probe/results", "probe/roc", "probe/molchan"} <= media

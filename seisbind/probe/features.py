@@ -34,8 +34,8 @@ EMBEDDING_PREFIX = "emb_"
 SNR_COLUMNS = [f"trace_{c}_snr_db" for c in "ENZ"]
 RMS_COLUMNS = [f"trace_{c}_rms_counts" for c in "ENZ"]
 PGA_COLUMN = "trace_pga_cmps2"
-WAVEFORM_META_COLUMNS = ["trace_start_time", "source_origin_time", "station_network_code", "station_code", PGA_COLUMN, *SNR_COLUMNS,
-                         *RMS_COLUMNS]
+WAVEFORM_META_COLUMNS = ["trace_start_time", "source_origin_time", "station_network_code", "station_code",
+                         PGA_COLUMN, *SNR_COLUMNS, *RMS_COLUMNS]
 """The INSTANCE metadata columns the waveform features read (plus trace_name, which readers always add)."""
 
 
@@ -267,9 +267,10 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
 
     The data module is rebuilt from the checkpoint's own input configs (`hparams.modality[name]["input"]`) on
     `data["root"]`, so the probe feeds each encoder exactly what it was trained on. Every trace whose start lies
-    in some window is embedded once (torch.no_grad, batches); absent inputs (`present` False: no animal
-    coverage, a bad trace) are left out of the mean; a trace counts from `trace_times_ns` (never before its
-    event's origin, so a pre-event window does not embed its target's own records), and a window without any present trace is NaN.
+    in some window is embedded once (torch.no_grad, batches); a trace counts from `trace_times_ns` (never before
+    its event's origin, so a pre-event window does not embed its target's own records). Absent inputs
+    (`present` False: no animal coverage, a bad trace) are left out of the mean, and a window without any
+    present trace is NaN.
 
     Dimension reduction: per modality, PCA on the embeddings of all the traces embedded, pre-event and
     background alike. It uses no label, so under the null the pre-event and background windows stay
@@ -290,8 +291,8 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
         inputs = {name: instantiate(cfg["input"]) for name, cfg in modality.items()}
         datamodule = SeisBindDataModule(
             root=data["root"], inputs=inputs, catalog=data.get("catalog"), animals=data.get("animals"),
-            filters=data.get("filters"), split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip", batch_size=batch_size,
-            num_workers=num_workers)
+            filters=data.get("filters"), split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip",
+            batch_size=batch_size, num_workers=num_workers)
         datamodule.setup("predict")
     except (SeisbindInputError, FileNotFoundError, KeyError) as err:
         raise SeisbindInputError(

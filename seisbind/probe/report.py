@@ -68,11 +68,15 @@ def verdicts(sanity: list[dict]) -> list[dict]:
         else:
             vs, pre_bg = other["vs_background"], other["pre_vs_background"]
             differs = pre_bg["auc_ci_low"] > 0.5
-            add("other_period", h, not differs,
-                f"the windows moved to the other period: shifted pre-event vs shifted background AUC "
-                f"{_fmt_ci(pre_bg)}, all {other['n_windows']} vs main background {_fmt_ci(vs)}"
-                + (": no elevation where no target follows" if not differs else
-                   ": ELEVATED where no target follows, the separation is a period or seasonal effect"))
+            text = (f"the windows moved to the other period: shifted pre-event vs shifted background AUC "
+                    f"{_fmt_ci(pre_bg)}, all {other['n_windows']} vs main background {_fmt_ci(vs)}")
+            if not entry["main_significant"] and differs:
+                add("other_period", h, None, text + ": not informative, the main score finds no pre-event "
+                    "signal at this horizon")
+            else:
+                add("other_period", h, not differs,
+                    text + (": no elevation where no target follows" if not differs else
+                            ": ELEVATED where no target follows, the separation is a period or seasonal effect"))
         tod = entry["time_of_day"]
         covers = tod["auc_ci_low"] <= 0.5  # below chance out-of-fold is no signal either
         beaten = tod["delta_auc"] > 0 and tod["p_value"] < 0.05
@@ -92,7 +96,8 @@ def _curves_by_horizon(oof: dict, score: str) -> dict[float, list[tuple[str, np.
     for (h, name), (part, by_score) in oof.items():
         s = by_score.get(score, next(iter(by_score.values())) if len(by_score) == 1 else None)
         if s is not None:
-            label = name if score in by_score else f"{name} ({next(iter(by_score))})"
+            only = next(iter(by_score))
+            label = name if score in by_score or only == name else f"{name} ({only})"
             curves.setdefault(h, []).append((label, part.y, s))
     return dict(sorted(curves.items()))
 
@@ -135,7 +140,8 @@ def plot_molchan(oof: dict, score: str, path: Path) -> None:
         n_targets = 0
         for label, y, s in items:
             curve = molchan(y, s)
-            ax.step(curve.tau, curve.nu, where="post", label=f"{label} skill {curve.area_skill:.2f}")
+            # one point per threshold; tied scores join their points diagonally (random tie-breaking)
+            ax.plot(curve.tau, curve.nu, label=f"{label} skill {curve.area_skill:.2f}")
             n_targets = max(n_targets, int(np.sum(y)))
         tau = np.linspace(0, 1, 201)
         ax.plot(tau, 1 - tau, color="grey", lw=0.8, ls="--", label="random alarms")
@@ -169,6 +175,26 @@ def results_table(metrics: dict) -> pd.DataFrame:
     columns = ["horizon_hours", "feature_set", "score", "auc", "auc_ci_low", "auc_ci_high", "p_value",
                "precision_at_recall_0.5", "precision_at_recall_0.8", "molchan_skill", "n_pos", "n_neg"]
     return pd.DataFrame(metrics["results"]).reindex(columns=columns)
+
+
+def summary(metrics: dict, score: str) -> str:
+    """The AUC table the command prints: one row per feature set (the `score` scorer, plus the Wikelski
+    baseline), one column per horizon, "AUC [CI low, high]"; then the comparisons and the failed checks."""
+    table = pd.DataFrame([r for r in metrics["results"] if r["score"] in (score, "wikelski2020")])
+    cells = table.assign(
+        name=[f"{r.feature_set}/{r.score}" for r in table.itertuples()],
+        cell=[f"{r.auc:.2f} [{r.auc_ci_low:.2f}, {r.auc_ci_high:.2f}]" for r in table.itertuples()],
+        horizon=[f"{h:g} h" for h in table["horizon_hours"]])
+    wide = cells.pivot(index="name", columns="horizon", values="cell").fillna("-")
+    wide = wide[sorted(wide.columns, key=lambda c: float(c.split()[0]))]
+    lines = ["AUC (out-of-fold, 95 % CI) by feature set and horizon:", wide.to_string()]
+    for c in metrics["comparisons"]:
+        lines.append(f"{c['horizon_hours']:g} h: {c['feature_set_b']} vs {c['feature_set_a']}: delta AUC "
+                     f"{c['delta_auc']:+.3f}, p = {c['p_value']:.3g} ({c['test']}, {c['n_windows']} windows)")
+    failed = [v for v in metrics["sanity"]["verdicts"] if v["passed"] is False]
+    lines.append(f"sanity checks: {len(failed)} failed" + "".join(
+        f"\n  FAIL {v['check']} at {v['horizon_hours']:g} h: {v['text']}" for v in failed))
+    return "\n".join(lines)
 
 
 def write_report(metrics: dict, path: Path) -> None:
