@@ -208,7 +208,11 @@ def write_report(metrics: dict, path: Path) -> None:
              f"{data['n_animals']} animals. Checkpoint: {data['ckpt'] or 'none'}.", "",
              "Windows per horizon (pre-event / background): "
              + ", ".join(f"{h} h: {c['pre']}/{c['background']}" for h, c in data["windows"].items()) + ".", "",
-             "AUC: out-of-fold scores (folds grouped by target event / background week), 95 % bootstrap CI "
+             *([f"Embedding features: mean embedding of the traces in each window per modality of {data['ckpt']}, "
+                "reduced by a PCA fitted without labels on all embedded traces (pre-event and background alike), "
+                "so no label reaches the features; windows without traces have none.", ""] if data["ckpt"] else []),
+             "AUC: out-of-fold scores (folds grouped by target event / background week; at most one fold per "
+             "target, i.e. leave-one-mainshock-out with few targets), 95 % bootstrap CI "
              "resampling whole groups, one-sided window-permutation p-value; Molchan skill = 1 - area under the "
              "error diagram with background time as the alarm-time reference.", "",
              "## AUC per horizon, feature set and score", "", _table(results_table(metrics)), ""]
