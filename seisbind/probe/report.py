@@ -220,6 +220,18 @@ def write_report(metrics: dict, path: Path) -> None:
     lines += [f"Highest: {best['feature_set']} / {best['score']} at {best['horizon_hours']:g} h, AUC "
               f"{_fmt_ci(best)}, p = {best['p_value']:.3g} (one of {len(metrics['results'])} results: read "
               "it as the best of many).", ""]
+    below = [r for r in metrics["results"] if r["auc_ci_high"] < 0.5]
+    if below:
+        lines += [f"{len(below)} result(s) lie wholly below 0.5 (e.g. {below[0]['feature_set']} / {below[0]['score']} "
+                  f"at {below[0]['horizon_hours']:g} h, AUC {_fmt_ci(below[0])}). Out of fold that means no "
+                  "direction learned on some targets holds for the others (cross-validation's anti-learning on "
+                  "few, heterogeneous pre-event windows), not a reversed precursor.", ""]
+    lines += ["Read the intervals as the uncertainty of these out-of-fold scores: they leave out how much the AUC "
+              "moves with the folds and the background draw, which the label shuffle below measures for the "
+              "main score (its spread, and the share of shuffles reaching the observed AUC). Background windows "
+              "are quiet by construction (no large event within quiet_hours) while pre-event windows are not, so "
+              "a difference in seismic activity alone can come from that selection: the other-period check "
+              "scores shifted windows for this reason.", ""]
     if metrics["comparisons"]:
         comp = pd.DataFrame(metrics["comparisons"])[["horizon_hours", "feature_set_a", "feature_set_b", "score",
                                                      "auc_a", "auc_b", "delta_auc", "p_value", "test",
