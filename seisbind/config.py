@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -51,3 +53,11 @@ def validate_train_config(cfg: DictConfig) -> None:
 def plain(cfg: Any) -> Any:
     """A resolved plain dict/list for an OmegaConf node, anything else unchanged: what goes into checkpoints."""
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, (DictConfig, ListConfig)) else cfg
+
+
+def wandb_default_offline() -> None:
+    """Offline unless the user asked for online or has a key; the key itself is never read or printed."""
+    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").is_file() and \
+        "api.wandb.ai" in (Path.home() / ".netrc").read_text(errors="ignore")
+    if "WANDB_MODE" not in os.environ and not has_key:
+        os.environ["WANDB_MODE"] = "offline"

@@ -6,7 +6,6 @@ A plain function so that tests call it directly; `train.py` at the top level onl
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import lightning as L
@@ -16,18 +15,11 @@ from lightning.pytorch.loggers import WandbLogger
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seisbind.config import validate_train_config
+from seisbind.config import validate_train_config, wandb_default_offline
 from seisbind.module import SeisBindModule
 
 log = logging.getLogger(__name__)
 
-
-def _wandb_default_offline() -> None:
-    """Offline unless the user asked for online or has a key; the key itself is never read or printed."""
-    has_key = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").is_file() and \
-        "api.wandb.ai" in (Path.home() / ".netrc").read_text(errors="ignore")
-    if "WANDB_MODE" not in os.environ and not has_key:
-        os.environ["WANDB_MODE"] = "offline"
 
 
 def build_datamodule(cfg: DictConfig):
@@ -40,7 +32,7 @@ def train(cfg: DictConfig) -> dict:
     """Fit the configured model; returns {"checkpoint": last checkpoint path, "best": best path, "metrics": ...}."""
     validate_train_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
-    _wandb_default_offline()
+    wandb_default_offline()
 
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")

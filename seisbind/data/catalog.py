@@ -396,7 +396,7 @@ def gardner_knopoff_mainshocks(catalog: pd.DataFrame, *, foreshock_fraction: flo
 
 
 # ----------------------------------------------------------------------------------------------- windows
-def _segment_reduce(ufunc: np.ufunc, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty: float) -> np.ndarray:
+def segment_reduce(ufunc: np.ufunc, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty: float) -> np.ndarray:
     """ufunc over values[lo:hi] for each window (reduceat on interleaved bounds), `empty` where lo == hi."""
     padded = np.append(values, values[:1] if values.size else [empty])
     bounds = np.empty(2 * lo.size, dtype=np.int64)
@@ -456,7 +456,7 @@ def window_catalog_features(
         features = pd.DataFrame(
             {
                 "n_events": n,
-                "max_magnitude": _segment_reduce(np.fmax, mags, lo, hi, np.nan),
+                "max_magnitude": segment_reduce(np.fmax, mags, lo, hi, np.nan),
                 "log10_cumulative_moment_Nm": np.where(moment > 0, np.log10(moment), np.nan),
                 "spatial_spread_km": np.where(n > 0, spread, np.nan),
                 "mean_depth_km": np.where(n_depth > 0, window_sum(np.nan_to_num(depth)) / n_depth, np.nan),

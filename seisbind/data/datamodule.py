@@ -8,6 +8,7 @@ whose context windows overlap, on one side (DESIGN.md: never split overlapping w
 from __future__ import annotations
 
 import logging
+from glob import glob
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ class SeisBindDataModule(L.LightningDataModule):
                 catalog = find_catalog(self.root)
             except FileNotFoundError:
                 catalog = None
-        animals = sorted(Path().glob(self.animal_glob)) if self.animal_glob else find_animals(self.root)
+        animals = [Path(p) for p in sorted(glob(self.animal_glob))] if self.animal_glob else find_animals(self.root)
         return DataSources(waveforms=readers, catalog_path=catalog, animal_paths=list(animals))
 
     def _load_index(self, columns: list[str]) -> tuple[pd.DataFrame, list[Any]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seisbind.data.catalog import _segment_reduce, to_utc_ns, window_catalog_features
+from seisbind.data.catalog import segment_reduce, to_utc_ns, window_catalog_features
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def waveform_meta_features(metadata: pd.DataFrame, windows: pd.DataFrame) -> pd.
         "n_stations": distinct_per_window(pd.factorize(station)[0], lo, hi),
         "n_traces": hi - lo,
         "mean_snr_db": _window_nanmean(row_mean(SNR_COLUMNS), lo, hi),
-        "max_pga_cmps2": _segment_reduce(np.fmax, pga, lo, hi, np.nan),
+        "max_pga_cmps2": segment_reduce(np.fmax, pga, lo, hi, np.nan),
         "mean_rms_counts": _window_nanmean(row_mean(RMS_COLUMNS), lo, hi),
     }, index=windows.index)
 

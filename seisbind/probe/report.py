@@ -278,9 +278,9 @@ def log_to_loggers(cfg: DictConfig, out: Path, metrics: dict, tables: dict[str, 
         return
     from hydra.utils import instantiate
 
-    from seisbind.train import _wandb_default_offline
+    from seisbind.config import wandb_default_offline
 
-    _wandb_default_offline()
+    wandb_default_offline()
     scalars = {f"auc/{r['horizon_hours']:g}h/{r['feature_set']}/{r['score']}": r["auc"] for r in metrics["results"]}
     for lg in (instantiate(c) for c in cfg.logger.values()):
         lg.log_metrics(scalars)
