@@ -3,7 +3,7 @@
 Writes, in a temporary folder, `--traces` random traces in the INSTANCE layout (`data/<trace_name>`, (3, 12000)) and
 a SeisBench copy of the same traces with SeisBench's own WaveformDataWriter (ZNE, bucketed blocks), then measures
 with a warm page cache, in one run:
-  (a) traces/s of `InstanceWaveforms.read` behind a torch Dataset (what the DataModule's dataset calls per sample),
+  (a) traces/s of the DataModule's dataset (TraceDataset with the waveform input: HDF5 read -> tensor sample),
   (b) traces/s of a plain h5py loop reading the same datasets,
   (c) traces/s of SeisBench's `GenericGenerator` over a `WaveformDataset` of the SeisBench copy,
 and the peak-RSS growth of `read_instance_metadata` building the training index (`INDEX_COLUMNS`) of a generated
@@ -27,27 +27,21 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import Dataset
 
+from seisbind.data.dataset import TraceDataset
+from seisbind.data.inputs import DataSources, WaveformInput
 from seisbind.data.instance import INDEX_COLUMNS, InstanceWaveforms, read_instance_metadata
 from seisbind.data.instance_schema import EVENT_COLUMNS, TEXT_COLUMNS, TIME_COLUMNS, TRACE_NPTS
 
 MOMENT_TENSOR = "[[ 1.2e+15 -3.0e+14  2.1e+14]\n [-3.0e+14  8.0e+14 -1.0e+13]\n [ 2.1e+14 -1.0e+13 -2.0e+15]]"
 
 
-class WaveformOnly(Dataset):
-    """The waveform part of a training sample: reader -> tensor, as the DataModule's dataset does it."""
-
-    def __init__(self, reader: InstanceWaveforms, trace_names: list[str]) -> None:
-        self.reader = reader
-        self.trace_names = trace_names
-
-    def __len__(self) -> int:
-        return len(self.trace_names)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return torch.from_numpy(self.reader.read(self.trace_names[i]))
+def waveform_dataset(path: Path, trace_names: list[str]) -> TraceDataset:
+    """The DataModule's dataset with the waveform input alone (the spectrum modality's sample)."""
+    index = pd.DataFrame({"trace_name": trace_names, "waveform_file": np.int8(0)})
+    waveform = WaveformInput()
+    waveform.setup(index, DataSources(waveforms=[InstanceWaveforms(path)]), on_bad_trace="raise")
+    return TraceDataset(np.arange(len(index)), {"spectrum": waveform})
 
 
 def write_traces(folder: Path, n_traces: int, dtype: str, seed: int = 0) -> tuple[Path, Path, list[str]]:
@@ -159,7 +153,7 @@ def main() -> None:
         folder = Path(tmp)
         instance_path, seisbench_folder, names = write_traces(folder, args.traces, args.dtype)
 
-        dataset = WaveformOnly(InstanceWaveforms(instance_path), names)
+        dataset = waveform_dataset(instance_path, names)
 
         def loader() -> int:
             for i in range(len(dataset)):
@@ -199,7 +193,7 @@ def main() -> None:
 
     mb_per_100k = float(delta_mb) / (int(rows) / 100_000)
     print(f"traces: {args.traces} x (3, {TRACE_NPTS}) {args.dtype}, median of {args.repeats} warm passes")
-    print(f"  seisbind InstanceWaveforms via Dataset: {rate_loader:10.0f} traces/s")
+    print(f"  seisbind TraceDataset (waveform input): {rate_loader:10.0f} traces/s")
     print(f"  plain h5py loop:                        {rate_h5py:10.0f} traces/s")
     print(f"  SeisBench GenericGenerator:             {rate_seisbench:10.0f} traces/s")
     print(f"index: {rows} rows x 115 columns ({csv_mb:.0f} MB CSV, written in {written_s:.0f} s), "
