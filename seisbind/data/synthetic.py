@@ -296,9 +296,8 @@ def _validate(config: SyntheticConfig) -> None:
     """Reject configs that cannot give a meaningful data root, naming the offending key."""
     problems = []
     pre = config.precursor
-    for key in ("catalog", "spectrum", "animal"):
-        if getattr(pre, key) < 0:
-            problems.append(f"precursor.{key} must be >= 0 (got {getattr(pre, key)})")
+    strengths = {"catalog": pre.catalog, "spectrum": pre.spectrum, "animal": pre.animal}
+    problems += [f"precursor.{key} must be >= 0 (got {value})" for key, value in strengths.items() if value < 0]
     if config.n_traces < 1 or config.n_events < 50:
         problems.append("n_traces must be >= 1 and n_events >= 50")
     dates = [config.start, config.end] + [day for span in config.animal.coverage for day in span.split("/")]
