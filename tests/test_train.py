@@ -141,6 +141,11 @@ def test_cli_prints_checkpoint_and_multirun_sweeps(tmp_path: Path, synthetic_roo
     runs = sorted((tmp_path / "checkpoints" / "seisclip").glob("*_job*"))
     assert len(runs) == 2 and all((r / "last.ckpt").is_file() for r in runs)
 
+    optuna = _cli("-m", "hparams_search=optuna", "experiment=seisclip", "hydra.sweeper.n_trials=2",
+                  "hydra.sweeper.sampler.n_startup_trials=1", *common, cwd=tmp_path)
+    assert optuna.returncode == 0, optuna.stderr[-3000:]
+    assert "Best value:" in optuna.stdout + optuna.stderr and optuna.stdout.count("checkpoint: ") == 2
+
     unknown = _cli("experiment=seisclip", "modality=[spectrum,gps]", *common, cwd=tmp_path)
     assert unknown.returncode != 0 and "gps" in unknown.stderr
 
