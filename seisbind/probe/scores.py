@@ -18,6 +18,7 @@ for cross-validated AUC; each fold's model is fitted separately, so the pooled A
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -164,6 +165,12 @@ def make_scorer(method: str, logistic_C: float = 1.0) -> Scorer:
     raise SeisbindInputError(f"unknown score method {method!r}; choose from {METHODS}")
 
 
+
+@functools.lru_cache(maxsize=None)
+def _warn_empty(what: str, empty: tuple[str, ...]) -> None:
+    """Once per process: the same all-NaN columns come back in every fold, shuffle and refit."""
+    log.warning("%s: dropping features that are NaN in every window: %s", what, list(empty))
+
 def _feature_table(X: pd.DataFrame, *, what: str, drop_empty: bool = True) -> pd.DataFrame:
     """Float copy of a numeric feature table; with ``drop_empty`` the features that are NaN in every window
     are dropped (logged), since no fold could learn anything from them."""
@@ -178,7 +185,7 @@ def _feature_table(X: pd.DataFrame, *, what: str, drop_empty: bool = True) -> pd
         raise SeisbindInputError(f"{what}: infinite values in feature columns {infinite}")
     empty = [c for c in table.columns if table[c].isna().all()]
     if empty and drop_empty:
-        log.warning("%s: dropping features that are NaN in every window: %s", what, empty)
+        _warn_empty(what, tuple(empty))
         table = table.drop(columns=empty)
     if table.shape[1] == 0:
         raise SeisbindInputError(f"{what}: no feature has any value")
