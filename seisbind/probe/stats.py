@@ -248,6 +248,9 @@ def permutation_p_value(
     overlapping windows together (window-level shuffling would understate the null spread). This needs
     label-constant groups; when the number of distinct relabellings is at most ``n_perm`` they are all
     enumerated and the p-value is exact (e.g. 3 positive among 20 groups: 1,140 relabellings, p >= 1/1140).
+    Groups must be exchangeable: when one class comes in single windows and the other in large blocks (pre-event
+    windows vs background weeks), swapping them changes the class sizes and the null is too narrow (p = 0.001 for
+    a null AUC of 0.61 was seen); the probe study therefore permutes windows and resamples groups only in the CI.
     """
     y, s = _labels_scores(y, s)
     rng = np.random.default_rng(seed)
