@@ -1,0 +1,189 @@
+"""Synthetic data root in the published layouts (INSTANCE, INGV FDSN text, Movebank), with planted precursors.
+
+Why: every layer of seisbind (readers, DataModule, training, probe) must run end to end without the 156 GB INSTANCE
+download, and the probe needs data whose answer is known. Three precursors can be planted, each with its own
+strength (0 = exactly the null, ~1 = clearly detectable), each reaching one modality only:
+
+- catalog (A): in the `catalog_hours` before each target, extra events near the target whose rate rises toward it
+  (inverse Omori, rate ~ 1/(tau + c)) with a b-value lowered by `catalog_b_drop * A`; count ~ Poisson(A * n).
+  They appear in catalog.txt only (unless `record_precursor_events`, then their traces can be drawn too).
+- spectrum (B): event and noise traces starting in [target - `spectrum_hours`, target), at stations within
+  `spectrum_radius_km` of the target epicentre, get extra 0.5-2 Hz ground motion whose band RMS is
+  `B * spectrum_amplitude` times the trace's own noise RMS in that band.
+- animal (C): ODBA of every animal is raised 1-20 h before each target by a factor
+  1 + C * animal_gain * exp(-hypocentral distance from the farm / animal_decay_km) * individual responsiveness.
+
+Determinism: all draws come from one `numpy.random.Generator(seed)`, split with `Generator.spawn` into one child
+stream per component (catalog, stations, traces, waveforms, noise, each precursor, animals). Changing a precursor
+strength therefore changes its own output only; the same seed gives byte-identical files.
+
+Files (names as INGV and Movebank publish them; see REFERENCE.md sections 1, 3, 4):
+- metadata_Instance_events_v3.csv: the 115 INSTANCE columns in order; real quirks: S-pick cells empty for part of
+  the traces, the text "None" in station_vs_30_mps (stations without a Vs30), source_depth_uncertainty_km,
+  source_mt_scalar_moment_Nm (events without a moment tensor) and trace_C_snr_db (P too close to the trace start),
+  ISO times `%Y-%m-%dT%H:%M:%S.%fZ`, a multi-line quoted moment tensor for M >= 3.5.
+  trace_C_pga_time / trace_C_pgv_time are seconds after trace_start_time.
+- Instance_events_counts.hdf5 / Instance_noise.hdf5: group `data`, one contiguous uncompressed int32 dataset per
+  trace_name, shape (3, 12000), E, N, Z, 100 Hz. int32 because a digitizer gives whole counts; velocity channels
+  (HH, EH) clip at +-(2**23 - 1) like a 24-bit digitizer. Sensitivities: `SENSITIVITY_COUNTS`.
+- metadata_Instance_noise.csv: `NOISE_COLUMNS`; noise trace_name = `<YYYYmmddTHHMMSS>.<net>.<sta>.<loc>.<ch>`.
+- catalog.txt: INGV FDSN event text, 14 columns, newest first like the INGV service, a few `quarry blast` rows.
+- animals/pieve_torina.csv: Movebank acceleration bursts (REFERENCE.md section 4), X Y Z interleaved raw counts,
+  `animal.zero_g_counts` at 0 g and `animal.counts_per_g` per g.
+- truth.json: the config, the targets, and which events / traces / windows carry planted precursors.
+
+Modules: config (what a root is made from), region (real places drawn around), catalog, stations (records and
+noise schedule), waveforms (the synthesiser), measurements (metadata measured from the counts), instance_files,
+animals, timestamps. This file owns the file layout, the random streams and truth.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seisbind.data.synthetic.animals import write_animals
+from seisbind.data.synthetic.catalog import natural_catalog, precursor_events, write_catalog_text
+from seisbind.data.synthetic.config import AnimalConfig, PrecursorConfig, SyntheticConfig, validate
+from seisbind.data.synthetic.instance_files import write_event_traces, write_noise_traces
+from seisbind.data.synthetic.stations import noise_schedule, sample_event_traces, station_table
+from seisbind.data.synthetic.timestamps import iso_times
+from seisbind.data.synthetic.waveforms import SENSITIVITY_COUNTS, WaveformSynth
+from seisbind.errors import SeisbindInputError
+
+__all__ = ["FILE_NAMES", "GENERATOR_VERSION", "SENSITIVITY_COUNTS", "AnimalConfig", "PrecursorConfig",
+           "SyntheticConfig", "read_truth", "write_synthetic"]
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = 1
+"""Bumped whenever the output for a given config changes, so a cached folder is regenerated."""
+
+FILE_NAMES: dict[str, str] = {
+    "events_csv": "metadata_Instance_events_v3.csv",
+    "events_hdf5": "Instance_events_counts.hdf5",
+    "noise_csv": "metadata_Instance_noise.csv",
+    "noise_hdf5": "Instance_noise.hdf5",
+    "catalog": "catalog.txt",
+    "animals": "animals/pieve_torina.csv",
+    "truth": "truth.json",
+}
+
+
+def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
+    """Write the synthetic data root to `out` and return the truth dict (also written as out/truth.json).
+
+    If `out/truth.json` exists with the same config and generator version and all files are present, nothing is
+    written and the stored truth is returned. truth.json is written last, so an interrupted run is redone.
+    """
+    config = config or SyntheticConfig()
+    validate(config)
+    out = Path(out)
+    cached = _cached_truth(out, config)
+    if cached is not None:
+        log.info("synthetic data in %s already match the config; not regenerating", out)
+        return cached
+    (out / "animals").mkdir(parents=True, exist_ok=True)
+    (out / FILE_NAMES["truth"]).unlink(missing_ok=True)
+    streams = dict(zip(
+        ["catalog", "catalog_precursor", "stations", "traces", "waveforms", "noise", "spectrum_precursor", "animals"],
+        np.random.default_rng(config.seed).spawn(8),
+    ))
+    t0 = np.datetime64(config.start, "ms")
+    period_ms = int((np.datetime64(config.end, "ms") - t0).astype(np.int64))
+
+    catalog = natural_catalog(streams["catalog"], config, period_ms)
+    targets = catalog[(catalog["kind"] == "mainshock")
+                      & (catalog["magnitude"] >= config.target_min_magnitude)].reset_index(drop=True)
+    planted_events = precursor_events(streams["catalog_precursor"], config, targets)
+    stations = station_table(streams["stations"], config)
+    all_events = pd.concat([catalog, planted_events], ignore_index=True) if len(planted_events) else catalog
+    write_catalog_text(out / FILE_NAMES["catalog"], all_events, t0)
+
+    recordable = all_events if config.precursor.record_precursor_events else catalog
+    recordable = recordable[recordable["event_type"] == "earthquake"].reset_index(drop=True)
+    event_traces = sample_event_traces(streams["traces"], config, recordable, stations)
+    noise_traces = noise_schedule(streams["noise"], config, stations, period_ms)
+    synth = WaveformSynth(config, stations, targets, t0, period_ms, streams["waveforms"],
+                          streams["noise"], streams["spectrum_precursor"])
+    spectrum_marks: list[dict] = []
+    spectrum_marks += write_event_traces(out / FILE_NAMES["events_hdf5"], out / FILE_NAMES["events_csv"], synth,
+                                         event_traces, t0)
+    spectrum_marks += write_noise_traces(out / FILE_NAMES["noise_hdf5"], out / FILE_NAMES["noise_csv"], synth,
+                                         noise_traces, t0)
+
+    animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms)
+
+    truth = {
+        "generator": "seisbind.data.synthetic",
+        "version": GENERATOR_VERSION,
+        "config": asdict(config),
+        "counts_dtype": "int32",
+        "sensitivity_counts": SENSITIVITY_COUNTS,
+        "animal_zero_g_counts": config.animal.zero_g_counts,
+        "animal_counts_per_g": config.animal.counts_per_g,
+        "n_catalog_events": int(len(catalog) + len(planted_events)),
+        "n_event_traces": int(len(event_traces)),
+        "n_noise_traces": int(len(noise_traces)),
+        "targets": [_event_record(row, t0) for row in targets.itertuples()],
+        "precursors": {
+            "catalog": {"events": [dict(_event_record(row, t0), target_event_id=row.target_event_id)
+                                   for row in planted_events.itertuples()]},
+            "spectrum": {"traces": spectrum_marks},
+            "animal": {"windows": animal_windows},
+        },
+        "stations": stations[["station_code", "station_location_code", "channels", "latitude_deg",
+                              "longitude_deg"]].to_dict(orient="records"),
+    }
+    text = json.dumps(truth, indent=1, default=_json_default)
+    (out / FILE_NAMES["truth"]).write_text(text)
+    log.info("wrote synthetic data root %s: %d catalog events, %d event traces, %d noise traces, %d targets",
+             out, truth["n_catalog_events"], len(event_traces), len(noise_traces), len(targets))
+    return json.loads(text)
+
+
+def read_truth(root: Path) -> dict:
+    """The truth.json of a synthetic data root (targets and planted precursors)."""
+    path = Path(root) / FILE_NAMES["truth"]
+    if not path.is_file():
+        raise SeisbindInputError(f"{path}: no truth.json; {root} is not a synthetic data root")
+    return json.loads(path.read_text())
+
+
+def _cached_truth(out: Path, config: SyntheticConfig) -> dict | None:
+    """The stored truth if `out` already holds a complete root for this config and generator version, else None.
+
+    Configs are compared after a JSON round trip, as truth.json stores them (tuples become lists, ints stay ints).
+    """
+    path = out / FILE_NAMES["truth"]
+    if not path.is_file():
+        return None
+    try:
+        truth = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    same = truth.get("version") == GENERATOR_VERSION and truth.get("config") == json.loads(
+        json.dumps(asdict(config)))
+    return truth if same and all((out / name).is_file() for name in FILE_NAMES.values()) else None
+
+
+def _event_record(row: Any, t0: np.datetime64) -> dict:
+    """One catalog row (`itertuples`) as truth.json lists it: id, ISO time and the location the probe scores."""
+    return {"event_id": row.event_id, "time": str(iso_times(t0, np.array([row.time_ms]), zulu=True)[0]),
+            "magnitude": float(row.magnitude), "latitude_deg": float(row.latitude_deg),
+            "longitude_deg": float(row.longitude_deg), "depth_km": float(row.depth_km), "name": row.name}
+
+
+def _json_default(value: object) -> object:
+    """numpy scalars and arrays as plain JSON values; anything else is a bug in the truth dict, so it raises."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value)}")

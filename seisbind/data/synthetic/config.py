@@ -1,0 +1,130 @@
+"""What determines a synthetic data root: the config dataclasses and the check that rejects unusable ones.
+
+Why dataclasses: scripts/make_synthetic.py builds them from `key=value` overrides with OmegaConf (typed, unknown
+keys rejected), and truth.json stores `asdict(config)` so that a cached folder is reused only for the same config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seisbind.data.synthetic.region import STATIONS
+from seisbind.errors import SeisbindInputError
+
+
+@dataclass
+class PrecursorConfig:
+    """Strengths (0 = null) and shapes of the three planted precursors; see the package docstring."""
+
+    catalog: float = 0.0
+    spectrum: float = 0.0
+    animal: float = 0.0
+    catalog_hours: float = 24.0
+    catalog_events_per_target: float = 40.0
+    catalog_b_drop: float = 0.3
+    catalog_rise_c_hours: float = 1.0
+    catalog_spread_km: float = 3.0
+    record_precursor_events: bool = False
+    spectrum_hours: float = 24.0
+    spectrum_radius_km: float = 50.0
+    spectrum_band_hz: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    spectrum_amplitude: float = 2.0
+    animal_lead_hours: list[float] = field(default_factory=lambda: [1.0, 20.0])
+    animal_gain: float = 1.5
+    animal_decay_km: float = 30.0
+
+
+@dataclass
+class AnimalConfig:
+    """Movebank accelerometer bursts from the Pieve Torina farm (Wikelski et al. 2020 set-up)."""
+
+    farm_latitude_deg: float = 43.04
+    farm_longitude_deg: float = 13.05
+    n_cows: int = 6
+    n_sheep: int = 5
+    n_dogs: int = 2
+    coverage: list[str] = field(default_factory=lambda: ["2016-10-01/2016-12-01", "2017-01-01/2017-02-01"])
+    burst_minutes: float = 15.0
+    burst_seconds: float = 2.0
+    sampling_hz: float = 20.0
+    zero_g_counts: float = 2048.0
+    counts_per_g: float = 370.0
+    missing_burst_fraction: float = 0.01
+
+
+@dataclass
+class SyntheticConfig:
+    """Everything that determines the synthetic data root; stored in truth.json to detect a matching cache.
+
+    Period is [start, end) in UTC. n_events is the approximate number of catalogued earthquakes (mainshocks,
+    aftershocks and background; quarry blasts and planted precursor events come on top).
+    """
+
+    seed: int = 0
+    n_traces: int = 1000
+    n_events: int = 4000
+    start: str = "2016-08-01"
+    end: str = "2017-02-01"
+    latitude_range_deg: list[float] = field(default_factory=lambda: [42.5, 43.2])
+    longitude_range_deg: list[float] = field(default_factory=lambda: [12.8, 13.5])
+    depth_range_km: list[float] = field(default_factory=lambda: [5.0, 15.0])
+    b_value: float = 1.0
+    completeness_magnitude: float = 1.5
+    completeness_width: float = 0.2
+    include_norcia_mainshocks: bool = True
+    n_extra_mainshocks: int = 20
+    extra_mainshock_magnitude_range: list[float] = field(default_factory=lambda: [4.0, 5.5])
+    mainshock_separation_hours: float = 72.0
+    aftershock_fraction: float = 0.7
+    productivity_alpha: float = 1.0
+    omori_c_days: float = 0.05
+    omori_p: float = 1.1
+    n_quarry_blasts: int = 12
+    target_min_magnitude: float = 4.0
+    n_stations: int = 20
+    noise_interval_hours: float = 6.0
+    vp_kmps: float = 6.0
+    vs_kmps: float = 3.46
+    amplitude_log10_offset: float = -5.5
+    precursor: PrecursorConfig = field(default_factory=PrecursorConfig)
+    animal: AnimalConfig = field(default_factory=AnimalConfig)
+
+
+def validate(config: SyntheticConfig) -> None:
+    """Reject configs that cannot give a meaningful data root, naming the offending key.
+
+    All problems are collected first so that one run names every bad key, not just the first.
+    """
+    problems: list[str] = []
+    pre = config.precursor
+    strengths = {"catalog": pre.catalog, "spectrum": pre.spectrum, "animal": pre.animal}
+    problems += [f"precursor.{key} must be >= 0 (got {value})" for key, value in strengths.items() if value < 0]
+    if config.n_traces < 1 or config.n_events < 50:
+        problems.append("n_traces must be >= 1 and n_events >= 50")
+    dates = [config.start, config.end] + [day for span in config.animal.coverage for day in span.split("/")]
+    try:
+        for day in dates:
+            np.datetime64(day)
+    except ValueError as error:
+        raise SeisbindInputError(f"invalid synthetic config: dates must be ISO (YYYY-MM-DD): {error}") from None
+    if np.datetime64(config.end) <= np.datetime64(config.start):
+        problems.append(f"end ({config.end}) must be after start ({config.start})")
+    if not 1 <= config.n_stations <= len(STATIONS):
+        problems.append(f"n_stations must be in 1..{len(STATIONS)}")
+    for key in ("latitude_range_deg", "longitude_range_deg", "depth_range_km", "extra_mainshock_magnitude_range",
+                "precursor.spectrum_band_hz", "precursor.animal_lead_hours"):
+        obj = config
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        if len(obj) != 2 or obj[0] >= obj[1]:
+            problems.append(f"{key} must be [low, high] with low < high (got {list(obj)})")
+    if config.noise_interval_hours <= 0 or config.animal.burst_minutes <= 0:
+        problems.append("noise_interval_hours and animal.burst_minutes must be > 0")
+    for span in config.animal.coverage:
+        parts = span.split("/")
+        if len(parts) != 2:
+            problems.append(f"animal.coverage entry {span!r} must be 'START/END'")
+    if problems:
+        raise SeisbindInputError("invalid synthetic config: " + "; ".join(problems))
