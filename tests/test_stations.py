@@ -17,13 +17,20 @@ from omegaconf import OmegaConf
 from seisbind.data.continuous_synthetic import write_synthetic_network
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import stations
-from seisbind.probe.stations import run
+from seisbind.probe.station_features import (fit_background, leave_out_scores, ledoit_wolf_covariance,
+                                             make_window_grid)
+from seisbind.probe.station_placebo import StationValues, eligible_shifts, shifted_scores
+from seisbind.probe.stations import pooled_auc, run
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "probe" / "stations.yaml"
 OBSPY = files("obspy")
 DEFAULT_INVENTORY = OBSPY / "core/data/BW_GR_misc.xml"  # what obspy.read_inventory() reads without arguments
-OUTPUTS = ("stations.csv", "station_windows.csv", "summary.json", "map.png", "timeseries.png")
+OUTPUTS = ("stations.csv", "station_windows.csv", "summary.json", "map.png", "timeseries.png", "placebo.csv")
 PLANTED = (1, 2, 4, 5, 7, 8)  # includes the 50 Hz and 200 Hz stations and the vertical-only one
+# 6 min analysed before the event (3 background + 3 pre-event, the planted span), 3 min after: the 40-min record
+# leaves room for ~120 placebo event times, ~5 of them mutually disjoint
+PLACEBO = ["probe.lookback_seconds=360", "probe.post_seconds=180", "probe.n_placebo=50"]
+BALST = OBSPY / "io/mseed/tests/data/CH.BALST..LH_two_channels"
 
 
 def compose(overrides: list[str]):
@@ -31,8 +38,8 @@ def compose(overrides: list[str]):
 
 
 def synthetic(root: Path, **kwargs):
-    defaults = dict(n_stations=10, duration_minutes=40.0, event_minute=28.0, planted_minutes=12.0,
-                    planted_gain=2.0)
+    defaults = {"n_stations": 10, "duration_minutes": 40.0, "event_minute": 28.0, "planted_minutes": 3.0,
+                "planted_gain": 2.0}
     return write_synthetic_network(root, **{**defaults, **kwargs})
 
 
@@ -54,15 +61,29 @@ def example_stream_dir(tmp_path_factory) -> Path:
 def planted_run(tmp_path_factory):
     net = synthetic(tmp_path_factory.mktemp("planted"), planted=PLANTED, seed=11)
     out = tmp_path_factory.mktemp("planted_out")
-    summary = run(compose(net.overrides() + [f"out={out}"]))
+    summary = run(compose(net.overrides() + PLACEBO + [f"out={out}"]))
     return net, out, summary
+
+
+@pytest.fixture(scope="module")
+def balst_table(tmp_path_factory) -> Path:
+    table = tmp_path_factory.mktemp("balst") / "stations.csv"
+    table.write_text("network,station,latitude,longitude,elevation\nCH,BALST,47.3356,7.6949,863\n")
+    return table
+
+
+def balst_config(table: Path, event_time: str, out: Path, overrides: tuple[str, ...] = ()):
+    return compose([f"data.waveforms={BALST}", f"data.stations={table}", "data.sampling_rate_hz=1.0",
+                    f"event.time={event_time}", "event.latitude=47.0", "event.longitude=8.0", f"out={out}",
+                    *overrides])
 
 
 def test_config_declares_the_documented_keys():
     assert CONFIG.read_text().splitlines()[0] == "# @package _global_"
     cfg = OmegaConf.load(CONFIG)
     assert cfg.probe.name == "stations" and cfg.probe.entry == "seisbind.probe.stations.run"
-    for key in ("window_seconds", "step_seconds", "background_fraction", "n_permutations", "n_bootstrap", "seed"):
+    for key in ("window_seconds", "step_seconds", "background_fraction", "lookback_seconds", "n_placebo",
+                "n_permutations", "n_bootstrap", "seed"):
         assert key in cfg.probe
     for node, key in (("data", "waveforms"), ("data", "stations"), ("event", "time"), ("event", "latitude"),
                       ("event", "longitude")):
@@ -102,18 +123,50 @@ def test_explicit_windows_override_the_adaptive_ones(example_stream_dir, tmp_pat
     assert not ((windows["window_start"] < event) & (windows["window_end"] > event)).any()
 
 
-def test_real_day_long_one_hz_record_with_csv_table(tmp_path):
+def test_real_day_long_one_hz_record_with_csv_table(balst_table, tmp_path):
     # a day of CH.BALST LHE + LHZ (1 Hz, Steim MiniSEED); coordinates given as CSV, common rate 1 Hz
-    table = tmp_path / "stations.csv"
-    table.write_text("network,station,latitude,longitude,elevation\nCH,BALST,47.3356,7.6949,863\n")
     out = tmp_path / "out"
-    summary = run(compose([f"data.waveforms={OBSPY / 'io/mseed/tests/data/CH.BALST..LH_two_channels'}",
-                           f"data.stations={table}", "data.sampling_rate_hz=1.0", "event.time=2025-11-10T16:00:00",
-                           "event.latitude=47.0", "event.longitude=8.0", f"out={out}"]))
+    summary = run(balst_config(balst_table, "2025-11-10T16:00:00", out))
     stations_csv, windows, _ = read_outputs(out)
     assert summary["processing"]["CH.BALST"]["components"] == "EZ"
     assert summary["window_seconds"] > 1000 and np.isfinite(windows["score"]).all()
     assert np.isfinite(stations_csv[["score", "cv_pct", "onset_jump_pct"]].to_numpy()).all()
+    # background + pre-event span the whole record before the event, post-event the rest: no placebo fits
+    placebo = summary["placebo"]
+    assert placebo["n"] == 0 and placebo["p_value"] is None and "probe.lookback_seconds" in placebo["reason"]
+
+
+def test_real_day_drift_fools_the_bootstrap_but_not_the_placebo_null(balst_table, tmp_path, capsys):
+    # 19:30 on the CH.BALST day: nothing happened, yet the 2 h pre-event span differs from the 2 h before it
+    # (daily noise cycle) and the bootstrap CI excludes 0.5; the same comparison at 100 placebo times on the
+    # same day is as extreme about one time in five
+    summary = run(balst_config(balst_table, "2025-11-10T19:30:00", tmp_path,
+                               ("probe.lookback_seconds=14400", "probe.post_seconds=3600")))
+    placebo = summary["placebo"]
+    assert summary["pre_vs_background_auc_ci"][0] > 0.5
+    assert placebo["n"] == 100 and placebo["n_eligible"] > 100 and placebo["p_value"] > 0.1
+    assert placebo["auc_quantiles"]["0.05"] < 0.3 and placebo["auc_quantiles"]["0.95"] > 0.8  # drift, both ways
+    table = pd.read_csv(tmp_path / "placebo.csv", parse_dates=["event_time"])
+    assert len(table) == 100 and table["event_time"].is_unique
+    assert placebo["p_value"] == (1 + (table["auc"] >= summary["pre_vs_background_auc"]).sum()) / 101
+    # every placebo span (background start .. placebo time) ends before the real pre-event span starts
+    real_pre_start = pd.Timestamp(summary["background_end"])
+    span = pd.Timedelta(seconds=placebo["span_seconds"])
+    assert ((table["event_time"] <= real_pre_start) | (table["event_time"] - span >= pd.Timestamp(
+        summary["event"]["time"]) + pd.Timedelta(hours=1))).all()
+    printed = capsys.readouterr().out
+    assert "pre vs background AUC" in printed and f"placebo times (n=100, {placebo['n_non_overlapping']}" in printed
+
+
+def test_planted_change_is_significant_against_placebo_event_times(planted_run):
+    _, out, summary = planted_run
+    placebo = summary["placebo"]
+    assert placebo["n"] == 50 and placebo["n_non_overlapping"] >= 3
+    assert placebo["p_value"] < 0.1 and placebo["p_value"] == pytest.approx(1 / 51)  # beats every placebo
+    assert abs(placebo["auc_quantiles"]["0.5"] - 0.5) < 0.1  # placebo spans miss the planted change
+    table = pd.read_csv(out / "placebo.csv")
+    assert len(table) == 50 and (table["n_stations"] == 10).all() and table["auc"].max() < summary[
+        "pre_vs_background_auc"]
 
 
 def test_planted_stations_rank_highest_and_auc_ci_excludes_half(planted_run):
@@ -128,7 +181,7 @@ def test_planted_stations_rank_highest_and_auc_ci_excludes_half(planted_run):
 
 
 def test_planted_run_reports_processing_and_onset_distance_trend(planted_run):
-    net, out, summary = planted_run
+    _, out, summary = planted_run
     processing = summary["processing"]
     assert processing["XS.S01"]["resampled_from_hz"] == 50.0 and processing["XS.S02"]["resampled_from_hz"] == 200.0
     assert processing["XS.S03"]["merged_gaps"] == 3 and processing["XS.S03"]["windows_dropped"]["gappy"] >= 1
@@ -141,11 +194,62 @@ def test_planted_run_reports_processing_and_onset_distance_trend(planted_run):
 
 def test_nothing_planted_gives_no_significant_rank_and_auc_ci_covers_half(tmp_path):
     net = synthetic(tmp_path / "data", planted=(), seed=12)
-    summary = run(compose(net.overrides() + [f"out={tmp_path / 'out'}"]))
+    summary = run(compose(net.overrides() + PLACEBO + [f"out={tmp_path / 'out'}"]))
     assert summary["epicentral_rank_p_value"] > 0.05
     low, high = summary["pre_vs_background_auc_ci"]
     assert low < 0.5 < high
     assert summary["quiescent_binomial_p_value"] > 0.05
+    assert summary["placebo"]["n"] == 50
+    assert summary["placebo"]["p_value"] > 0.1 and summary["placebo"]["epicentral_rank_p_value"] > 0.1
+
+
+def test_placebo_at_shift_zero_reproduces_the_real_scores_and_eligible_shifts_avoid_the_event():
+    t0 = pd.Timestamp("2024-01-01T00:00:00Z")
+    grid = make_window_grid(t0, t0 + pd.Timedelta(minutes=60), t0 + pd.Timedelta(minutes=30), sampling_rate_hz=100.0,
+                            window_seconds=40.0, step_seconds=20.0, lookback_seconds=600, post_seconds=120)
+    rng = np.random.default_rng(0)
+    fit = fit_background("mahalanobis")
+    values = []
+    for i in range(3):  # one station misses a stretch of windows, as with a gap
+        steps = grid.steps[(grid.steps < -60) | (grid.steps > -55)] if i == 1 else grid.steps
+        values.append(StationValues(f"XS.S{i}", steps, rng.standard_t(4, size=(len(steps), 6))))
+    shifted, n_short = shifted_scores(values, fit, grid, 0, min_background_windows=8, min_pre_windows=3)
+    assert n_short == 0
+    for i, station in enumerate(values):
+        phase = pd.Series(grid.phase, index=grid.steps).loc[station.steps].to_numpy()
+        scored = np.isin(phase, ["background", "pre"])
+        expected = leave_out_scores(fit, station.values[scored], phase[scored] == "background",
+                                    station.steps[scored], grid.stride)
+        np.testing.assert_allclose(shifted["score"][shifted["station"] == i], expected)
+    assert 0 <= pooled_auc(shifted["score"], shifted["is_pre"]) <= 1
+    # placebo windows never overlap a real pre-event or post-event window, and every other shift would
+    in_record = np.arange(-200, 200)
+    eligible = eligible_shifts(grid)
+    starts = {p: grid.steps[grid.phase == p] * grid.step_seconds for p in ("background", "pre", "post")}
+    reserved = (starts["pre"].min(), max(starts["pre"].max(), starts["post"].max()) + grid.window_seconds)
+    for k in in_record:
+        first, last = starts["background"].min() + k * 20.0, starts["pre"].max() + k * 20.0 + grid.window_seconds
+        fits = first >= grid.steps.min() * 20.0 and last <= grid.steps.max() * 20.0 + grid.window_seconds
+        disjoint = last <= reserved[0] or first >= reserved[1]
+        assert (k in eligible) == (fits and disjoint)
+    assert len(eligible) > 20
+
+
+def test_batched_ledoit_wolf_matches_sklearn():
+    from sklearn.covariance import LedoitWolf
+
+    x = np.random.default_rng(1).standard_t(3, size=(4, 12, 9))
+    batched = ledoit_wolf_covariance(x)
+    for sample, covariance in zip(x, batched):
+        np.testing.assert_allclose(covariance, LedoitWolf(assume_centered=True).fit(sample).covariance_,
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_lookback_before_the_record_and_negative_placebo_count_are_clear_errors(small_network, tmp_path):
+    with pytest.raises(SeisbindInputError, match="probe.lookback_seconds=900.*reach no further back"):
+        run(compose(small_network.overrides() + ["probe.lookback_seconds=900", f"out={tmp_path}"]))
+    with pytest.raises(SeisbindInputError, match="probe.n_placebo must be >= 0"):
+        run(compose(small_network.overrides() + ["probe.n_placebo=-1", f"out={tmp_path}"]))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ station, pre-event coefficients of variation, onset jumps and "quiet" stations, 
 those numbers from any ObsPy-readable continuous data and attaches a null to each claim: the epicentral rank gets
 a permutation p-value over stations, pre-event vs background windows an AUC with a bootstrap CI (stations and
 blocks of windows resampled), the onset jump a Spearman test against distance, the quiet stations a binomial test
-against the rate expected by chance.
+against the rate expected by chance. The AUC and the epicentral rank also get a placebo null (station_placebo):
+the same scoring with the event moved to times where nothing happened, which the bootstrap cannot provide when
+slow drift alone separates pre-event from background windows.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E4
 from seisbind.data.continuous import (StationRecord, index_waveform_files, load_station,  # noqa: E402
                                       read_station_table)
 from seisbind.errors import SeisbindInputError  # noqa: E402
-from seisbind.probe.station_features import (WindowGrid, band_edges_hz, centroid_cosine,  # noqa: E402
+from seisbind.probe.station_features import (Fitter, WindowGrid, band_edges_hz, centroid_cosine,  # noqa: E402
                                              fit_background, leave_out_scores, make_window_grid, station_windows,
                                              window_features)
+from seisbind.probe.station_placebo import StationValues, placebo_null  # noqa: E402
 
 log = logging.getLogger(__name__)
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -134,9 +137,10 @@ def _coordinates(index: pd.DataFrame, table: pd.DataFrame, source: str) -> tuple
 
 
 def score_station(record: StationRecord, grid: WindowGrid, probe: DictConfig, embed: Embedder | None
-                  ) -> tuple[pd.DataFrame, dict]:
-    """Window scores of one station (a frame with grid step, times, phase, score[, embedding_score]) and the
-    counts of windows it could not score; raises SeisbindInputError when a phase has too few windows."""
+                  ) -> tuple[pd.DataFrame, dict, dict[str, StationValues]]:
+    """Window scores of one station (a frame with grid step, times, phase, score[, embedding_score]), the
+    counts of windows it could not score, and its features (and embeddings) of every usable grid window, keyed
+    by score column, for the placebo null; raises SeisbindInputError when a phase has too few windows."""
     positions, windows, dropped = station_windows(record, grid, probe.max_gap_fraction)
     phase = grid.phase[positions]
     counts = {p: int((phase == p).sum()) for p in ("background", "pre", "post")}
@@ -150,18 +154,24 @@ def score_station(record: StationRecord, grid: WindowGrid, probe: DictConfig, em
     edges, nperseg = band_edges_hz(n_window, fs, record.native_sampling_rate_hz, probe.n_bands)
     lta = int(min(probe.lta_seconds * fs, n_window // 2))
     sta = int(max(1, min(probe.sta_seconds * fs, lta // 4)))
-    features = window_features(windows[:, record.component_rows], fs, edges, nperseg, sta, lta)
-    is_background = phase == "background"
     steps = grid.steps[positions]
-    frame = pd.DataFrame({
-        "network": record.network, "station": record.station, "step": steps,
-        "window_start": grid.starts[positions], "window_end": grid.ends[positions], "phase": phase,
-        "score": leave_out_scores(fit_background(probe.score), features, is_background, steps, grid.stride)})
+    values = {"score": StationValues(record.seed_id, steps,
+                                     window_features(windows[:, record.component_rows], fs, edges, nperseg, sta,
+                                                     lta))}
     if embed is not None:
-        frame["embedding_score"] = leave_out_scores(centroid_cosine, embed(windows), is_background, steps,
-                                                    grid.stride)
+        values["embedding_score"] = StationValues(record.seed_id, steps, embed(windows))
+    scored = phase != ""
+    is_background = phase[scored] == "background"
+    frame = pd.DataFrame({
+        "network": record.network, "station": record.station, "step": steps[scored],
+        "window_start": grid.starts[positions[scored]], "window_end": grid.ends[positions[scored]],
+        "phase": phase[scored]})
+    for column, fit in (("score", fit_background(probe.score)), ("embedding_score", centroid_cosine)):
+        if column in values:
+            frame[column] = leave_out_scores(fit, values[column].values[scored], is_background, steps[scored],
+                                             grid.stride)
     return frame, {"windows": counts, "windows_dropped": dropped, "band_edges_hz": np.round(edges, 4).tolist(),
-                   "sta_lta_samples": [sta, lta]}
+                   "sta_lta_samples": [sta, lta]}, values
 
 
 def station_summary(windows: pd.DataFrame, coordinates: dict, event: Event, stride: int, alpha: float,
@@ -236,7 +246,12 @@ def pre_vs_background_auc(scores: np.ndarray, is_pre: np.ndarray, groups: np.nda
                                                                                            1 / len(block_ids)))
             weights[:, idx] = counts[:, block_of]
     low, high = np.quantile(weighted_auc(scores, is_pre, weights), [(1 - level) / 2, (1 + level) / 2])
-    return float(weighted_auc(scores, is_pre, np.ones((1, len(scores))))[0]), [float(low), float(high)]
+    return pooled_auc(scores, is_pre), [float(low), float(high)]
+
+
+def pooled_auc(scores: np.ndarray, is_pre: np.ndarray) -> float:
+    """AUC of pre-event (1) vs background (0) window scores pooled over stations."""
+    return float(weighted_auc(np.asarray(scores, float), np.asarray(is_pre, bool), np.ones((1, len(scores))))[0])
 
 
 def network_summary(stations: pd.DataFrame, windows: pd.DataFrame, quiescence_p: dict, grid: WindowGrid,
@@ -274,6 +289,48 @@ def network_summary(stations: pd.DataFrame, windows: pd.DataFrame, quiescence_p:
                                                        alternative="greater").pvalue) if tested else None),
         "quiescence_p_values": quiescence_p,
     }
+
+
+def placebo_claims(values: list[StationValues], fit: Fitter, grid: WindowGrid, probe: DictConfig, claims: dict
+                   ) -> tuple[dict, pd.DataFrame]:
+    """Placebo null (station_placebo) of the observed AUC and epicentral rank in `claims` (network_summary)."""
+    return placebo_null(values, fit, grid, auc=pooled_auc,
+                        epicentral=claims["epicentral_station"], observed_auc=claims["pre_vs_background_auc"],
+                        observed_rank=claims["epicentral_rank"], n_placebo=probe.n_placebo, seed=probe.seed,
+                        min_background_windows=probe.min_background_windows, min_pre_windows=probe.min_pre_windows)
+
+
+def console_summary(summary: dict) -> str:
+    """The table `run` prints: each network-level claim, its value and its null tests' p-values."""
+    placebo = summary["placebo"]
+    null = f"placebo times (n={placebo['n']}, {placebo['n_non_overlapping']} disjoint)"
+
+    def p(value) -> str:
+        return "-" if value is None else f"{value:.3g}"
+
+    low, high = summary["pre_vs_background_auc_ci"]
+    trend = summary["onset_jump_vs_distance"]
+    quiet = summary["quiescent_fraction"]
+    rows = [
+        ("claim", "value", "null", "p"),
+        (f"epicentral rank ({summary['epicentral_station']}, {summary['epicentral_distance_km']:.0f} km)",
+         f"{summary['epicentral_rank']} of {summary['n_stations']} (1 = lowest)", "station permutation",
+         p(summary["epicentral_rank_p_value"])),
+        ("", "", null, p(placebo["epicentral_rank_p_value"])),
+        ("pre vs background AUC", f"{summary['pre_vs_background_auc']:.3f} [{low:.3f}, {high:.3f}] (95 % CI)",
+         null, p(placebo["p_value"])),
+        ("quiescent fraction", "-" if quiet is None else f"{quiet:.2f}", "binomial",
+         p(summary["quiescent_binomial_p_value"])),
+        ("onset jump vs distance", "-" if trend["rho"] is None else f"Spearman rho {trend['rho']:+.2f}", "Spearman",
+         p(trend["p_value"])),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [(f"station anomaly analysis: {summary['n_stations']} stations ({len(summary['skipped'])} skipped), "
+              f"{summary['window_seconds']:g}-s windows every {summary['step_seconds']:g} s")]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] for row in rows]
+    if "reason" in placebo:
+        lines.append(f"placebo null: {placebo['reason']}")
+    return "\n".join(lines)
 
 
 def _plot_map(stations: pd.DataFrame, event: Event, path: Path) -> None:
@@ -329,7 +386,8 @@ def _jsonable(value):
 
 def run(cfg: DictConfig) -> dict:
     """Score every station and window, test the network-level claims, write OUT/stations.csv,
-    station_windows.csv, summary.json, map.png, timeseries.png; return the summary."""
+    station_windows.csv, summary.json, placebo.csv, map.png, timeseries.png, print the claims table (see
+    console_summary); return the summary."""
     probe, data = cfg.probe, cfg.data
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -352,38 +410,43 @@ def run(cfg: DictConfig) -> dict:
         record_start, record_end, event.time, sampling_rate_hz=data.sampling_rate_hz,
         window_seconds=_window_seconds(probe, embed, data.sampling_rate_hz), step_seconds=probe.step_seconds,
         background_fraction=probe.background_fraction, post_seconds=probe.post_seconds,
-        target_pre_event_windows=probe.target_pre_event_windows,
+        lookback_seconds=probe.lookback_seconds, target_pre_event_windows=probe.target_pre_event_windows,
         min_background_windows=probe.min_background_windows, min_pre_windows=probe.min_pre_windows)
     channel_priority = OmegaConf.to_container(data.channel_priority) if data.channel_priority else None
-    frames, processing = [], {}
+    frames, values, processing = [], {"score": [], "embedding_score": []}, {}
     for net, sta in coordinates:
         try:
             record = load_station(index, net, sta, sampling_rate_hz=data.sampling_rate_hz, format=data.format,
                                   channel_priority=channel_priority,
                                   max_interpolated_gap_seconds=data.max_interpolated_gap_seconds)
-            frame, counts = score_station(record, grid, probe, embed)
+            frame, counts, station_values = score_station(record, grid, probe, embed)
         except SeisbindInputError as exc:
             log.warning("skipping station %s.%s: %s", net, sta, exc)
             skipped[f"{net}.{sta}"] = str(exc)
             continue
         processing[record.seed_id] = {**record.processing, **counts}
         frames.append(frame)
+        for column, station_value in station_values.items():
+            values[column].append(station_value)
     if not frames:
         raise SeisbindInputError(f"no station could be scored: {skipped}")
     windows = pd.concat(frames, ignore_index=True)
     stations, quiescence_p = station_summary(windows, coordinates, event, grid.stride, probe.quiescence_alpha)
     summary = network_summary(stations, windows, quiescence_p, grid, probe)
+    summary["placebo"], placebo = placebo_claims(values["score"], fit_background(probe.score), grid, probe, summary)
     if embed is not None:
         emb_stations, emb_quiet = station_summary(windows, coordinates, event, grid.stride, probe.quiescence_alpha,
                                                   score="embedding_score")
         stations["embedding_score"] = emb_stations["score"].to_numpy()
         summary["embedding"] = network_summary(emb_stations, windows, emb_quiet, grid, probe,
                                                score="embedding_score")
+        summary["embedding"]["placebo"], _ = placebo_claims(values["embedding_score"], centroid_cosine, grid, probe,
+                                                            summary["embedding"])
     summary.update({
         "event": {"time": event.time, "latitude": event.latitude, "longitude": event.longitude},
         "record": [record_start, record_end],
         "window_seconds": grid.window_seconds, "step_seconds": grid.step_seconds,
-        "background_end": grid.background_end,
+        "lookback_seconds": probe.lookback_seconds, "background_end": grid.background_end,
         "n_windows": {p: int((windows["phase"] == p).sum()) for p in ("background", "pre", "post")},
         "n_windows_straddling_event_or_boundary": grid.n_straddling,
         "score": probe.score,
@@ -394,9 +457,12 @@ def run(cfg: DictConfig) -> dict:
     stations[STATION_CSV_COLUMNS + extra].to_csv(out / "stations.csv", index=False)
     windows[["network", "station", "window_start", "window_end", "phase", "score"] + extra].to_csv(
         out / "station_windows.csv", index=False)
+    placebo.to_csv(out / "placebo.csv", index=False)
     summary = _jsonable(summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot_map(stations, event, out / "map.png")
     _plot_timeseries(windows, stations, grid, out / "timeseries.png")
     log.info("station anomaly outputs written to %s", out)
+    print(console_summary(summary))
+    print(f"outputs: {out}")
     return summary
