@@ -1,24 +1,49 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing.
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when missing and install exactly
+# the versions in requirements.lock (`make lock` refreshes it from pyproject.toml).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 DATA := data/synthetic
 RUN := runs/demo
+# Build requirements of the editable install, locked with the rest (installed without build isolation).
+BUILD_REQUIREMENTS := "setuptools>=68,<82" wheel
+# torch's extension ABI must match torchaudio's: a pair that does not load fails the install here, first.
+IMPORT_CHECK := import torch, torchaudio; torchaudio.transforms.Spectrogram()(torch.zeros(1, 400)); \
+	print(f"torch {torch.__version__} + torchaudio {torchaudio.__version__} load together")
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
-export HYDRA_FULL_ERROR ?= 1
 
 SHELL := /bin/bash
-.PHONY: install demo test bench clean
+.PHONY: install lock lint demo test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	$(PY) -c '$(IMPORT_CHECK)'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Resolve pyproject.toml's ranges afresh in a scratch venv and write every installed version, pip's own included.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet $(BUILD_REQUIREMENTS)
+	.lock-venv/bin/python -m pip install --quiet -e '.[test,lint]'
+	.lock-venv/bin/python -m pip check
+	.lock-venv/bin/python -c '$(IMPORT_CHECK)'
+	{ echo "# Every package of 'pip install -e .[test,lint]' at the version resolved by 'make lock' (Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())'), $$(uname -m))."; \
+	  echo "# Installed with 'pip install --no-deps -r $(LOCK)': nothing outside this list can move."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .lock-venv
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 # The demo data root carries all three planted precursors (strength 1); strength 0 is the null.
 $(DATA)/truth.json: | $(STAMP)

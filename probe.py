@@ -4,10 +4,12 @@ python probe.py probe=stations data.waveforms='DIR/*' data.stations=FILE event.t
 import hydra
 from omegaconf import DictConfig
 
+from seisbind.cli import report_user_errors
 from seisbind.probe import run
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="probe")
+@report_user_errors
 def main(cfg: DictConfig) -> None:
     run(cfg)
 

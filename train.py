@@ -1,12 +1,15 @@
-"""python train.py experiment=seisclip [data.root=DIR] [trainer=gpu|ddp|ddp_sim] [logger=wandb|csv|none] [ckpt_path=PATH]"""
+"""python train.py experiment=seisclip [data.root=DIR] [trainer=gpu|ddp|ddp_sim] [logger=wandb|csv|none]
+[ckpt_path=PATH] [trainer.max_steps=N]"""
 
 import hydra
 from omegaconf import DictConfig
 
+from seisbind.cli import report_user_errors
 from seisbind.train import train
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
+@report_user_errors
 def main(cfg: DictConfig) -> float | None:
     result = train(cfg)
     print(f"checkpoint: {result['checkpoint']}", flush=True)

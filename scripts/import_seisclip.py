@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from omegaconf import OmegaConf
-
+from seisbind.cli import cli_options, report_user_errors
 from seisbind.data.instance_schema import TRACE_NPTS
 from seisbind.seisclip import FRAMES_TO_NPERSEG, SPECTRUM, import_seisclip
 
@@ -28,9 +27,10 @@ class Options:
     n_samples: int = TRACE_NPTS          # trace length of the data (INSTANCE: 12000); the spectrum sees 6000
 
 
+@report_user_errors
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    opts = OmegaConf.merge(OmegaConf.structured(Options), OmegaConf.from_cli())
+    opts = cli_options(Options)
     result = import_seisclip(opts.src, opts.out, spectrum_frames=opts.spectrum_frames, n_samples=opts.n_samples)
     encoder = result.modality[SPECTRUM]["encoder"]
     overrides = []

@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seisbind.cli import report_user_errors
 from seisbind.data.synthetic import FILE_NAMES, SyntheticConfig, write_synthetic
 from seisbind.errors import SeisbindInputError
 
@@ -32,6 +33,7 @@ def parse_args(argv: list[str]) -> tuple[Path, SyntheticConfig]:
     return out, OmegaConf.to_object(merged)
 
 
+@report_user_errors
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
@@ -51,7 +53,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except SeisbindInputError as error:
-        sys.exit(f"error: {error}")
+    main()

@@ -1,20 +1,27 @@
-"""Phase 0 of the seed plan: the INSTANCE traces of the 2016-2017 Norcia sequence, one row per trace.
+"""Phase 0 of the seed plan: the event traces of the 2016-2017 Norcia sequence, one row per trace.
 
 python scripts/prepare_norcia.py data.root=DIR out=norcia_events.parquet [region.min_latitude_deg=42.5 ...]
     [period.start=2016-08-01 period.end=2017-01-31] [columns=null]
 
-Reads the events metadata of DIR (any INSTANCE version or sample suffix), keeps traces whose event lies in the
-region and period, writes Parquet and prints the count.
+Reads the events metadata of DIR (INSTANCE files of any version or sample suffix, or a SeisBench folder, chunked
+or not), keeps traces whose event lies in the region and period, writes Parquet and prints the count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+import logging
+from dataclasses import asdict, dataclass, field
 
-from omegaconf import OmegaConf
+import pandas as pd
 
-from seisbind.data.instance import MetadataFilter, find_instance_files, read_instance_metadata
+from seisbind.cli import cli_options, report_user_errors
+from seisbind.data.instance import MetadataFilter
+from seisbind.data.instance_schema import EVENT_COLUMNS
+from seisbind.data.sources import read_metadata
+from seisbind.errors import SeisbindInputError
+from seisbind.files import atomic_path
+
+log = logging.getLogger("prepare_norcia")
 
 
 @dataclass
@@ -45,17 +52,31 @@ class Options:
     columns: list[str] | None = None   # None = all 115 columns
 
 
-def main() -> None:
-    opts = OmegaConf.merge(OmegaConf.structured(Options), OmegaConf.from_cli())
-    files = find_instance_files(opts.data.root)
-    filters = MetadataFilter(**OmegaConf.to_container(opts.region), start_time=opts.period.start,
-                             end_time=opts.period.end)
-    table = read_instance_metadata(files.events_csv, opts.columns, filters=filters)
-    out = Path(opts.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out, index=False)
+def run(opts: Options) -> None:
+    """Write the region/period traces of `opts.data.root` to `opts.out` (written whole or not at all)."""
+    for key, value in asdict(opts.period).items():
+        try:
+            pd.Timestamp(value)
+        except ValueError:
+            raise SeisbindInputError(f"period.{key}={value!r}: not a time (e.g. 2016-08-01)") from None
+    filters = MetadataFilter(**asdict(opts.region), start_time=opts.period.start, end_time=opts.period.end)
+    table = read_metadata(opts.data.root, opts.columns, filters=filters)
+    source = table.attrs["source"]
+    if opts.columns is None:
+        missing = [name for name in EVENT_COLUMNS if name not in table.columns]
+        if missing:
+            log.warning("%s: %d of the %d INSTANCE event columns are missing, so %s has %d columns: %s", source,
+                        len(missing), len(EVENT_COLUMNS), opts.out, len(table.columns), ", ".join(missing))
+    with atomic_path(opts.out) as tmp:
+        table.to_parquet(tmp, index=False)
     print(f"{len(table)} traces of {table['source_id'].nunique() if 'source_id' in table else '?'} events "
-          f"from {files.events_csv} -> {out}")
+          f"from {source} -> {opts.out}")
+
+
+@report_user_errors
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run(cli_options(Options))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seisbind.errors import SeisbindInputError
@@ -48,6 +51,32 @@ def validate_train_config(cfg: DictConfig) -> None:
                 f"{[m for m in modalities if m != cfg.anchor]}")
         if float(weight) < 0:
             raise SeisbindInputError(f"pairs.{name}={weight}: pair weights must be >= 0")
+
+
+def check_keys(node: DictConfig, where: str) -> None:
+    """Every key of a `_target_` config node must be a parameter of its target (keyword-only included): an
+    unknown key is a typo that would otherwise change nothing, silently."""
+    target = get_object(node._target_)
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = [k for k in node if not str(k).startswith("_") and k not in params]
+    if unknown:
+        known = ", ".join(k for k in params if k not in ("self", "inputs"))
+        raise SeisbindInputError(f"{', '.join(f'{where}.{k}' for k in unknown)}: no such setting of {node._target_} "
+                                 f"(known: {known})")
+
+
+def build(node: Any, where: str, **kwargs: Any) -> Any:
+    """`hydra.utils.instantiate`, but a bad setting is reported with the config key to change (`where`) rather
+    than Hydra's wrapper around it; a `SeisbindInputError` from the target passes through as it is."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, SeisbindInputError):
+            raise cause from None
+        raise SeisbindInputError(f"{where}: {cause or err}") from err
 
 
 def plain(cfg: Any) -> Any:

@@ -15,3 +15,7 @@ class BadTraceError(SeisbindInputError):
         self.path = path
         self.trace_name = trace_name
         self.reason = reason
+
+
+class SeisbindOutputError(OSError):
+    """An output file could not be written (disk full, read-only folder); the message names the path."""

@@ -6,31 +6,25 @@ Modalities are data: the module loops over `modality` (a plain dict of configs, 
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Any
+from collections import Counter
+from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from torch import nn
 
-from seisbind.config import plain
+from seisbind.checkpoints import read_checkpoint
+from seisbind.config import build, plain
 from seisbind.errors import SeisbindInputError
 from seisbind.losses import ContrastiveObjective
 from seisbind.modalities.head import ModalityHead
 from seisbind.retrieval import retrieval_recall
 
 Batch = dict[str, dict[str, torch.Tensor]]
-
-
-
-def _build(where: str, cfg: dict, **kwargs: Any) -> nn.Module:
-    """Instantiate a config node; a bad setting is reported with the config key to change, not Hydra's trace."""
-    try:
-        return instantiate(cfg, **kwargs)
-    except InstantiationException as err:
-        raise SeisbindInputError(f"{where}: {err.__cause__ or err}") from err
+log = logging.getLogger(__name__)
 
 
 class SeisBindModule(L.LightningModule):
@@ -54,9 +48,9 @@ class SeisBindModule(L.LightningModule):
         for name, cfg in modality.items():
             shape = tuple(input_shapes[name])
             if cfg.get("preprocess"):
-                self.preprocess[name] = _build(f"modality.{name}.preprocess", cfg["preprocess"])
+                self.preprocess[name] = build(cfg["preprocess"], f"modality.{name}.preprocess")
                 shape = tuple(self.preprocess[name].output_shape(shape[-1]))
-            self.encoders[name] = _build(f"modality.{name}.encoder", cfg["encoder"], input_shape=shape)
+            self.encoders[name] = build(cfg["encoder"], f"modality.{name}.encoder", input_shape=shape)
             head = dict(cfg.get("head") or {})
             if name == anchor:
                 # A pair uses the other modality's temperature: the anchor's scale never enters a loss, and a
@@ -66,6 +60,7 @@ class SeisBindModule(L.LightningModule):
         weights = pairs or {name: 1.0 for name in modality if name != anchor}
         self.objective = ContrastiveObjective([(anchor, name, weight) for name, weight in weights.items()])
         self.val_outputs: list[dict[str, torch.Tensor]] = []
+        self.skipped: dict[str, str] = {}   # trace name -> why it was skipped, over the whole run
         if init_from:
             self.load_encoder_weights(init_from)
 
@@ -103,8 +98,14 @@ class SeisBindModule(L.LightningModule):
                      sync_dist=stage != "train")
         bad = [batch[name]["bad"] for name in embeddings if "bad" in batch[name]]
         if bad:
+            # An epoch total: per-step values are thinned by log_every_n_steps and would hide most skips.
             self.log(f"{stage}/bad_traces", torch.stack(bad).float().sum(), reduce_fx="sum", batch_size=batch_size,
-                     sync_dist=stage != "train")
+                     on_step=False, on_epoch=True, sync_dist=True)
+            for name in embeddings:
+                for entry in batch[name].get("skipped", ()):
+                    if entry:
+                        trace, reason = entry.split("\t", 1)
+                        self.skipped[trace] = reason
         return loss, {name: e.detach() for name, e in embeddings.items()} | {
             f"present/{name}": m for name, m in present.items()}
 
@@ -130,6 +131,18 @@ class SeisBindModule(L.LightningModule):
                                                             self.hparams.retrieval_k).items():
                     self.log(f"val/recall@{k}/{a}-{b}", recall, sync_dist=True)
                     self.log(f"val/recall@{k}/{a}-{b}/chance", chance, sync_dist=True)
+
+    def on_train_end(self) -> None:
+        """The run's distinct skipped traces, gathered from every rank, printed once with their reasons."""
+        skipped = dict(self.skipped)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            parts: list[dict[str, str]] = [{} for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(parts, skipped)
+            skipped = {k: v for part in parts for k, v in part.items()}
+        if skipped and self.trainer.is_global_zero:
+            reasons = Counter(skipped.values()).most_common()
+            print(f"skipped {len(skipped)} bad traces in this run: "
+                  + "; ".join(f"{n} x {reason}" for reason, n in reasons), flush=True)
 
     # -- optimisation ---------------------------------------------------------------------------------------
     def configure_optimizers(self) -> dict:
@@ -157,16 +170,31 @@ class SeisBindModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # -- weights from elsewhere -----------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, key: str = "ckpt") -> SeisBindModule:
+        """The model of a user-supplied checkpoint, in eval mode on the CPU, loaded without running code from the
+        file (seisbind/checkpoints.py); `key` is the config key that named the file."""
+        checkpoint = read_checkpoint(path, key)
+        try:
+            module = cls(**checkpoint["hyper_parameters"])
+            module.load_state_dict(checkpoint["state_dict"])
+        except (KeyError, TypeError, RuntimeError) as err:
+            raise SeisbindInputError(f"{key}={path}: not a checkpoint of this seisbind model ({err})".split("\n")[0]) \
+                from err
+        return module.eval()
+
     def load_encoder_weights(self, path: str) -> None:
         """Initialise encoders, heads and preprocessors from another seisbind checkpoint (e.g. an imported SeisCLIP
         one). Only modules present in both are copied; a shape mismatch is an error naming the tensor."""
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        state = read_checkpoint(path, key="model.init_from")["state_dict"]
         own = self.state_dict()
         wanted = {k: v for k, v in state.items() if k in own and not k.startswith("objective")}
         wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in wanted.items()
                  if v.shape != own[k].shape]
         if wrong:
-            raise ValueError(f"{path}: tensors do not fit this model's configuration: {wrong[:5]}")
+            raise SeisbindInputError(f"model.init_from={path}: tensors do not fit this model's configuration: "
+                                     f"{wrong[:5]}")
         missing = self.load_state_dict(wanted, strict=False).missing_keys
         if len(missing) == len(own):
-            raise ValueError(f"{path}: no tensor of this checkpoint matches the configured modalities")
+            raise SeisbindInputError(f"model.init_from={path}: no tensor of this checkpoint matches the configured "
+                                     "modalities")

@@ -32,9 +32,11 @@ from einops import rearrange
 from omegaconf import OmegaConf
 from torch import Tensor
 
+from seisbind.checkpoints import load_untrusted
 from seisbind.data.instance_schema import TRACE_NPTS
 from seisbind.data.spectra import SEISCLIP_NFFT, seisclip_stft_frames
 from seisbind.errors import SeisbindInputError
+from seisbind.files import atomic_path
 from seisbind.modalities.spectrum import patch_grid
 from seisbind.module import SeisBindModule
 
@@ -129,15 +131,7 @@ class SeisCLIPInfoInput:
 def read_seisclip_state(path: str | Path) -> dict[str, Tensor]:
     """The tensors of a SeisCLIP weight file: a plain state dict, possibly under "state_dict"/"model" or with
     DDP's "module." prefix. Loaded with weights_only=True: a file that needs arbitrary unpickling is refused."""
-    path = Path(path)
-    if not path.is_file():
-        raise SeisbindInputError(f"src={path}: no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError ... for foreign files
-        raise SeisbindInputError(
-            f"{path}: not a loadable PyTorch state dict ({type(err).__name__}: {err}); SeisCLIP's released files "
-            "are `torch.save(model.state_dict())` outputs") from err
+    state = load_untrusted(path, key="src")
     for wrapper in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
             state = state[wrapper]
@@ -296,9 +290,9 @@ def save_checkpoint(module: SeisBindModule, out: str | Path, **provenance: Any) 
     """A checkpoint `SeisBindModule.load_from_checkpoint` reads: weights, hyperparameters, Lightning version; plus
     where the weights came from under "seisclip_import"."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": lightning.__version__, "seisclip_import": provenance}, out)
+    with atomic_path(out) as tmp:
+        torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                    "pytorch-lightning_version": lightning.__version__, "seisclip_import": provenance}, tmp)
     return out
 
 

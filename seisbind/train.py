@@ -10,27 +10,31 @@ from pathlib import Path
 
 import lightning as L
 import wandb
+from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import WandbLogger
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from seisbind.config import validate_train_config, wandb_default_offline
+from seisbind.checkpoints import LastCheckpoint, read_checkpoint
+from seisbind.config import build, check_keys, validate_train_config, wandb_default_offline
 from seisbind.module import SeisBindModule
 
 log = logging.getLogger(__name__)
 
 
-
 def build_datamodule(cfg: DictConfig):
-    """The data module with one input per configured modality."""
-    inputs = {name: instantiate(m.input) for name, m in cfg.modality.items()}
-    return instantiate(cfg.data, inputs=inputs, _recursive_=False)
+    """The data module with one input per configured modality; a key under `data` that the data module does not
+    take (a typo such as `data.rot=`) is an error naming it."""
+    check_keys(cfg.data, "data")
+    inputs = {name: build(m.input, f"modality.{name}.input") for name, m in cfg.modality.items()}
+    return build(cfg.data, "data", inputs=inputs, _recursive_=False)
 
 
 def train(cfg: DictConfig) -> dict:
     """Fit the configured model; returns {"checkpoint": last checkpoint path, "best": best path, "metrics": ...}."""
     validate_train_config(cfg)
+    if cfg.get("ckpt_path"):
+        read_checkpoint(cfg.ckpt_path, key="ckpt_path")  # a bad file fails here, before any data is read
     L.seed_everything(cfg.seed, workers=True)
     wandb_default_offline()
 
@@ -62,9 +66,8 @@ def train(cfg: DictConfig) -> dict:
                 lg.experiment.finish()  # flushes the run; `wandb sync DIR` uploads an offline run later
 
     checkpoint = trainer.checkpoint_callback
-    # Read from the folder rather than the callback: with ddp_spawn the callback state lives in the workers.
-    last = Path(checkpoint.dirpath) / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}" \
-        if checkpoint and checkpoint.dirpath else None
+    # The path comes from the callback's configuration, not its state: with ddp_spawn that lives in the workers.
+    last = next((c.path for c in callbacks if isinstance(c, LastCheckpoint)), None)
     last = str(last.resolve()) if last and last.is_file() else ""
     return {"checkpoint": last, "best": checkpoint.best_model_path if checkpoint else "",
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}}

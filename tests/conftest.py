@@ -17,6 +17,11 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The install check runs first: with a broken torch/torchaudio pair nothing else can pass."""
+    items.sort(key=lambda item: item.module.__name__ != "tests.test_install")
+
+
 def small_synthetic(out: Path, **overrides) -> Path:
     """A data root small enough for unit tests: a few hundred catalog events, ~100 event traces."""
     config = SyntheticConfig(**({"seed": 0, "n_traces": 96, "n_events": 900, "noise_interval_hours": 24.0} | overrides))

@@ -21,6 +21,7 @@ from seisbind.data.catalog import (
     read_catalog,
     window_catalog_features,
 )
+from seisbind.data.windows import select_targets
 from seisbind.errors import SeisbindInputError
 
 HEADER_14 = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
@@ -97,27 +98,36 @@ def test_fdsn_without_header_is_rejected(tmp_path):
         read_catalog(write(tmp_path / "c.txt", FDSN_14.split("\n", 1)[1]))
 
 
-def test_quakeml_written_by_obspy(tmp_path):
+def quakeml_event(rid, when, lat, lon, depth_m, mag, kind, extra_origin=False):
+    """An ObsPy event with a decoy first origin (extra_origin) and a decoy first magnitude; mag=None: none."""
     from obspy import UTCDateTime
-    from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
+    from obspy.core.event import Event, Magnitude, Origin, ResourceIdentifier
 
-    def event(rid, when, lat, lon, depth_m, mag, kind, extra_origin=False):
-        ev = Event(resource_id=ResourceIdentifier(rid), event_type=kind)
-        origin = Origin(time=UTCDateTime(when), latitude=lat, longitude=lon, depth=depth_m)
-        ev.origins = [Origin(time=UTCDateTime(when) - 5, latitude=0.0, longitude=0.0)] if extra_origin else []
-        ev.origins.append(origin)
+    ev = Event(resource_id=ResourceIdentifier(rid), event_type=kind)
+    origin = Origin(time=UTCDateTime(when), latitude=lat, longitude=lon, depth=depth_m)
+    ev.origins = [Origin(time=UTCDateTime(when) - 5, latitude=0.0, longitude=0.0)] if extra_origin else []
+    ev.origins.append(origin)
+    ev.preferred_origin_id = origin.resource_id.id
+    if mag is not None:
         ev.magnitudes = [Magnitude(mag=mag - 1.0, magnitude_type="Md"), Magnitude(mag=mag, magnitude_type="Mw")]
-        ev.preferred_origin_id = origin.resource_id.id
         ev.preferred_magnitude_id = ev.magnitudes[1].resource_id.id
-        return ev
+    return ev
 
-    catalog = Catalog(events=[
-        event("smi:test/event/2", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake", extra_origin=True),
-        event("smi:test/event/1", "2016-08-24T01:36:32", 42.70, 13.23, 8100.0, 6.0, "earthquake"),
-        event("smi:test/event/3", "2016-09-01T10:00:00", 42.90, 12.90, 500.0, 1.5, "quarry blast"),
+
+def write_quakeml(path, events):
+    from obspy.core.event import Catalog
+
+    Catalog(events=events).write(str(path), format="QUAKEML")
+    return path
+
+
+def test_quakeml_written_by_obspy(tmp_path):
+    path = write_quakeml(tmp_path / "catalog.xml", [
+        quakeml_event("smi:test/event/2", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake",
+                      extra_origin=True),
+        quakeml_event("smi:test/event/1", "2016-08-24T01:36:32", 42.70, 13.23, 8100.0, 6.0, "earthquake"),
+        quakeml_event("smi:test/event/3", "2016-09-01T10:00:00", 42.90, 12.90, 500.0, 1.5, "quarry blast"),
     ])
-    path = tmp_path / "catalog.xml"
-    catalog.write(str(path), format="QUAKEML")
     cat = read_catalog(path)
     assert list(cat["event_id"]) == ["smi:test/event/1", "smi:test/event/2"]
     norcia = cat.iloc[1]
@@ -126,6 +136,47 @@ def test_quakeml_written_by_obspy(tmp_path):
     assert norcia["magnitude"] == 6.5 and norcia["magnitude_type"] == "Mw"
     assert norcia["time"] == pd.Timestamp("2016-10-30T06:40:17.32", tz="UTC")
     assert cat.attrs["dropped_event_types"] == {"quarry blast": 1}
+
+
+def test_quakeml_event_without_magnitude_is_kept_counted_and_named(tmp_path, caplog):
+    path = write_quakeml(tmp_path / "catalog.xml", [
+        quakeml_event("smi:test/norcia", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, None, "earthquake"),
+        quakeml_event("smi:test/aftershock", "2016-10-30T07:40:00", 42.84, 13.12, 8000.0, 4.5, "earthquake"),
+        quakeml_event("smi:test/amatrice", "2016-08-24T01:36:32", 42.70, 13.23, 8100.0, 6.0, "earthquake"),
+    ])
+    with caplog.at_level(logging.WARNING):
+        cat = read_catalog(path)
+    assert len(cat) == 3 and np.isnan(cat.loc[cat["event_id"] == "smi:test/norcia", "magnitude"]).all()
+    assert cat.attrs["n_without_magnitude"] == 1
+    assert "catalog.xml: 1 events without a magnitude" in caplog.text
+    assert "smi:test/norcia (2016-10-30T06:40:17.320000+00:00)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        targets = select_targets(cat, 4.0, "preceding")
+    # the aftershock is promoted for want of the mainshock's magnitude: allowed, but never silently
+    assert list(targets["event_id"]) == ["smi:test/amatrice", "smi:test/aftershock"]
+    assert targets.attrs["n_without_magnitude"] == 1
+    assert "1 catalog events without a magnitude" in caplog.text and "smi:test/norcia" in caplog.text
+
+
+def test_empty_magnitude_cells_are_counted_in_fdsn_text_and_csv(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        fdsn = read_catalog(write(tmp_path / "catalog.txt", FDSN_14))
+        csv = read_catalog(write(tmp_path / "events.csv", "time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n"
+                                                          "2016-08-25,42.7,13.2,\n2016-08-26,42.7,13.2,\n"))
+    assert fdsn.attrs["n_without_magnitude"] == 1 and csv.attrs["n_without_magnitude"] == 2
+    assert "catalog.txt: 1 events without a magnitude" in caplog.text
+    assert "45520354 (2016-09-02T11:00:00+00:00)" in caplog.text
+    assert "events.csv: 2 events without a magnitude" in caplog.text and "events:3" in caplog.text
+
+
+def test_catalogs_with_a_byte_order_mark(tmp_path):
+    fdsn = tmp_path / "catalog.txt"
+    fdsn.write_text(FDSN_14, encoding="utf-8-sig")
+    assert len(read_catalog(fdsn)) == 3
+    csv = tmp_path / "catalog.csv"
+    csv.write_text("time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n", encoding="utf-8-sig")
+    assert read_catalog(csv)["magnitude"].tolist() == [3.0]
 
 
 def test_unreadable_quakeml_names_file(tmp_path):

@@ -81,6 +81,9 @@ def test_csv_station_table_aliases_and_errors(tmp_path):
     bad.write_text("network,station,latitude,longitude\nXS,A1,37.5,137.0\nXS,A2,north,137.1\n")
     with pytest.raises(SeisbindInputError, match=r"bad\.csv, line 3: latitude 'north'"):
         read_station_table(bad)
+    with_bom = tmp_path / "bom.csv"
+    with_bom.write_text("network,station,latitude,longitude\nXS,A1,37.5,137.0\n", encoding="utf-8-sig")
+    assert read_station_table(with_bom)["network"].tolist() == ["XS"]
     junk = tmp_path / "junk.xml"
     junk.write_text("not an inventory")
     with pytest.raises(SeisbindInputError, match="junk.xml: not a .csv station table"):

@@ -320,3 +320,27 @@ def test_read_metadata_short_row_and_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(SeisbindInputError, match="empty.csv"):
         read_instance_metadata(tmp_path / "empty.csv")
+
+
+def test_repeated_trace_name_names_file_names_and_rows(tmp_path):
+    rows = event_rows()
+    rows.loc[3, "trace_name"] = rows.loc[0, "trace_name"]  # row 1 holds the multi-line moment tensor
+    path = write_csv(rows, tmp_path / "metadata_Instance_events_v3.csv")
+    message = (r"metadata_Instance_events_v3\.csv: 1 trace_name\(s\) on more than one row \(data rows: one per CSV "
+               r"record, 1 = the first after the header\): '1001\.IV\.OFFI\.\.HH' at data rows 1, 4;")
+    with pytest.raises(SeisbindInputError, match=message):  # across chunks, and with row 4 filtered out
+        read_instance_metadata(path, ["source_id"], chunk_rows=2, filters=MetadataFilter(min_latitude_deg=42.0,
+                                                                                          max_latitude_deg=43.0))
+    noise = noise_rows()
+    noise["trace_name"] = noise["trace_name"].iloc[0]
+    with pytest.raises(SeisbindInputError, match=r"noise\.csv: 1 trace_name.*'IV\.S0\.\.HH\.0' at data rows 1, 2, 3;"):
+        read_instance_metadata(write_csv(noise, tmp_path / "noise.csv"), kind="noise")
+
+
+def test_metadata_with_byte_order_mark(tmp_path):
+    events = tmp_path / "metadata_Instance_events_v3.csv"
+    events.write_text(event_rows().to_csv(index=False), encoding="utf-8-sig")
+    assert read_instance_metadata(events, ["source_id"])["source_id"].tolist() == [e[0] for e in EVENTS]
+    noise = tmp_path / "metadata_Instance_noise.csv"
+    noise.write_text(noise_rows().to_csv(index=False), encoding="utf-8-sig")
+    assert len(read_instance_metadata(noise, ["station_network_code"], kind="noise")) == len(noise_rows())

@@ -144,7 +144,8 @@ class TinyBind(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         torch.manual_seed(1)
-        self.encoders = nn.ModuleDict({n: TabularMLP((f,), width=16, depth=1, out_dim=12) for n, f in MODALITIES.items()})
+        self.encoders = nn.ModuleDict({n: TabularMLP((f,), width=16, depth=1, out_dim=12)
+                                       for n, f in MODALITIES.items()})
         # the anchor's own scale is never used (a pair takes the other modality's): fixed, or DDP would find an
         # unused parameter
         self.heads = nn.ModuleDict(

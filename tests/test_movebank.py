@@ -159,3 +159,10 @@ def test_find_animals_and_several_files(farm_csv, tmp_path):
     assert found == sorted([farm_csv, second])
     assert find_animals(tmp_path / "nowhere") == []
     assert set(read_movebank(found)["individual"]) == {"Cow_1", "Dog_1", "Sheep_1"}
+
+
+def test_byte_order_mark_before_the_header(farm_csv):
+    table = pd.read_csv(farm_csv, dtype=str, keep_default_na=False)
+    table = table[["timestamp", *table.columns.drop("timestamp")]]  # a required column first, next to the BOM
+    farm_csv.write_text(table.to_csv(index=False), encoding="utf-8-sig")
+    assert read_movebank(farm_csv)["line"].tolist() == [2, 4, 6, 5]

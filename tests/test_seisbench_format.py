@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import re
 from pathlib import Path
 
 import h5py
@@ -45,8 +46,10 @@ def trace_metadata(i: int) -> dict:
 
 
 def write_seisbench(folder: Path, traces: list[np.ndarray], *, chunk: str = "", dimension_order: str = "CW",
-                    component_order: str = "ZNE", bucket_size: int = 4, first: int = 0) -> Path:
-    """Write ENZ `traces` with SeisBench's writer in `component_order` and `dimension_order`, bucketed."""
+                    component_order: str = "ZNE", bucket_size: int = 4, first: int = 0,
+                    metadata: list[dict] | None = None) -> Path:
+    """Write ENZ `traces` with SeisBench's writer in `component_order` and `dimension_order`, bucketed, with
+    `metadata` rows (default: trace_metadata(first + i))."""
     permutation = ["ENZ".index(c) for c in component_order]
     writer = sbd.WaveformDataWriter(folder / f"metadata{chunk}.csv", folder / f"waveforms{chunk}.hdf5")
     with writer:
@@ -56,7 +59,8 @@ def write_seisbench(folder: Path, traces: list[np.ndarray], *, chunk: str = "", 
         writer.bucketer = sbd.GeometricBucketer(axis=dimension_order.index("W"))
         for i, trace in enumerate(traces):
             stored = trace[permutation]
-            writer.add_trace(trace_metadata(first + i), stored if dimension_order == "CW" else stored.T)
+            row = trace_metadata(first + i) if metadata is None else metadata[i]
+            writer.add_trace(row, stored if dimension_order == "CW" else stored.T)
     return folder
 
 
@@ -181,3 +185,21 @@ def test_open_waveforms_on_seisbench_folder(tmp_path):
     assert list(metadata.columns) == ["source_magnitude", "trace_name"]
     assert metadata["source_magnitude"].tolist() == [3.0, 3.5, 4.0, 4.5]
     assert reader.read(metadata["trace_name"].iloc[0]).shape[0] == 3
+
+
+def test_repeated_trace_name_in_metadata_is_refused(tmp_path):
+    write_seisbench(tmp_path, originals(5), bucket_size=1)  # one dataset per trace: plain names, no blocks
+    table = pd.read_csv(tmp_path / "metadata.csv")
+    table.loc[3, "trace_name"] = table.loc[1, "trace_name"]
+    table.to_csv(tmp_path / "metadata.csv", index=False)
+    repeated = re.escape(repr(table.loc[1, "trace_name"]))
+    with pytest.raises(SeisbindInputError, match=rf"metadata\.csv: 1 trace_name.*{repeated} at data rows 2, 4;"):
+        read_seisbench_metadata(tmp_path)
+
+
+def test_metadata_with_byte_order_mark(tmp_path):
+    write_seisbench(tmp_path, originals(3))
+    path = tmp_path / "metadata.csv"
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    metadata = read_seisbench_metadata(tmp_path, ["trace_name_original", "source_magnitude"])
+    assert metadata["source_magnitude"].tolist() == [2.0, 2.5, 3.0]

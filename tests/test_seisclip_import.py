@@ -190,7 +190,7 @@ def test_unknown_missing_and_misshapen_keys_are_listed(seisclip_file, tmp_path: 
     with pytest.raises(SeisbindInputError, match="spectrum_frames=300"):
         import_seisclip(tmp_path / "frames.pt", tmp_path / "out.ckpt", spectrum_frames=300)
     (tmp_path / "text.pt").write_text("not a checkpoint")
-    with pytest.raises(SeisbindInputError, match="text.pt: not a loadable PyTorch state dict"):
+    with pytest.raises(SeisbindInputError, match="text.pt: not a file written by torch.save"):
         import_seisclip(tmp_path / "text.pt", tmp_path / "out.ckpt")
 
 
@@ -243,7 +243,6 @@ def test_configs_are_the_seisclip_architecture() -> None:
                                         "model.embed_dim=384"]])
 def test_imported_checkpoint_initialises_training_and_probe(seisclip_file, synthetic_root: Path, tmp_path: Path,
                                                             overrides) -> None:
-    from seisbind.probe.features import load_checkpoint
     from seisbind.train import train
 
     _, src = seisclip_file(120, (3, 5))
@@ -259,5 +258,5 @@ def test_imported_checkpoint_initialises_training_and_probe(seisclip_file, synth
     assert all(torch.equal(initial[k], v) for k, v in imported.items())
     result = train(cfg)
     assert np.isfinite(result["metrics"]["val/loss"])
-    assert load_checkpoint(ckpt).hparams.modality["metadata"]["input"]["_target_"] == \
+    assert SeisBindModule.from_checkpoint(ckpt).hparams.modality["metadata"]["input"]["_target_"] == \
         "seisbind.seisclip.SeisCLIPInfoInput"

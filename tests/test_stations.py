@@ -17,8 +17,7 @@ from omegaconf import OmegaConf
 from seisbind.data.continuous_synthetic import write_synthetic_network
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import stations
-from seisbind.probe.station_features import (fit_background, leave_out_scores, ledoit_wolf_covariance,
-                                             make_window_grid)
+from seisbind.probe.station_features import fit_background, leave_out_scores, ledoit_wolf_covariance, make_window_grid
 from seisbind.probe.station_placebo import StationValues, eligible_shifts, shifted_scores
 from seisbind.probe.stations import pooled_auc, run
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import h5py
+import pandas as pd
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -92,19 +95,95 @@ class CrashInSecondEpoch(Callback):
             raise Crash("simulated failure")
 
 
-def test_resume_ends_with_the_same_weights(tmp_path: Path, synthetic_root: Path) -> None:
-    common = ["logger=none", "trainer.max_epochs=2", "seed=3"]
-    straight = run_train(tmp_path / "a", synthetic_root, *common)
-    with pytest.raises(Crash):
-        run_train(tmp_path / "b", synthetic_root, *common, "+callbacks.crash._target_=tests.test_train.CrashInSecondEpoch")
-    (interrupted,) = (tmp_path / "b" / "checkpoints" / "seisclip").glob("*/last.ckpt")
-    assert torch.load(interrupted, map_location="cpu", weights_only=False)["epoch"] == 0
-    resumed = run_train(tmp_path / "c", synthetic_root, *common, f"ckpt_path={interrupted}")
-    a = torch.load(straight["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
-    b = torch.load(resumed["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+class RecordFinalState(Callback):
+    """The truth a checkpoint is compared with: the weights and step the trainer holds when fitting ends."""
+
+    final: dict = {}
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        RecordFinalState.final = {"global_step": trainer.global_step,
+                                  "state_dict": {k: v.detach().clone() for k, v in pl_module.state_dict().items()}}
+
+
+RECORD = "+callbacks.record._target_=tests.test_train.RecordFinalState"
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_last_checkpoint_is_the_final_state_when_validation_loss_rises(tmp_path: Path, synthetic_root: Path) -> None:
+    # mode=max makes the first epoch the best one from then on, as a validation loss that rises after it would:
+    # Lightning's save_last then refreshed last.ckpt with the top-k save only, leaving epoch 0 in it.
+    result = run_train(tmp_path, synthetic_root, "logger=none", "trainer.max_epochs=3", RECORD,
+                       "callbacks.model_checkpoint.mode=max")
+    last = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
+    truth = RecordFinalState.final
+    assert last["epoch"] == 2 and last["global_step"] == truth["global_step"] > 0
+    assert_same_weights(last["state_dict"], truth["state_dict"])
+    best = torch.load(result["best"], map_location="cpu", weights_only=True)
+    assert best["global_step"] < last["global_step"]
+
+
+def test_resume_ends_with_the_same_weights(tmp_path: Path, synthetic_root: Path) -> None:
+    common = ["logger=none", "trainer.max_epochs=2", "seed=3"]
+    run_train(tmp_path / "a", synthetic_root, *common, RECORD)
+    truth = RecordFinalState.final
+    with pytest.raises(Crash):
+        run_train(tmp_path / "b", synthetic_root, *common,
+                  "+callbacks.crash._target_=tests.test_train.CrashInSecondEpoch")
+    (interrupted,) = (tmp_path / "b" / "checkpoints" / "seisclip").glob("*/last.ckpt")
+    assert torch.load(interrupted, map_location="cpu", weights_only=True)["epoch"] == 0
+    RecordFinalState.final = {}
+    resumed = run_train(tmp_path / "c", synthetic_root, *common, f"ckpt_path={interrupted}", RECORD)
+    assert RecordFinalState.final["global_step"] == truth["global_step"]
+    # Against the uninterrupted run's in-memory weights, not against another checkpoint file.
+    assert_same_weights(torch.load(resumed["checkpoint"], map_location="cpu", weights_only=True)["state_dict"],
+                        truth["state_dict"])
+
+
+@pytest.mark.parametrize("flag", ["trainer.max_steps=3", "trainer.limit_train_batches=2",
+                                  "trainer.fast_dev_run=true"])
+def test_smoke_flags_end_with_a_current_checkpoint(tmp_path: Path, synthetic_root: Path, flag: str) -> None:
+    result = run_train(tmp_path, synthetic_root, "logger=none", "trainer.max_epochs=2",
+                       flag, RECORD)
+    last = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)
+    assert last["global_step"] == RecordFinalState.final["global_step"] == {
+        "trainer.max_steps=3": 3, "trainer.limit_train_batches=2": 4, "trainer.fast_dev_run=true": 1}[flag]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.batch_size=0", r"data\.batch_size=0: must be a whole number >= 1"),
+    ("data.batch_size=5000", r"data\.batch_size=5000 is larger than the \d+ training traces"),
+    ("+data.rot=/data", r"data\.rot: no such setting of seisbind\.data\.datamodule\.SeisBindDataModule"),
+])
+def test_bad_data_settings_fail_at_start(tmp_path: Path, synthetic_root: Path, override: str, message: str) -> None:
+    with pytest.raises(SeisbindInputError, match=message):
+        run_train(tmp_path, synthetic_root, "logger=none", override)
+
+
+def test_skipped_traces_are_totalled_per_epoch_and_for_the_run(tmp_path: Path, synthetic_root: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_root, root)
+    names = pd.read_csv(next(root.glob("metadata_Instance_events*.csv")), usecols=["trace_name"])["trace_name"]
+    bad = list(names[::6])
+    with h5py.File(next(root.glob("Instance_events_counts*.hdf5")), "a") as f:
+        for name in bad:
+            del f["data"][name]
+    run_train(tmp_path / "run", root, "logger=csv", "trainer.max_epochs=2", "trainer.log_every_n_steps=50")
+    (metrics_csv,) = (tmp_path / "run").rglob("metrics.csv")
+    logged = pd.read_csv(metrics_csv)
+    per_epoch = logged.dropna(subset=["train/bad_traces"])
+    val = logged.dropna(subset=["val/bad_traces"])["val/bad_traces"]
+    # One total per epoch (not per logged step); shuffling with drop_last leaves different traces unseen.
+    assert len(per_epoch) == 2 and (per_epoch["train/bad_traces"] > 0).all() and len(val) == 2
+    printed = capsys.readouterr().out
+    count = int(printed.split("skipped ")[1].split()[0])
+    assert per_epoch["train/bad_traces"].max() + val.iloc[0] <= count <= len(bad)
+    assert "no dataset data/<trace>" in printed
 
 
 @pytest.mark.parametrize(("override", "message"), [

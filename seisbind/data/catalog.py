@@ -95,6 +95,13 @@ def apply_bad_row_policy(path: str | Path, bad: list[tuple[str, str, str]], on_b
     log.warning("%s: skipped %d malformed records: %s", path, len(bad), summary)
 
 
+def describe_events(events: pd.DataFrame, n: int = 5) -> str:
+    """The first `n` events as 'event_id (ISO time)', for messages a user can search the catalog file with."""
+    shown = [f"{event_id} ({pd.Timestamp(t).isoformat()})"
+             for event_id, t in zip(events["event_id"].iloc[:n], events["time"].iloc[:n])]
+    return ", ".join(shown) + (f", and {len(events) - n} more" if len(events) > n else "")
+
+
 def to_utc_ns(values) -> np.ndarray:
     """Times (strings, Timestamps, datetime arrays; naive = UTC) as int64 nanoseconds since the epoch."""
     if np.isscalar(values) or isinstance(values, pd.Timestamp):
@@ -126,6 +133,12 @@ def read_catalog(
     type (13-column FDSN text, QuakeML without type) are taken as earthquakes, and that is logged.
     Malformed records raise SeisbindInputError naming file and line (on_bad="raise") or are skipped and
     counted (on_bad="skip").
+
+    An event without a magnitude (QuakeML event with none, empty magnitude cell) is kept with magnitude NaN,
+    counted in ``df.attrs["n_without_magnitude"]`` and logged as a warning with a few ids and times. Dropping it
+    would also drop it from the event counts, rates, spreads and depths, and would hide it from target selection,
+    which names such events: a mainshock without its magnitude cannot be a target, so an aftershock may take its
+    place.
     """
     path = Path(path)
     if not path.is_file():
@@ -144,7 +157,7 @@ def read_catalog(
 
 def _read_fdsn_text(path: Path, on_bad: str) -> pd.DataFrame:
     """INGV FDSN `format=text`: '#'-header naming the '|'-separated fields, one event per line."""
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         lines = f.read().splitlines()
     header_at = next((i for i, line in enumerate(lines) if line.strip()), None)
     if header_at is None or not lines[header_at].lstrip().startswith("#"):
@@ -174,7 +187,7 @@ def _read_fdsn_text(path: Path, on_bad: str) -> pd.DataFrame:
 def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
     """Plain CSV with the internal column names or common aliases (lat, lon, mag, depth, ...)."""
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise SeisbindInputError(f"{path}: unreadable CSV: {err}") from err
     normalised = {c: c.strip().lower().replace(" ", "_").replace("-", "_") for c in table.columns}
@@ -289,6 +302,11 @@ def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) ->
     for column in ("latitude_deg", "longitude_deg", "depth_km", "magnitude"):
         df[column] = df[column].astype(np.float64)
     df = df[CATALOG_COLUMNS].sort_values("time", kind="stable").reset_index(drop=True)
+    without = df["magnitude"].isna()
+    if without.any():
+        log.warning("%s: %d events without a magnitude, kept with magnitude NaN (they cannot be targets; add the "
+                    "magnitudes to the catalog): %s", path, int(without.sum()), describe_events(df[without]))
+    df.attrs["n_without_magnitude"] = int(without.sum())
     df.attrs["dropped_event_types"] = dropped
     df.attrs["source"] = str(path)
     return df

@@ -308,7 +308,7 @@ def read_station_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_station_csv(path: Path) -> pd.DataFrame:
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     lower = {c.strip().lower(): c for c in raw.columns}
     columns = {}
     for name, aliases in _COLUMN_ALIASES.items():

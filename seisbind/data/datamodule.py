@@ -15,18 +15,18 @@ from typing import Any
 import lightning as L
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit
 import torch
+from sklearn.model_selection import GroupShuffleSplit
 from torch.utils.data import DataLoader, Sampler
 
+from seisbind.config import plain
 from seisbind.data.catalog import find_catalog
 from seisbind.data.dataset import TraceDataset
 from seisbind.data.inputs import DataSources, ModalityInput
-from seisbind.data.movebank import find_animals
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
+from seisbind.data.movebank import find_animals
 from seisbind.data.sources import open_waveforms
-from seisbind.config import plain
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,12 @@ class SeisBindDataModule(L.LightningDataModule):
                  events_hdf5: str | None = None, catalog: str | None = None, animals: str | None = None,
                  include_noise: bool = False, filters: dict | None = None, split: dict | None = None,
                  on_bad_trace: str = "skip", batch_size: int = 32, num_workers: int = 0, pin_memory: bool = False,
-                 persistent_workers: bool = False, **unused: Any) -> None:
+                 persistent_workers: bool = False) -> None:
         super().__init__()
         if on_bad_trace not in ("skip", "raise"):
             raise SeisbindInputError(f"data.on_bad_trace={on_bad_trace!r}: choose 'skip' or 'raise'")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise SeisbindInputError(f"data.batch_size={batch_size!r}: must be a whole number >= 1")
         self.root = Path(root)
         self.inputs = inputs
         self.paths = {"events_csv": events_csv, "events_hdf5": events_hdf5}
@@ -161,6 +163,14 @@ class SeisBindDataModule(L.LightningDataModule):
             raise SeisbindInputError(f"the {self.split['strategy']} split left an empty side "
                                      f"({len(self.train_rows)} train, {len(self.val_rows)} validation traces); "
                                      "change data.split.val_fraction or the filters")
+        world = self.trainer.world_size if self.trainer is not None else 1
+        per_rank = len(self.train_rows) // world
+        if stage == "fit" and self.loader_args["batch_size"] > per_rank:
+            # Training batches drop the incomplete last one (the distributed gather needs equal shapes): no batch.
+            raise SeisbindInputError(
+                f"data.batch_size={self.loader_args['batch_size']} is larger than the {per_rank} training traces "
+                f"per process ({len(self.train_rows)} on {world}): no training batch would be drawn; lower "
+                "data.batch_size or use more data")
 
     def input_shapes(self) -> dict[str, list[int]]:
         return {name: list(inp.shape) for name, inp in self.inputs.items()}

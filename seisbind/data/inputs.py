@@ -105,9 +105,11 @@ class WaveformInput:
             if self.on_bad_trace == "raise":
                 raise
             log.warning("skipping bad trace: %s", err)
-            return {"x": torch.zeros(self.shape), "present": torch.tensor(False), "bad": torch.tensor(True)}
+            # "trace<TAB>reason" travels with the batch so that the run's skips are counted once, with reasons.
+            return {"x": torch.zeros(self.shape), "present": torch.tensor(False), "bad": torch.tensor(True),
+                    "skipped": f"{err.trace_name}\t{err.reason.replace(err.trace_name, '<trace>')}"}
         return {"x": torch.from_numpy(np.ascontiguousarray(x[:, : self.n_samples])), "present": torch.tensor(True),
-                "bad": torch.tensor(False)}
+                "bad": torch.tensor(False), "skipped": ""}
 
 
 class MetadataInput:

@@ -252,7 +252,7 @@ def compact_columns(
 def _read_header(path: Path) -> list[str]:
     """Column names of a CSV in seisbind spelling (v1 names mapped to v2/v3); duplicates are an error."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # a BOM would join the first column name
             header = [V1_RENAMES.get(name, name) for name in next(csv.reader(handle), [])]
     except FileNotFoundError:
         raise SeisbindInputError(f"{path}: no such file") from None
@@ -282,7 +282,9 @@ def read_instance_metadata(
     ~25 `INDEX_COLUMNS`. Numbers are float32 ('None', empty -> NaN; other text -> NaN, counted in a warning),
     code columns are categories, times are datetime64[ns, UTC].
 
-    Raises SeisbindInputError naming the file for a missing column, a malformed row or an unparseable time.
+    Raises SeisbindInputError naming the file for a missing column, a malformed row, an unparseable time or a
+    `trace_name` on more than one row (the HDF5 holds one waveform per name, so a repeated name would give one
+    row's metadata another row's waveform); the whole file is checked, filtered-out rows included.
     """
     path = Path(path)
     header = _read_header(path)
@@ -320,9 +322,10 @@ def _read_rows(
     # Seisbind names replace the header, which renames v1 columns on the way.
     reader = pd.read_csv(
         path, header=0, names=header, usecols=needed, dtype=dtypes, keep_default_na=False,
-        na_values={name: list(MISSING_TEXT) for name in numeric}, chunksize=chunk_rows,
+        na_values={name: list(MISSING_TEXT) for name in numeric}, chunksize=chunk_rows, encoding="utf-8-sig",
     )
     pieces: list[pd.DataFrame] = []
+    name_hashes: list[np.ndarray] = []
     coercions = _Coercions()
     rows_read = 0
     while True:
@@ -337,11 +340,16 @@ def _read_rows(
         if chunk is None:
             break
         _check_trace_names(chunk, path, rows_read)
+        name_hashes.append(pd.util.hash_array(chunk["trace_name"].to_numpy()))
         chunk = compact_columns(chunk, path, first_row=rows_read, coercions=coercions)
         rows_read += len(chunk)
         if filters is not None:
             chunk = chunk[filters.mask(chunk, kind)]
         pieces.append(chunk[wanted])
+    if pd.Series(np.concatenate([np.empty(0, dtype=np.uint64), *name_hashes])).duplicated().any():
+        # 8-byte hashes keep the whole-file check small; the names themselves are read only to report
+        names = pd.read_csv(path, usecols=["trace_name"], dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        check_unique_trace_names(names["trace_name"], path)
     coercions.warn(path)
     return _concat(pieces, wanted), rows_read
 
@@ -353,6 +361,23 @@ def _check_trace_names(chunk: pd.DataFrame, path: Path, first_row: int) -> None:
     if empty.any():
         row = first_row + int(np.flatnonzero(empty)[0]) + 1
         raise SeisbindInputError(f"{path}: data row {row} has no trace_name (short, cut-off or malformed row)")
+
+
+def check_unique_trace_names(names: pd.Series, path: str | os.PathLike) -> None:
+    """Raise SeisbindInputError listing each repeated trace name with its data rows (1 = first row after the
+    header, as `names` is ordered): a name keys one waveform, so its rows cannot all be right."""
+    repeated = names.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return
+    rows: dict[str, list[int]] = {}
+    for name, row in zip(names.to_numpy()[repeated], np.flatnonzero(repeated) + 1):
+        rows.setdefault(name, []).append(int(row))
+    shown = "; ".join(f"{name!r} at data rows {', '.join(map(str, at))}" for name, at in list(rows.items())[:5])
+    more = f"; and {len(rows) - 5} more names" if len(rows) > 5 else ""
+    raise SeisbindInputError(
+        f"{path}: {len(rows)} trace_name(s) on more than one row (data rows: one per CSV record, 1 = the first "
+        f"after the header): {shown}{more}; each trace_name keys one waveform, so keep one row per name"
+    )
 
 
 def _concat(pieces: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -58,7 +58,8 @@ def read_movebank(paths: str | Path | Iterable[str | Path], *, on_bad: str = "ra
 
 def _read_one(path: Path, on_bad: str) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")  # 3x the C engine here
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow",  # 3x the C engine here
+                            encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise SeisbindInputError(f"{path}: unreadable Movebank CSV: {err}") from err
     missing = [c for c in REQUIRED if c not in table.columns]

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from seisbind.data.instance import compact_columns
+from seisbind.data.instance import check_unique_trace_names, compact_columns
 from seisbind.data.instance_schema import CHANNEL_ORDER
 from seisbind.errors import BadTraceError, SeisbindInputError
 
@@ -298,7 +298,8 @@ def read_seisbench_metadata(folder: str | os.PathLike, columns: Sequence[str] | 
     """Metadata of a SeisBench folder with INSTANCE column names and seisbind dtypes (see `compact_columns`).
 
     Chunked folders get a `trace_chunk` column and `trace_name` = `<chunk>/<name>`, the key `SeisBenchWaveforms`
-    reads. `columns` (INSTANCE names; `trace_name` always kept) selects columns; a missing one is an error.
+    reads. `columns` (INSTANCE names; `trace_name` always kept) selects columns; a missing one is an error, and so
+    is a `trace_name` repeated within one metadata file (it would pair one row's metadata with another's waveform).
     """
     folder = Path(folder)
     chunks = seisbench_chunks(folder)
@@ -308,11 +309,12 @@ def read_seisbench_metadata(folder: str | os.PathLike, columns: Sequence[str] | 
     for chunk in chunks:
         metadata_path, waveforms_path = _chunk_files(folder, chunk)
         try:
-            frame = pd.read_csv(metadata_path, low_memory=False)
+            frame = pd.read_csv(metadata_path, low_memory=False, encoding="utf-8-sig")
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
             raise SeisbindInputError(f"{metadata_path}: cannot read: {error}") from None
         if "trace_name" not in frame.columns:
             raise SeisbindInputError(f"{metadata_path}: missing column trace_name")
+        check_unique_trace_names(frame["trace_name"].astype(str), metadata_path)
         frame = _to_instance_names(frame, _data_format_of(waveforms_path), metadata_path)
         if chunk:
             frame["trace_chunk"] = chunk

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from seisbind.data.catalog import gardner_knopoff_mainshocks, to_utc_ns
+from seisbind.data.catalog import describe_events, gardner_knopoff_mainshocks, to_utc_ns
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def _no_larger_before(candidates: pd.DataFrame, hours: float, distance_km: float
     aftershocks."""
     t = to_utc_ns(candidates["time"])
     m = candidates["magnitude"].to_numpy(dtype=float)
-    lat, lon = np.radians(candidates["latitude_deg"].to_numpy(float)), np.radians(candidates["longitude_deg"].to_numpy(float))
+    lat = np.radians(candidates["latitude_deg"].to_numpy(float))
+    lon = np.radians(candidates["longitude_deg"].to_numpy(float))
     cos_angle = (np.sin(lat)[:, None] * np.sin(lat)[None, :]
                  + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.cos(lon[:, None] - lon[None, :]))
     distance = 6371.0 * np.arccos(np.clip(cos_angle, -1.0, 1.0))
@@ -60,10 +61,17 @@ def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster:
     mainshocks as on the whole catalog: largest first, an event can only be claimed by a larger one);
     "preceding": no event at least as large within `decluster_km` in the preceding `decluster_hours`;
     "none" (False): every event >= min_magnitude.
+    Events without a magnitude (NaN) can be neither targets nor decluster others: a warning names them, since
+    one of them may be a mainshock whose aftershocks are then selected; ``attrs["n_without_magnitude"]`` counts them.
     """
     method = {True: "gardner_knopoff", False: "none"}.get(decluster, decluster)
     if method not in DECLUSTER_METHODS:
         raise SeisbindInputError(f"decluster={decluster!r}: choose one of {', '.join(DECLUSTER_METHODS)}")
+    without = catalog["magnitude"].isna()
+    if without.any():
+        log.warning("targets: %d catalog events without a magnitude are not considered as targets and do not "
+                    "decluster later events (give them magnitudes if one may be a mainshock): %s",
+                    int(without.sum()), describe_events(catalog[without]))
     candidates = catalog[catalog["magnitude"] >= min_magnitude]
     if method != "none" and len(candidates):
         keep = gardner_knopoff_mainshocks(candidates) if method == "gardner_knopoff" else \
@@ -71,7 +79,9 @@ def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster:
         log.info("targets: %d events M>=%g, %d kept by %s declustering", len(candidates), min_magnitude,
                  int(keep.sum()), method)
         candidates = candidates[keep]
-    return candidates.sort_values("time", kind="stable")
+    targets = candidates.sort_values("time", kind="stable")
+    targets.attrs["n_without_magnitude"] = int(without.sum())
+    return targets
 
 
 def make_windows(
@@ -104,6 +114,7 @@ def make_windows(
     windows additionally keep quiet_hours from the span's ends, where quietness cannot be checked.
     group: the target's event_id for pre/post, the ISO week of the start ("bg_2016-W35") for background, so
     grouped cross-validation keeps a target's windows, and nearby background windows, together.
+    ``attrs["n_without_magnitude"]``: catalog events that could not be targets for want of a magnitude.
     """
     horizons = list(dict.fromkeys(float(h) for h in horizons_hours))
     lengths = horizons if background_hours is None else list(
@@ -175,6 +186,7 @@ def make_windows(
     windows["horizon_hours"] = windows["horizon_hours"].astype(np.float64)
     windows["target_magnitude"] = windows["target_magnitude"].astype(np.float64)
     windows = windows.sort_values(["start_time", "window_id"], kind="stable").reset_index(drop=True)
+    windows.attrs["n_without_magnitude"] = targets.attrs["n_without_magnitude"]
     windows.attrs["n_background_requested"] = n_background
     windows.attrs["n_background_placed"] = placed
     return windows

@@ -19,7 +19,8 @@ from seisbind.modalities.blocks import Transformer
 class AnimalEncoder(nn.Module):
     """x (B, n_animals, n_bins) ODBA (g) with mask (B, n_animals) 1 = animal observed -> (B, width).
 
-    input_shape: (n_animals, n_bins), as the data module reports it. n_bins must be a multiple of patch_bins (each token covers patch_bins consecutive bins of one animal).
+    input_shape: (n_animals, n_bins), as the data module reports it. n_bins must be a multiple of patch_bins
+    (each token covers patch_bins consecutive bins of one animal).
     Series of present animals must be finite (the data layer fills gaps); absent animals' values are ignored.
     """
 

@@ -245,22 +245,6 @@ def _rows_in_windows(times_ns: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np
     return np.flatnonzero(np.cumsum(marks)[:-1] > 0)
 
 
-def load_checkpoint(ckpt: str | Path):
-    """The SeisBindModule of a seisbind checkpoint, on the CPU, in eval mode; anything else is a clear error."""
-    from seisbind.module import SeisBindModule
-
-    path = Path(ckpt)
-    if not path.is_file():
-        raise SeisbindInputError(f"ckpt={ckpt}: no such checkpoint file")
-    try:
-        module = SeisBindModule.load_from_checkpoint(path, map_location="cpu")
-    except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as err:
-        raise SeisbindInputError(
-            f"{path}: not a checkpoint this seisbind can rebuild (written by `python train.py` of another "
-            f"version or configuration?): {type(err).__name__}: {err}") from err
-    return module.eval()
-
-
 def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n_components: int = 8,
                        batch_size: int = 64, num_workers: int = 0, device: str = "cpu") -> pd.DataFrame:
     """Mean embedding of the traces in each window, per modality of the checkpoint, reduced by PCA.
@@ -283,8 +267,9 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
     from torch.utils.data import DataLoader
 
     from seisbind.data.datamodule import SeisBindDataModule
+    from seisbind.module import SeisBindModule
 
-    module = load_checkpoint(ckpt).to(device)
+    module = SeisBindModule.from_checkpoint(ckpt).to(device)
     modality = module.hparams.get("modality") or {}
     names = list(modality)
     try:
@@ -318,7 +303,8 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
     present: dict[str, list[np.ndarray]] = {name: [] for name in names}
     with torch.no_grad():
         for batch in loader:
-            batch = {k: {kk: vv.to(device) for kk, vv in v.items()} for k, v in batch.items()}
+            batch = {k: {kk: vv.to(device) if isinstance(vv, torch.Tensor) else vv for kk, vv in v.items()}
+                     for k, v in batch.items()}
             for name, emb in module.embed(batch).items():
                 chunks[name].append(emb.float().cpu().numpy())
                 present[name].append(batch[name]["present"].bool().cpu().numpy())

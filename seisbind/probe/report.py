@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from seisbind.files import save_figure, write_text
 from seisbind.probe.stats import molchan, molchan_random_bound
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def plot_roc(oof: dict, score: str, path: Path) -> None:
         ax.legend(fontsize=7, loc="lower right")
     axes[0].set_ylabel("true positive rate (pre-event)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -151,7 +152,7 @@ def plot_molchan(oof: dict, score: str, path: Path) -> None:
         ax.legend(fontsize=7, loc="upper right")
     axes[0].set_ylabel("miss rate nu")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -267,7 +268,7 @@ def write_report(metrics: dict, path: Path) -> None:
         lines += ["Not run (see skipped).", ""]
     if metrics["skipped"]:
         lines += ["## Skipped", ""] + [f"- {s['what']}: {s['reason']}" for s in metrics["skipped"]] + [""]
-    path.write_text("\n".join(lines))
+    write_text(path, "\n".join(lines))
 
 
 # --------------------------------------------------------------------------------------------------- loggers

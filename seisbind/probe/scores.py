@@ -166,7 +166,7 @@ def make_scorer(method: str, logistic_C: float = 1.0) -> Scorer:
 
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _warn_empty(what: str, empty: tuple[str, ...]) -> None:
     """Once per process: the same all-NaN columns come back in every fold, shuffle and refit."""
     log.warning("%s: dropping features that are NaN in every window: %s", what, list(empty))

@@ -87,8 +87,9 @@ def draw_placebos(grid: WindowGrid, n_placebo: int, seed: int) -> tuple[np.ndarr
     if len(eligible) < n_placebo:
         span_h = info["span_seconds"] / 3600
         info["reason"] = (
-            f"{len(eligible) or 'no'} placebo event times fit (of {n_placebo} asked for): each needs a {span_h:.3g} h background + pre-event "
-            f"span inside the record that overlaps no real pre-event or post-event window; a shorter "
+            f"{len(eligible) or 'no'} placebo event times fit (of {n_placebo} asked for): each needs a "
+            f"{span_h:.3g} h background + pre-event span inside the record that overlaps no real pre-event or "
+            "post-event window; a shorter "
             f"probe.lookback_seconds (and a probe.post_seconds short of the record end) leaves more room")
     return shifts, info
 

@@ -12,7 +12,6 @@ slow drift alone separates pre-event from background windows.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable
@@ -29,12 +28,20 @@ from obspy.geodetics import gps2dist_azimuth  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E402
 
-from seisbind.data.continuous import (StationRecord, index_waveform_files, load_station,  # noqa: E402
-                                      read_station_table)
+from seisbind.data.continuous import StationRecord, index_waveform_files, load_station, read_station_table  # noqa: E402
 from seisbind.errors import SeisbindInputError  # noqa: E402
-from seisbind.probe.station_features import (Fitter, WindowGrid, band_edges_hz, centroid_cosine,  # noqa: E402
-                                             fit_background, leave_out_scores, make_window_grid, station_windows,
-                                             window_features)
+from seisbind.files import jsonable, save_figure, write_csv, write_json  # noqa: E402
+from seisbind.probe.station_features import (  # noqa: E402
+    Fitter,
+    WindowGrid,
+    band_edges_hz,
+    centroid_cosine,
+    fit_background,
+    leave_out_scores,
+    make_window_grid,
+    station_windows,
+    window_features,
+)
 from seisbind.probe.station_placebo import StationValues, placebo_null  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -99,10 +106,8 @@ def load_embedder(ckpt: str, *, sampling_rate_hz: float, batch_size: int) -> Che
         from seisbind.module import SeisBindModule
     except ImportError as exc:
         raise SeisbindInputError(f"ckpt={ckpt}: cannot import seisbind.module.SeisBindModule ({exc})") from exc
-    if not Path(ckpt).is_file():
-        raise SeisbindInputError(f"ckpt={ckpt}: no such checkpoint file")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = SeisBindModule.load_from_checkpoint(ckpt, map_location=device).eval()
+    module = SeisBindModule.from_checkpoint(ckpt).to(device)
     shape = (module.hparams.get("input_shapes") or {}).get("spectrum")
     return CheckpointEmbedder(module, device, int(shape[-1]) if shape else None, batch_size)
 
@@ -346,7 +351,7 @@ def _plot_map(stations: pd.DataFrame, event: Event, path: Path) -> None:
     ax.set_aspect(1 / max(math.cos(math.radians(event.latitude)), 1e-3), adjustable="datalim")
     ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)", title="station anomaly score (rank, 1 = lowest)")
     ax.legend(loc="best")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -365,23 +370,8 @@ def _plot_timeseries(windows: pd.DataFrame, stations: pd.DataFrame, grid: Window
     fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=ax, label="epicentral distance (km)")
     if windows["station"].nunique() <= 15:
         ax.legend(fontsize=7, ncol=2, loc="upper left")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, dpi=120, bbox_inches="tight")
     plt.close(fig)
-
-
-def _jsonable(value):
-    """NaN/inf -> None and numpy scalars -> Python, recursively (summary.json stays strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def run(cfg: DictConfig) -> dict:
@@ -454,12 +444,12 @@ def run(cfg: DictConfig) -> dict:
         "stations_in_table_without_waveforms": without_waveforms,
     })
     extra = ["embedding_score"] if embed is not None else []
-    stations[STATION_CSV_COLUMNS + extra].to_csv(out / "stations.csv", index=False)
-    windows[["network", "station", "window_start", "window_end", "phase", "score"] + extra].to_csv(
-        out / "station_windows.csv", index=False)
-    placebo.to_csv(out / "placebo.csv", index=False)
-    summary = _jsonable(summary)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_csv(out / "stations.csv", stations[STATION_CSV_COLUMNS + extra])
+    write_csv(out / "station_windows.csv",
+              windows[["network", "station", "window_start", "window_end", "phase", "score"] + extra])
+    write_csv(out / "placebo.csv", placebo)
+    summary = jsonable(summary)
+    write_json(out / "summary.json", summary, indent=2)
     _plot_map(stations, event, out / "map.png")
     _plot_timeseries(windows, stations, grid, out / "timeseries.png")
     log.info("station anomaly outputs written to %s", out)

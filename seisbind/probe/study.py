@@ -12,9 +12,7 @@ cannot support the study at all (no targets, no catalog) stops it with one clear
 from __future__ import annotations
 
 import glob
-import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from seisbind.data.catalog import find_catalog, read_catalog, to_utc_ns
 from seisbind.data.movebank import find_animals, odba_bins, read_movebank
 from seisbind.data.windows import make_windows
 from seisbind.errors import SeisbindInputError
+from seisbind.files import write_csv, write_json
 from seisbind.probe import evaluate, features, report
 from seisbind.probe.evaluate import Settings
 from seisbind.probe.stats import auc_roc, bootstrap_auc_ci, delong_test, feature_tests
@@ -62,12 +61,8 @@ class Study:
 
 
 def run(cfg: DictConfig) -> dict:
-    """CLI entry point (probe.entry): the study, with input problems reported as one message, not a trace."""
-    try:
-        metrics = run_study(cfg)
-    except SeisbindInputError as err:
-        log.error("probe study stopped: %s", err)
-        raise SystemExit(f"probe study: {err}") from None
+    """CLI entry point (probe.entry); input problems reach `probe.py` as `SeisbindInputError` (seisbind/cli.py)."""
+    metrics = run_study(cfg)
     print(report.summary(metrics, cfg.probe.main.score))
     print(f"report: {Path(cfg.out) / 'report.md'}")
     return metrics
@@ -551,19 +546,6 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
             "windows": counts}
 
 
-def _plain(value):
-    """JSON-safe: NaN/inf -> null, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def write_outputs(out: Path, study: Study, metrics: dict, oof: dict, cfg: DictConfig) -> None:
     """windows.csv, features.csv, stats.csv, metrics.json, roc.png, molchan.png, report.md (+ loggers)."""
     feats = study.features
@@ -571,8 +553,8 @@ def write_outputs(out: Path, study: Study, metrics: dict, oof: dict, cfg: DictCo
     activity = feats.get("animal_odba_deviation", np.nan)
     table = pd.concat([windows, feats.drop(columns=["b_value_reason"], errors="ignore")], axis=1)
     table["animal_activity"] = activity
-    table.to_csv(out / "windows.csv", index=False)
-    pd.concat([windows[["window_id"]], feats], axis=1).to_csv(out / "features.csv", index=False)
+    write_csv(out / "windows.csv", table)
+    write_csv(out / "features.csv", pd.concat([windows[["window_id"]], feats], axis=1))
 
     numeric = feats.select_dtypes("number")
     tests = []
@@ -585,9 +567,9 @@ def write_outputs(out: Path, study: Study, metrics: dict, oof: dict, cfg: DictCo
     stats_table = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
     if len(stats_table):
         stats_table = stats_table[["horizon_hours"] + [c for c in stats_table.columns if c != "horizon_hours"]]
-    stats_table.to_csv(out / "stats.csv", index=False)
+    write_csv(out / "stats.csv", stats_table)
 
-    (out / "metrics.json").write_text(json.dumps(_plain(metrics), indent=1))
+    write_json(out / "metrics.json", metrics)
     report.plot_roc(oof, cfg.probe.main.score, out / "roc.png")
     report.plot_molchan(oof, cfg.probe.main.score, out / "molchan.png")
     report.write_report(metrics, out / "report.md")

@@ -1,0 +1,82 @@
+"""Writing output files so that a crash never leaves a partial file under the final name.
+
+Every file seisbind writes (checkpoints, windows.csv, metrics.json, plots, parquet) is written to a temporary name
+in the same folder and renamed onto its final name only when complete: `os.replace` is atomic within a file
+system, so a reader (or a resumed run) sees the old file or the whole new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seisbind.errors import SeisbindOutputError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path` (same suffix, so writers that infer the format from it still work);
+    on success it is renamed onto `path`, on any failure removed. An OSError (disk full, read-only folder)
+    becomes a `SeisbindOutputError` naming `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise SeisbindOutputError(
+            f"{path}: could not be written ({error.strerror or error}); no partial file was left under this "
+            "name: free disk space or choose another output folder") from error
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def jsonable(value: Any) -> Any:
+    """Strict-JSON form of nested results: NaN/inf -> null, numpy scalars and arrays -> Python, keys -> str."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (datetime, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    return value
+
+
+def write_json(path: str | os.PathLike, value: Any, indent: int = 1) -> None:
+    """`value` as strict JSON (see `jsonable`), written atomically."""
+    text = json.dumps(jsonable(value), indent=indent, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_csv(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """A table as CSV without the index, written atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def save_figure(fig: Any, path: str | os.PathLike, **kwargs: Any) -> None:
+    """A matplotlib figure saved atomically (the temporary name keeps the suffix that picks the format)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **kwargs)

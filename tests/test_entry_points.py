@@ -1,0 +1,50 @@
+"""Every entry point answers a user error with one line naming what to fix, exit status 2, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"} | {"WANDB_MODE": "offline"} | env
+    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, env=environ, capture_output=True,
+                          text=True, timeout=300)
+
+
+def assert_user_error(done: subprocess.CompletedProcess, *needles: str) -> None:
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr[-2000:]
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.mark.parametrize(("script", "args", "needles"), [
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none"], ["NOWHERE", "not a folder"]),
+    ("probe.py", ["data.root=NOWHERE"], ["data.root=NOWHERE", "not a folder"]),
+    ("scripts/make_synthetic.py", ["out=x", "n_trace=5"], ["n_trace"]),
+    ("scripts/import_seisclip.py", ["src=missing.pt"], ["src=missing.pt", "no such file"]),
+    ("scripts/import_seisclip.py", [], ["src=..."]),
+], ids=["train-root", "probe-root", "synthetic-key", "seisclip-src", "seisclip-required"])
+def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], needles: list[str]) -> None:
+    assert_user_error(run(script, *args, cwd=tmp_path), *needles)
+
+
+def test_corrupt_probe_checkpoint_is_one_line(tmp_path: Path, synthetic_root: Path) -> None:
+    (tmp_path / "x.ckpt").write_bytes(b"PK\x03\x04 not a whole file")
+    done = run("probe.py", f"data.root={synthetic_root}", "ckpt=x.ckpt", "out=out", "probe.n_bootstrap=20",
+               "probe.n_permutations=20", "probe.n_shuffles=2", cwd=tmp_path)
+    assert_user_error(done, "ckpt=x.ckpt", "corrupt or truncated")
+
+
+def test_hydra_full_error_shows_the_traceback(tmp_path: Path) -> None:
+    done = run("probe.py", "data.root=NOWHERE", cwd=tmp_path, HYDRA_FULL_ERROR="1")
+    assert done.returncode != 0 and "Traceback" in done.stderr and "SeisbindInputError" in done.stderr
