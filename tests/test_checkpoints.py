@@ -45,7 +45,7 @@ def malicious(tmp_path: Path) -> tuple[Path, Path]:
 def test_probe_ckpt_refuses_code(tmp_path: Path, synthetic_root: Path, malicious: tuple[Path, Path]) -> None:
     path, marker = malicious
     cfg = compose_config("probe", [f"data.root={synthetic_root}", f"ckpt={path}", f"out={tmp_path / 'out'}",
-                                   "probe.n_bootstrap=20", "probe.n_permutations=20", "probe.n_shuffles=2",
+                                   "probe.n_bootstrap=20", "probe.n_permutations=20",
                                    "probe.n_jobs=1"], tmp_path)
     with pytest.raises(SeisbindInputError, match=r"ckpt=.*malicious\.ckpt: refused: loading it would run code"):
         run_study(cfg)

@@ -41,7 +41,7 @@ def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], 
 def test_corrupt_probe_checkpoint_is_one_line(tmp_path: Path, synthetic_root: Path) -> None:
     (tmp_path / "x.ckpt").write_bytes(b"PK\x03\x04 not a whole file")
     done = run("probe.py", f"data.root={synthetic_root}", "ckpt=x.ckpt", "out=out", "probe.n_bootstrap=20",
-               "probe.n_permutations=20", "probe.n_shuffles=2", cwd=tmp_path)
+               "probe.n_permutations=20", cwd=tmp_path)
     assert_user_error(done, "ckpt=x.ckpt", "corrupt or truncated")
 
 

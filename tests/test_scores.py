@@ -152,3 +152,27 @@ def test_feature_observed_only_in_held_out_windows_is_left_out_of_that_fit(caplo
     assert "held_out_only" in caplog.text and not [w for w in recwarn if "observed values" in str(w.message)]
     for method, score in out.items():
         assert np.isfinite(score).all(), method
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
+def test_numpy_logistic_is_scikit_learns_balanced_logistic_regression(C):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(int(C * 10))
+    X = rng.normal(size=(180, 6))
+    y = rng.random(180) < 1 / (1 + np.exp(-(X[:, 0] - 1.5)))
+    coef, intercept = scores.balanced_logistic_newton(X, y, C)
+    reference = LogisticRegression(C=C, class_weight="balanced", solver="newton-cholesky", tol=1e-10,
+                                   max_iter=500).fit(X, y)
+    np.testing.assert_allclose(coef, reference.coef_[0], atol=1e-6)
+    assert abs(intercept - reference.intercept_[0]) < 1e-6
+
+
+def test_stratified_group_folds_balance_both_classes():
+    rng = np.random.default_rng(5)
+    groups = np.r_[np.arange(25).astype(str), np.repeat([f"bg{i}" for i in range(40)], 5)]
+    y = np.r_[np.ones(25, bool), np.zeros(200, bool)]
+    order = rng.permutation(y.size)
+    folds = scores.grouped_folds(y[order], groups[order], n_splits=5, seed=2)
+    per_fold = [(int(y[order][test].sum()), int((~y[order][test]).sum())) for _, test in folds]
+    assert len(folds) == 5 and all(p == 5 for p, _ in per_fold) and all(n == 40 for _, n in per_fold)

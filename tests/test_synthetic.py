@@ -24,12 +24,21 @@ from seisbind.data.synthetic import (
     AnimalConfig,
     PrecursorConfig,
     SyntheticConfig,
+    random_streams,
     read_truth,
     write_synthetic,
 )
+from seisbind.data.synthetic.catalog import natural_catalog, target_events
+from seisbind.data.synthetic.magnitudes import detection_probability
+from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.errors import SeisbindInputError
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_synthetic.py"
+
+NULL_CATALOG_SHA256 = "7644ca1d530c4b0941818d7772bbcaefc65a4723102506b4d0deff5de853cd3c"
+"""sha256 of catalog.txt for small_config(), as written before the lead-in, completeness and clustering keys existed."""
+
+STUDY_START = pd.Timestamp("2016-08-01", tz="UTC")
 
 
 def small_config(**precursor: float) -> SyntheticConfig:
@@ -52,6 +61,14 @@ def roots(tmp_path_factory) -> dict[str, Path]:
 
 def file_hashes(root: Path) -> dict[str, str]:
     return {key: hashlib.sha256((root / name).read_bytes()).hexdigest() for key, name in FILE_NAMES.items()}
+
+
+def natural_quakes(config: SyntheticConfig) -> pd.DataFrame:
+    """The natural earthquakes of `config` drawn from the streams write_synthetic uses, without writing a root."""
+    streams = random_streams(config.seed)
+    period_ms = int((np.datetime64(config.end, "ms") - np.datetime64(config.start, "ms")).astype(np.int64))
+    catalog, _ = natural_catalog(streams["catalog"], streams["completeness"], config, period_ms)
+    return catalog[catalog["event_type"] == "earthquake"].reset_index(drop=True)
 
 
 def read_events(root: Path) -> pd.DataFrame:
@@ -320,3 +337,166 @@ def test_script_parses_overrides_and_reuses_matching_folder(roots, monkeypatch, 
     with pytest.raises(SystemExit) as stopped:
         runpy.run_path(str(SCRIPT), run_name="__main__")
     assert stopped.value.code == 2 and "nonsense" in capsys.readouterr().err
+
+
+def test_default_keys_write_the_catalog_they_always_wrote(roots):
+    """Every confounder key at its default leaves the output as it was (cached roots rely on it)."""
+    assert hashlib.sha256((roots["null"] / FILE_NAMES["catalog"]).read_bytes()).hexdigest() == NULL_CATALOG_SHA256
+    truth = read_truth(roots["null"])
+    period = {"start": "2016-08-01T00:00:00.000000Z", "end": "2017-02-01T00:00:00.000000Z"}
+    assert truth["study_period"] == truth["catalog_span"] == period
+    assert truth["n_lead_in_events"] == 0 and truth["catalog_model"] == {"clustering": "omori"}
+
+
+def test_lead_in_events_are_sparse_before_start_and_have_no_traces(roots, tmp_path):
+    truth = write_synthetic(tmp_path, replace(small_config(), lead_in_days=61.0, lead_in_events=30))
+    null, lead = file_hashes(roots["null"]), file_hashes(tmp_path)
+    assert {key for key in null if null[key] != lead[key]} == {"catalog", "truth"}  # no traces, nothing else moved
+    lines = (tmp_path / FILE_NAMES["catalog"]).read_text().splitlines()
+    null_lines = (roots["null"] / FILE_NAMES["catalog"]).read_text().splitlines()
+    assert lines[: len(null_lines)] == null_lines and len(lines) == len(null_lines) + 30  # newest first
+    catalog = read_fdsn(tmp_path)
+    before = catalog[catalog["time"] < STUDY_START]
+    assert len(before) == 30 == truth["n_lead_in_events"]
+    assert before["time"].min() >= STUDY_START - pd.Timedelta(days=61)
+    assert (before["EventType"] == "earthquake").all() and before["Magnitude"].max() < 4.0
+    ids = catalog["#EventID"].astype(int)
+    assert ids[before.index].is_monotonic_decreasing and ids[before.index].max() < ids.drop(before.index).min()
+    study_rate = (catalog["time"] >= STUDY_START).sum() / 184.0
+    assert len(before) / 61.0 < 0.2 * study_rate  # ~0.5 a day against ~4.5
+    assert set(before["#EventID"]).isdisjoint(read_events(tmp_path)["source_id"])
+    assert truth["catalog_span"]["start"] == "2016-06-01T00:00:00.000000Z"
+    assert truth["study_period"] == read_truth(roots["null"])["study_period"]
+
+
+def test_completeness_change_raises_the_rate_between_the_two_mc():
+    """Mc 1.8 -> 1.2 on 2016-11-15: events 1.2 <= M < 1.8 per event M >= 2.3 (complete throughout) rise by the
+    factor the detection roll-off predicts (2.1), with activity changes (the Norcia sequences) divided out."""
+    config = SyntheticConfig(seed=1, completeness_magnitude=1.8, completeness_changes=["2016-11-15:1.2"])
+    quakes = natural_quakes(config)
+    quakes = quakes[quakes["kind"] != "mainshock"]
+    change_ms = (np.datetime64("2016-11-15", "ms") - np.datetime64("2016-08-01", "ms")).astype(np.int64)
+    after = (quakes["time_ms"] >= change_ms).to_numpy()
+
+    def band_share(m: pd.Series) -> float:
+        return m.between(1.2, 1.75).sum() / (m >= 2.3).sum()
+
+    observed = band_share(quakes["magnitude"][after]) / band_share(quakes["magnitude"][~after])
+    grid = np.arange(0.5, 3.95, 0.001)  # rounded magnitudes 1.2-1.7 are true ones in [1.15, 1.75)
+    expected = [np.sum((w := 10.0 ** -grid * detection_probability(grid, mc, 0.2))[(grid >= 1.15) & (grid < 1.75)])
+                / np.sum(w[grid >= 2.25]) for mc in (1.2, 1.8)]
+    assert 0.75 < observed / (expected[0] / expected[1]) < 1.3
+
+
+def test_mc_rise_after_large_shocks_masks_small_events_for_a_while():
+    config = SyntheticConfig(seed=2, n_events=2000)
+    seen = natural_quakes(config)
+    masked = natural_quakes(replace(config, mc_after_mainshock_rise=1.5, mc_after_mainshock_days=1.0))
+
+    def keys(frame: pd.DataFrame) -> set:
+        return set(zip(frame["time_ms"], frame["magnitude"], frame["latitude_deg"]))
+
+    assert keys(masked) < keys(seen)  # the same events, some no longer reported
+    shocks = seen.loc[seen["magnitude"] >= 5.0, "time_ms"].to_numpy()
+    assert shocks.size >= 3
+
+    def small_after(frame: pd.DataFrame, low_days: float, high_days: float) -> int:
+        lag = (frame["time_ms"].to_numpy()[:, None] - shocks[None, :]) / 8.64e7
+        return int((((lag > low_days) & (lag <= high_days)).any(axis=1) & (frame["magnitude"] < 2.5)).sum())
+
+    assert small_after(masked, 0.0, 0.25) < 0.1 * small_after(seen, 0.0, 0.25)
+    assert small_after(masked, 0.25, 1.0) < 0.3 * small_after(seen, 0.25, 1.0)
+    first = shocks.min()
+    assert keys(masked[masked["time_ms"] <= first]) == keys(seen[seen["time_ms"] <= first])
+
+
+def test_etas_catalog_is_overdispersed_and_gives_foreshocks():
+    """Pure ETAS (no fixed mainshocks), sparse enough that a Poisson catalog rarely puts an event within 10 km and
+    24 h before an M >= 4: daily counts far more variable, and far more M >= 4 events with such a foreshock, than the
+    same events at uniform times and places."""
+    rng = np.random.default_rng(0)
+    cv, cv_poisson, hits, hits_poisson, n_large = [], [], 0, 0, 0
+    for seed in range(4):
+        config = SyntheticConfig(seed=seed, clustering="etas", include_norcia_mainshocks=False, n_extra_mainshocks=0,
+                                 n_events=1500, completeness_magnitude=3.0, end="2018-02-01")
+        quakes = natural_quakes(config)
+        assert 1000 < len(quakes) < 2100 and (quakes["kind"] == "aftershock").mean() > 0.2
+        shuffled = quakes.assign(
+            time_ms=rng.integers(0, quakes["time_ms"].max(), len(quakes)),
+            latitude_deg=rng.uniform(*config.latitude_range_deg, len(quakes)),
+            longitude_deg=rng.uniform(*config.longitude_range_deg, len(quakes)))
+        for frame, cvs in ((quakes, cv), (shuffled, cv_poisson)):
+            daily = np.bincount((frame["time_ms"] // 86_400_000).to_numpy().astype(int))
+            cvs.append(daily.std() / daily.mean())
+        n_large += int((quakes["magnitude"] >= 4.0).sum())
+        hits += foreshocked(quakes)
+        hits_poisson += foreshocked(shuffled)
+    assert np.mean(cv) > 1.6 * np.mean(cv_poisson)
+    assert n_large > 150 and hits / n_large > 0.3 and hits / n_large > 1.8 * hits_poisson / n_large
+
+
+def foreshocked(quakes: pd.DataFrame, km: float = 10.0, hours: float = 24.0) -> int:
+    """Number of M >= 4 events with at least one catalogued event within `km` and `hours` before them."""
+    t = quakes["time_ms"].to_numpy()
+    lat, lon = quakes["latitude_deg"].to_numpy(), quakes["longitude_deg"].to_numpy()
+    large = np.flatnonzero(quakes["magnitude"].to_numpy() >= 4.0)
+    lag_h = (t[large, None] - t[None, :]) / 3.6e6
+    dist = KM_PER_DEG * np.hypot(lat[large, None] - lat[None, :],
+                                 (lon[large, None] - lon[None, :]) * np.cos(np.radians(lat[large, None])))
+    return int((((lag_h > 0) & (lag_h <= hours) & (dist <= km)).any(axis=1)).sum())
+
+
+def test_etas_keeps_the_norcia_mainshocks_and_their_sequences_and_the_event_count():
+    config = SyntheticConfig(clustering="etas")
+    quakes = natural_quakes(config)
+    assert 0.85 * config.n_events < len(quakes) < 1.15 * config.n_events
+    t0 = np.datetime64(config.start, "ms")
+    for time, magnitude in (("2016-08-24T01:36:32", 6.0), ("2016-10-30T06:40:18", 6.5)):
+        ms = int((np.datetime64(time, "ms") - t0).astype(np.int64))
+        shock = quakes[quakes["time_ms"] == ms]
+        assert shock["magnitude"].tolist() == [magnitude] and shock["kind"].tolist() == ["mainshock"]
+        lag_days = (quakes["time_ms"] - ms) / 8.64e7
+        assert ((lag_days > 0) & (lag_days <= 1)).sum() > 10 * ((lag_days < 0) & (lag_days >= -1)).sum() + 50
+    targets = target_events(quakes, config)
+    large = quakes[quakes["magnitude"] >= config.target_min_magnitude]
+    assert set(targets["event_id"]) == set(large["event_id"]) and (large["kind"] != "mainshock").any()
+
+
+def test_precursors_and_targets_on_top_of_every_option(tmp_path):
+    config = replace(small_config(catalog=1.0, spectrum=1.0), clustering="etas", lead_in_days=30.0,
+                     completeness_changes=["2016-11-15:1.2"], mc_after_mainshock_rise=1.0, mc_after_mainshock_days=1.0)
+    truth = write_synthetic(tmp_path, config)
+    assert truth["catalog_model"]["clustering"] == "etas" and truth["n_lead_in_events"] == 30
+    catalog = read_fdsn(tmp_path)
+    quakes = catalog[(catalog["EventType"] == "earthquake") & (catalog["time"] >= STUDY_START)]
+    target_ids = {t["event_id"] for t in truth["targets"]}
+    assert target_ids == set(quakes.loc[quakes["Magnitude"] >= 4.0, "#EventID"])
+    planted = pd.DataFrame(truth["precursors"]["catalog"]["events"])
+    assert set(planted["target_event_id"]) == target_ids and set(planted["event_id"]) <= set(catalog["#EventID"])
+    target_time = {t["event_id"]: pd.Timestamp(t["time"]) for t in truth["targets"]}
+    lead_h = (planted["target_event_id"].map(target_time) - pd.to_datetime(planted["time"])).dt.total_seconds() / 3600
+    assert lead_h.between(0, 24).all()
+    assert truth["precursors"]["spectrum"]["traces"]
+    lead_in = catalog[catalog["#EventID"].astype(int) < 7_200_000]
+    assert len(lead_in) == 30 and set(lead_in["#EventID"]).isdisjoint(read_events(tmp_path)["source_id"])
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ({"lead_in_days": -1.0}, "lead_in_days"),
+    ({"completeness_changes": ["2016-11-01"]}, "completeness_changes"),
+    ({"completeness_changes": ["2016-12-01:1.2", "2016-11-01:1.0"]}, "completeness_changes dates must increase"),
+    ({"mc_after_mainshock_rise": 1.0}, "mc_after_mainshock_days"),
+    ({"clustering": "poisson"}, "clustering"),
+    ({"etas_branching_ratio": 1.0}, "etas_branching_ratio"),
+    ({"etas_p": 1.0}, "etas_p"),
+])
+def test_confounder_keys_are_validated(tmp_path, override, key):
+    with pytest.raises(SeisbindInputError, match=key):
+        write_synthetic(tmp_path, replace(small_config(), **override))
+
+
+def test_script_parses_confounder_keys():
+    parse_args = runpy.run_path(str(SCRIPT))["parse_args"]
+    _, config = parse_args(["clustering=etas", "lead_in_days=61", "completeness_changes=[2016-11-01:1.2]"])
+    assert config.clustering == "etas" and config.lead_in_days == 61.0
+    assert config.completeness_changes == ["2016-11-01:1.2"]

@@ -28,6 +28,7 @@ WINDOW_COLUMNS = [
     "target_time",
     "target_magnitude",
     "group",
+    "stratum",
 ]
 _NS_PER_S = 1_000_000_000
 _S_PER_HOUR = 3600
@@ -98,22 +99,31 @@ def make_windows(
     quiet_hours: float = 48.0,
     post_hours: tuple[float, float] = (1.0, 2.0),
     period: tuple | None = None,
+    match_days: float | None = None,
+    background_per_target: int = 8,
     seed: int = 0,
 ) -> pd.DataFrame:
     """The windows table: one row per window, columns WINDOW_COLUMNS, sorted by start_time.
 
     - pre: [t - h, t) for each target t and each horizon h (horizon_hours = h).
     - post: [t + post_hours[0], t + post_hours[1]) (default 1-2 h after; horizon_hours = its length).
-    - background: for each length L in background_hours (default: the horizons), up to `n_background`
-      windows of length L (horizon_hours = L), start drawn uniformly (numpy Generator seeded by `seed`) among
-      the whole seconds where the window has no event M >= quiet_min_magnitude and no target within
-      +-quiet_hours of any of its points, overlaps no pre/post window, and does not overlap the other
-      background windows of its length. When fewer fit, what fits is returned and the shortfall is logged
-      (``attrs["n_background_placed"]``).
+    - background: for each length L in background_hours (default: the horizons), windows of length L
+      (horizon_hours = L), start drawn uniformly (numpy Generator seeded by `seed`) among the whole seconds
+      where the window is quiet (below), overlaps no pre/post window and no other background window of its
+      length. With `match_days`, each target gets `background_per_target` windows starting within
+      +-match_days of it (stratum = that target), so slow changes of rate and completeness over the period
+      cancel within a stratum; without, `n_background` windows anywhere in the period (stratum "all"). When
+      fewer fit, what fits is returned and the shortfall is logged (``attrs["n_background_placed"]``).
+    Quiet, the same rule for both classes: no event M >= quiet_min_magnitude other than a pre window's own
+    target from quiet_hours before the window's start to its end, so neither class may sit in another large
+    event's aftershocks; pre windows that break it are dropped (``attrs["n_pre_dropped_not_quiet"]``).
+    Background windows also end quiet_hours before the next such event or target: closer, they would be
+    pre-event windows.
     Every window lies inside `period` (default: the catalog span) and inside the catalog span; background
     windows additionally keep quiet_hours from the span's ends, where quietness cannot be checked.
     group: the target's event_id for pre/post, the ISO week of the start ("bg_2016-W35") for background, so
-    grouped cross-validation keeps a target's windows, and nearby background windows, together.
+    grouped cross-validation keeps a target's windows, and nearby background windows, together. stratum: the
+    matched set a window belongs to, which permutations and the bootstrap keep together.
     ``attrs["n_without_magnitude"]``: catalog events that could not be targets for want of a magnitude.
     """
     horizons = list(dict.fromkeys(float(h) for h in horizons_hours))
@@ -138,10 +148,12 @@ def make_windows(
     targets = select_targets(catalog, target_min_magnitude, decluster, decluster_hours=decluster_hours,
                              decluster_km=decluster_km).reset_index(drop=True)
     target_ns = to_utc_ns(targets["time"])
+    magnitudes = catalog["magnitude"].to_numpy(np.float64)
+    loud_ns = np.sort(times_ns[magnitudes >= quiet_min_magnitude])
     rows = []
     for i, (t, event_id, magnitude) in enumerate(zip(target_ns, targets["event_id"], targets["magnitude"])):
         target = {"target_event_id": str(event_id), "target_time": t, "target_magnitude": float(magnitude),
-                  "group": str(event_id)}
+                  "group": str(event_id), "stratum": "all" if match_days is None else str(event_id)}
         for h in horizons:
             rows.append({"window_id": f"pre_h{h:g}_{i:03d}", "start_time": t - _hours_ns(h), "end_time": t,
                          "window_type": "pre", "horizon_hours": h, **target})
@@ -153,9 +165,15 @@ def make_windows(
     if outside:
         log.info("dropped target windows reaching outside the period/catalog span: %s", dict(outside))
     rows = [r for r, ok in zip(rows, inside) if ok]
+    quiet = [r["window_type"] != "pre" or not _any_between(loud_ns, r["start_time"] - _hours_ns(quiet_hours),
+                                                           r["end_time"]) for r in rows]
+    n_dropped = sum(not ok for ok in quiet)
+    if n_dropped:
+        log.info("dropped %d pre-event windows with another M >= %g event within %g h before or inside them",
+                 n_dropped, quiet_min_magnitude, quiet_hours)
+    rows = [r for r, ok in zip(rows, quiet) if ok]
 
-    magnitudes = catalog["magnitude"].to_numpy(np.float64)
-    quiet_s = np.concatenate([times_ns[magnitudes >= quiet_min_magnitude], target_ns]) / _NS_PER_S
+    quiet_s = np.concatenate([loud_ns, target_ns]) / _NS_PER_S
     # spans a background window may not overlap: (start, end, buffer seconds)
     spans = np.concatenate([
         np.stack([quiet_s, quiet_s, np.full(quiet_s.size, quiet_hours * _S_PER_HOUR)], axis=1),
@@ -166,19 +184,37 @@ def make_windows(
     placed = {}
     lo_s = max(first, span[0] + _hours_ns(quiet_hours)) / _NS_PER_S
     hi_s = min(last, span[1] - _hours_ns(quiet_hours)) / _NS_PER_S
+    kept_targets = sorted({(r["target_time"], r["target_event_id"]) for r in rows if r["window_type"] == "pre"})
     for length_h in lengths:
         length_s = int(round(length_h * _S_PER_HOUR))
-        starts = _draw_background(_allowed_starts(spans, length_s, lo_s, hi_s), length_s, n_background, rng)
+        allowed = _allowed_starts(spans, length_s, lo_s, hi_s)
+        if match_days is None:
+            starts, allowed = _draw_background(allowed, length_s, n_background, rng)
+            strata = ["all"] * len(starts)
+            wanted = n_background
+        else:
+            # Targets in random order, so that where matched ranges overlap no target always draws first.
+            starts, strata = [], []
+            for j in rng.permutation(len(kept_targets)):
+                t_s, event_id = kept_targets[j][0] / _NS_PER_S, kept_targets[j][1]
+                near = _clip_intervals(allowed, t_s - match_days * 86400, t_s + match_days * 86400 - length_s)
+                drawn, _ = _draw_background(near, length_s, background_per_target, rng)
+                allowed = _remove_windows(allowed, drawn, length_s)
+                starts += drawn.tolist()
+                strata += [event_id] * len(drawn)
+            order = np.argsort(starts, kind="stable")
+            starts, strata = np.asarray(starts, np.int64)[order], [strata[k] for k in order]
+            wanted = background_per_target * len(kept_targets)
         placed[length_h] = len(starts)
-        if len(starts) < n_background:
+        if len(starts) < wanted:
             log.warning("background %gh: placed %d of %d requested windows (no more quiet room)",
-                        length_h, len(starts), n_background)
+                        length_h, len(starts), wanted)
         weeks = pd.to_datetime(starts, unit="s", utc=True).isocalendar()
-        for k, (s, year, week) in enumerate(zip(starts, weeks["year"], weeks["week"])):
+        for k, (s, year, week, stratum) in enumerate(zip(starts, weeks["year"], weeks["week"], strata)):
             rows.append({"window_id": f"bg_h{length_h:g}_{k:04d}", "start_time": int(s) * _NS_PER_S,
                          "end_time": (int(s) + length_s) * _NS_PER_S, "window_type": "background",
                          "horizon_hours": length_h, "target_event_id": None, "target_time": None,
-                         "target_magnitude": np.nan, "group": f"bg_{year}-W{week:02d}"})
+                         "target_magnitude": np.nan, "group": f"bg_{year}-W{week:02d}", "stratum": stratum})
 
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     for column in ("start_time", "end_time", "target_time"):
@@ -187,8 +223,10 @@ def make_windows(
     windows["target_magnitude"] = windows["target_magnitude"].astype(np.float64)
     windows = windows.sort_values(["start_time", "window_id"], kind="stable").reset_index(drop=True)
     windows.attrs["n_without_magnitude"] = targets.attrs["n_without_magnitude"]
-    windows.attrs["n_background_requested"] = n_background
+    windows.attrs["n_background_requested"] = n_background if match_days is None else \
+        background_per_target * len(kept_targets)
     windows.attrs["n_background_placed"] = placed
+    windows.attrs["n_pre_dropped_not_quiet"] = n_dropped
     return windows
 
 
@@ -196,7 +234,33 @@ def _hours_ns(hours: float) -> int:
     return int(round(hours * _S_PER_HOUR * _NS_PER_S))
 
 
-def _allowed_starts(spans: np.ndarray, length_s: int, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
+def _any_between(sorted_ns: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether a sorted array holds a value in [lo, hi)."""
+    return bool(np.searchsorted(sorted_ns, lo, side="left") < np.searchsorted(sorted_ns, hi, side="left"))
+
+
+Intervals = tuple[np.ndarray, np.ndarray]
+"""Closed integer-second intervals (lo, hi) of allowed window starts."""
+
+
+def _clip_intervals(allowed: Intervals, first: float, last: float) -> Intervals:
+    lo, hi = np.maximum(allowed[0], int(np.ceil(first))), np.minimum(allowed[1], int(np.floor(last)))
+    keep = hi >= lo
+    return lo[keep], hi[keep]
+
+
+def _remove_windows(allowed: Intervals, starts: np.ndarray, length_s: int) -> Intervals:
+    """The allowed starts left once windows [s, s + length) are taken: a start overlapping one is removed."""
+    lo, hi = allowed
+    for s in starts:
+        left_hi, right_lo = np.minimum(hi, s - length_s), np.maximum(lo, s + length_s)
+        keep_left, keep_right = left_hi >= lo, hi >= right_lo
+        lo = np.concatenate([lo[keep_left], right_lo[keep_right]])
+        hi = np.concatenate([left_hi[keep_left], hi[keep_right]])
+    return lo, hi
+
+
+def _allowed_starts(spans: np.ndarray, length_s: int, lo_s: float, hi_s: float) -> Intervals:
     """Closed integer-second intervals of start times s for which [s, s + length) keeps clear of every span.
 
     A span (a, b, buffer) forbids starts in [a - buffer - length, b + buffer]; the forbidden intervals are
@@ -218,21 +282,18 @@ def _allowed_starts(spans: np.ndarray, length_s: int, lo_s: float, hi_s: float) 
     return lo[keep], hi[keep]
 
 
-def _draw_background(
-    allowed: tuple[np.ndarray, np.ndarray], length_s: int, n: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Up to n non-overlapping window starts, each uniform over the allowed seconds left by the earlier ones."""
-    lo, hi = allowed
+def _draw_background(allowed: Intervals, length_s: int, n: int, rng: np.random.Generator) -> tuple[
+        np.ndarray, Intervals]:
+    """Up to n non-overlapping window starts, each uniform over the allowed seconds left by the earlier ones;
+    returns them sorted with the allowed starts that remain."""
     starts = []
-    while len(starts) < n and lo.size:
+    while len(starts) < n and allowed[0].size:
+        lo, hi = allowed
         sizes = hi - lo + 1
         ends = np.cumsum(sizes)
         u = int(rng.integers(ends[-1]))
         j = int(np.searchsorted(ends, u, side="right"))
         s = int(lo[j] + u - (ends[j] - sizes[j]))
         starts.append(s)
-        left_hi, right_lo = np.minimum(hi, s - length_s), np.maximum(lo, s + length_s)
-        keep_left, keep_right = left_hi >= lo, hi >= right_lo
-        lo = np.concatenate([lo[keep_left], right_lo[keep_right]])
-        hi = np.concatenate([left_hi[keep_left], hi[keep_right]])
-    return np.sort(np.asarray(starts, dtype=np.int64))
+        allowed = _remove_windows(allowed, [s], length_s)
+    return np.sort(np.asarray(starts, dtype=np.int64)), allowed

@@ -22,14 +22,15 @@ import pandas as pd
 import sklearn
 from omegaconf import DictConfig, OmegaConf
 
-from seisbind.data.catalog import find_catalog, read_catalog, to_utc_ns
+from seisbind.data.catalog import find_catalog, mc_max_curvature, read_catalog, to_utc_ns
 from seisbind.data.movebank import find_animals, odba_bins, read_movebank
 from seisbind.data.windows import make_windows
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv, write_json
 from seisbind.probe import evaluate, features, report
 from seisbind.probe.evaluate import Settings
-from seisbind.probe.stats import auc_roc, bootstrap_auc_ci, delong_test, feature_tests
+from seisbind.probe.stats import bootstrap_auc_ci, delong_test, feature_tests
+from seisbind.study_area import Period
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Study:
     windows: pd.DataFrame
     features: pd.DataFrame
     skipped: list[dict] = field(default_factory=list)
+    completeness: dict = field(default_factory=lambda: {"floor": float("nan")})
 
     def skip(self, what: str, reason: str) -> None:
         log.warning("skipped %s: %s", what, reason)
@@ -71,7 +73,7 @@ def run(cfg: DictConfig) -> dict:
 def settings_of(cfg: DictConfig) -> Settings:
     p = cfg.probe
     return Settings(n_bootstrap=int(p.n_bootstrap), n_permutations=int(p.n_permutations),
-                    n_shuffles=int(p.n_shuffles), n_folds=int(p.n_folds), logistic_C=float(p.logistic_C),
+                    n_folds=int(p.n_folds), logistic_C=float(p.logistic_C),
                     min_windows_per_class=int(p.min_windows_per_class), seed=int(cfg.seed))
 
 
@@ -122,13 +124,15 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
     M >= quiet_min_magnitude event, are dropped (counted), so the copies hold no real pre-event time.
     """
     p = cfg.probe
+    start, end = study_period(cfg)
     windows = make_windows(sources.catalog, target_min_magnitude=float(p.target_min_magnitude),
                            decluster=p.decluster, decluster_hours=float(p.decluster_hours),
                            decluster_km=float(p.decluster_km), horizons_hours=list(p.horizons_hours),
                            n_background=int(p.n_background), quiet_min_magnitude=float(p.quiet_min_magnitude),
                            quiet_hours=float(p.quiet_hours),
                            post_hours=(float(p.post_start_hours), float(p.post_start_hours) + max(p.horizons_hours)),
-                           seed=int(cfg.seed))
+                           period=(start, end), match_days=p.background.match_days,
+                           background_per_target=int(p.background.per_target), seed=int(cfg.seed))
     n_pre = int((windows["window_type"] == "pre").sum())
     if n_pre == 0:
         magnitudes = sources.catalog["magnitude"]
@@ -141,10 +145,7 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
     windows["period"] = "main"
 
     main = windows[windows["window_type"].isin(MAIN_TYPES)]
-    other_cfg = p.other_period
-    first_start = main["start_time"].min()
-    shift = (pd.Timestamp(other_cfg.start, tz="UTC") - first_start if other_cfg.get("start")
-             else pd.Timedelta(days=float(other_cfg.shift_days)))
+    shift = other_period_shift(cfg, main, data_span_ns(sources), (start, end))
     other = main.copy()
     other["start_time"] += shift
     other["end_time"] += shift
@@ -168,6 +169,60 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
     return windows, info
 
 
+def study_period(cfg: DictConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """probe.period as UTC timestamps (configs/area/*.yaml by default)."""
+    period = cfg.probe.period
+    return Period(str(period.start), str(period.end)).timestamps("probe.period")
+
+
+def other_period_shift(cfg: DictConfig, main: pd.DataFrame, span_ns: tuple[int, int],
+                       period: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Timedelta:
+    """How far the other-period copies move. `start`: so that the first window begins there; a number of days;
+    or `auto`: back by the period's length when the data reach that far before it (the copies then lie wholly
+    outside the study period), else -30 days, which keeps most copies inside a short data span."""
+    other = cfg.probe.other_period
+    if other.get("start"):
+        return pd.Timestamp(other.start, tz="UTC") - main["start_time"].min()
+    if str(other.shift_days) != "auto":
+        return pd.Timedelta(days=float(other.shift_days))
+    length = period[1] - period[0]
+    if span_ns[0] <= (period[0] - length).value:
+        return -length
+    return pd.Timedelta(days=-30)
+
+
+def completeness(cfg: DictConfig, catalog: pd.DataFrame, after_days: float = 2.0) -> dict:
+    """Completeness magnitude over the study period, and the floor of the event-count features.
+
+    Mc by maximum curvature + 0.2 (seisbind.data.catalog.mc_max_curvature) per calendar month with at least
+    probe.min_count_b events, and in the `after_days` after each M >= 5, when aftershocks mask small events.
+    `probe.min_magnitude: auto` takes the largest monthly Mc as the floor: counts above it do not change when a
+    network densifies within the period. The post-M5 values are reported, not used: background windows keep
+    quiet_hours from such events, and the floor they would set hides most of the catalog.
+    """
+    start, end = study_period(cfg)
+    times = pd.to_datetime(catalog["time"], utc=True)
+    inside = catalog[(times >= start) & (times <= end)]
+    months = pd.to_datetime(inside["time"], utc=True).dt.strftime("%Y-%m")
+    need = int(cfg.probe.min_count_b)
+    monthly = {month: mc_max_curvature(group["magnitude"]) for month, group in inside.groupby(months)
+               if group["magnitude"].notna().sum() >= need}
+    after = {}
+    inside_ns = to_utc_ns(inside["time"])
+    for t, m in zip(inside_ns[inside["magnitude"].to_numpy() >= 5.0], inside["magnitude"][inside["magnitude"] >= 5.0]):
+        window = inside["magnitude"].to_numpy()[(inside_ns > t) & (inside_ns <= t + int(after_days * 86400e9))]
+        if np.isfinite(window).sum() >= need:
+            after[f"{pd.Timestamp(t, tz='UTC').isoformat()} M{m:.1f}"] = mc_max_curvature(window)
+    setting = str(cfg.probe.min_magnitude)
+    if setting == "auto":
+        floor = max(monthly.values()) if monthly else float("nan")
+        how = (f"largest monthly Mc of {len(monthly)} months" if monthly else
+               f"no month with {need} events: no floor")
+    else:
+        floor, how = float(setting), "probe.min_magnitude"
+    return {"floor": floor, "method": how, "monthly_mc": monthly, f"mc_{after_days:g}_days_after_m5": after}
+
+
 def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog: pd.DataFrame) -> pd.DataFrame:
     """Post-event windows as long as each horizon, starting `post_start_hours` after the target.
 
@@ -186,8 +241,11 @@ def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog
 
 # ----------------------------------------------------------------------------------------------- features
 def window_features(cfg: DictConfig, sources: Sources, windows: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Every feature family for every window; absent families are recorded in `study.skipped`."""
-    parts = [features.catalog_features(sources.catalog, windows, min_count_b=int(cfg.probe.min_count_b))]
+    """Every feature family for every window; absent families are recorded in `study.skipped`. Catalog features
+    count only events at or above the completeness floor (`completeness`)."""
+    floor = study.completeness["floor"]
+    counted = sources.catalog[sources.catalog["magnitude"] >= floor] if np.isfinite(floor) else sources.catalog
+    parts = [features.catalog_features(counted, windows, min_count_b=int(cfg.probe.min_count_b))]
     if sources.metadata is not None:
         parts.append(features.waveform_meta_features(sources.metadata, windows))
     else:
@@ -269,11 +327,22 @@ def evaluate_horizon(cfg: DictConfig, study: Study, data: HorizonData, settings:
             study.skip(what, str(err))
             continue
         oof[(data.horizon_hours, name)] = (part, by_score)
+        labels = horizon_labels(study, data, settings)[:, np.searchsorted(data.index, part.index)]
+        nulls = evaluate.refit_null_aucs(X, labels, part.groups, scores, settings)
         for score, s in by_score.items():
             record = {"horizon_hours": data.horizon_hours, "feature_set": name, "score": score}
-            record |= evaluate.auc_record(part.y, s, part.groups, settings)
-            records.append(record | {"n_features": len(columns)})
+            record |= evaluate.auc_record(part.y, s)
+            record |= evaluate.refit_inference(record["auc"], nulls[score])
+            records.append(record | {"n_features": len(columns), "null_aucs": nulls[score]})
     return records
+
+
+def horizon_labels(study: Study, data: HorizonData, settings: Settings) -> np.ndarray:
+    """The permuted label vectors of one horizon's windows (within the matched strata), the same for every row of
+    the horizon, so that the family-wise maximum is taken over rows scored on the same permutation."""
+    strata = study.windows["stratum"].astype(str).to_numpy()[data.index]
+    return evaluate.permuted_labels(data.y, strata, settings.n_permutations,
+                                    seed=[settings.seed, int(round(data.horizon_hours * 1000))])
 
 
 def comparisons(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings) -> list[dict]:
@@ -308,7 +377,7 @@ def _auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:
 
 
 def sanity_checks(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings, main_oof,
-                  main_p_value: float, window_scores: dict) -> dict:
+                  main_record: dict, window_scores: dict) -> dict:
     """Phase 4 at one horizon, for the main feature set and score: label shuffle, post-event windows, the
     other period, time of day alone. The main model's scores of the post-event and other-period windows go to
     `window_scores` (row position -> score)."""
@@ -318,10 +387,13 @@ def sanity_checks(cfg: DictConfig, study: Study, data: HorizonData, settings: Se
     s_main = by_score[score]
     X_fit = study.features.iloc[part.index][columns]
     background = s_main[~part.y]
-    out: dict = {"horizon_hours": data.horizon_hours, "main_significant": bool(main_p_value < 0.05)}
-
-    out["label_shuffle"] = evaluate.label_shuffle(X_fit, part.y, part.groups, score, settings,
-                                                  observed_auc=float(auc_roc(part.y, s_main)))
+    out: dict = {"horizon_hours": data.horizon_hours, "main_significant": bool(main_record["p_value"] < 0.05)}
+    null = main_record["null_aucs"][np.isfinite(main_record["null_aucs"])]
+    # The label shuffle is the main row's refit permutation null: leakage would lift it above 0.5.
+    out["label_shuffle"] = {"auc_mean": float(null.mean()), "auc_sd": float(null.std(ddof=1)),
+                            "auc_min": float(null.min()), "auc_max": float(null.max()), "n_shuffles": int(null.size),
+                            "observed_auc": main_record["auc"], "p_value_vs_shuffles": main_record["p_value"],
+                            "rank": int(1 + np.sum(null > main_record["auc"]))}
 
     windows, table = study.windows, study.features
     for key, types in (("post_event", ("post",)), ("other_period", ("other_pre", "other_background"))):
@@ -403,8 +475,8 @@ def _study_horizon(cfg: DictConfig, study: Study, h: float, settings: Settings) 
         else:
             part, by_score = main
             outcome.window_scores.update(zip(part.index.tolist(), by_score[score].tolist(), strict=True))
-            (main_p,) = [r["p_value"] for r in outcome.results if (r["feature_set"], r["score"]) == (name, score)]
-            outcome.sanity = sanity_checks(cfg, local, data, settings, main, main_p, outcome.window_scores)
+            (main_record,) = [r for r in outcome.results if (r["feature_set"], r["score"]) == (name, score)]
+            outcome.sanity = sanity_checks(cfg, local, data, settings, main, main_record, outcome.window_scores)
     outcome.skipped = local.skipped[len(study.skipped):]
     return outcome
 
@@ -435,7 +507,8 @@ def run_study(cfg: DictConfig) -> dict:
 
     sources = load_sources(cfg)
     windows, other_info = study_windows(cfg, sources)
-    study = Study(windows=windows, features=pd.DataFrame(index=windows.index))
+    study = Study(windows=windows, features=pd.DataFrame(index=windows.index),
+                  completeness=completeness(cfg, sources.catalog))
     study.features = window_features(cfg, sources, windows, study)
     log.info("%d windows, %d features (%.1f s)", len(windows), study.features.shape[1],
              time.perf_counter() - started)
@@ -456,8 +529,15 @@ def run_study(cfg: DictConfig) -> dict:
         raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
     wikelski, detector = wikelski_results(cfg, sources, study, settings, oof)
     results += wikelski
+    adjusted = evaluate.max_t_adjusted([r["auc"] for r in results], [r.pop("null_aucs") for r in results])
+    for record, p in zip(results, adjusted):
+        record["p_value_adjusted"] = float(p)
+        record["p_value_etas"] = None
+    study.skip("ETAS null", "p_value_etas is not computed in this version: the rows are tested against "
+                            "exchangeable labels only, not against clustering")
 
     metrics = {
+        "headline": headline(cfg, study, results),
         "results": results,
         "comparisons": compared,
         "sanity": {"main": dict(cfg.probe.main), "per_horizon": sanity, "other_period_windows": other_info,
@@ -466,12 +546,51 @@ def run_study(cfg: DictConfig) -> dict:
         "wikelski2020_detector": detector,
         "skipped": study.skipped,
         "data": describe_data(cfg, sources, study),
-        "settings": OmegaConf.to_container(cfg.probe, resolve=True) | {"seed": int(cfg.seed),
-                                                                        "ckpt": cfg.get("ckpt")},
+        "settings": OmegaConf.to_container(cfg.probe, resolve=True) | {
+            "seed": int(cfg.seed), "ckpt": cfg.get("ckpt"),
+            "period": [t.isoformat() for t in study_period(cfg)], "match_days": cfg.probe.background.match_days,
+            "magnitude_floor": study.completeness["floor"], "completeness": study.completeness,
+            "etas": None, "family_wise_method": "Westfall-Young single-step max-T over all result rows"},
     }
     metrics["elapsed_seconds"] = time.perf_counter() - started
     write_outputs(out, study, metrics, oof, cfg)
     return metrics
+
+
+def independent_targets(times_ns: np.ndarray, horizon_hours: float) -> int:
+    """Targets whose pre-event windows overlap no earlier kept one (greedy in time): windows that overlap share
+    their events, so they are not independent evidence."""
+    kept, last = 0, None
+    for t in np.sort(times_ns):
+        if last is None or t - last >= horizon_hours * 3.6e12:
+            kept, last = kept + 1, t
+    return kept
+
+
+def headline(cfg: DictConfig, study: Study, results: list[dict]) -> dict:
+    """The row a report leads with: `probe.primary` (feature_set, score, horizon_hours) when declared before
+    looking, else the row with the smallest family-wise p (ties: the larger AUC)."""
+    primary = cfg.probe.get("primary")
+    if primary:
+        chosen = [r for r in results if (r["feature_set"], r["score"], r["horizon_hours"]) ==
+                  (primary.feature_set, primary.score, float(primary.horizon_hours))]
+        if not chosen:
+            raise SeisbindInputError(
+                f"probe.primary={dict(primary)} is not among the result rows (feature sets "
+                f"{sorted({r['feature_set'] for r in results})}, scores {sorted({r['score'] for r in results})}, "
+                f"horizons {list(cfg.probe.horizons_hours)})")
+        row = chosen[0]
+    else:
+        row = min(results, key=lambda r: (r["p_value_adjusted"], -r["auc"]))
+    windows = study.windows
+    pre = windows[(windows["window_type"] == "pre") & np.isclose(windows["horizon_hours"], row["horizon_hours"])]
+    head = {key: row.get(key) for key in ("feature_set", "score", "horizon_hours", "auc", "auc_ci_low",
+                                          "auc_ci_high", "p_value", "p_value_adjusted", "p_value_etas",
+                                          "p_value_at_floor")}
+    return head | {"n_targets": int(pre["target_event_id"].nunique()),
+                   "n_independent": independent_targets(to_utc_ns(pre["target_time"]), row["horizon_hours"]),
+                   "declared": bool(primary), "n_rows": len(results),
+                   "etas_reason": "not computed in this version"}
 
 
 # ------------------------------------------------------------------------------------------------ baseline
@@ -514,8 +633,11 @@ def wikelski_results(cfg: DictConfig, sources: Sources, study: Study, settings: 
             continue
         s = s[np.isfinite(s)]
         oof[(float(h), "wikelski2020")] = (part, {"wikelski2020": s})
-        records.append({"horizon_hours": float(h), "feature_set": "animal", "score": "wikelski2020"}
-                       | evaluate.auc_record(part.y, s, part.groups, settings) | {"n_features": 1})
+        labels = horizon_labels(study, data, settings)[:, np.searchsorted(data.index, part.index)]
+        record = evaluate.auc_record(part.y, s)
+        null = evaluate.fixed_null_aucs(s, labels)
+        records.append({"horizon_hours": float(h), "feature_set": "animal", "score": "wikelski2020"} | record
+                       | evaluate.refit_inference(record["auc"], null) | {"n_features": 1, "null_aucs": null})
     bins = pga[pga > 0]
     detector = None
     try:
@@ -536,6 +658,8 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
     animal_coverage = (float(study.features["animal_odba_log10"].notna().mean())
                        if "animal_odba_log10" in study.features else 0.0)
     return {"root": str(cfg.data.root), "ckpt": cfg.get("ckpt"), "catalog_events": int(len(catalog)),
+            "period": [t.isoformat() for t in study_period(cfg)], "match_days": cfg.probe.background.match_days,
+            "magnitude_floor": study.completeness["floor"], "magnitude_floor_method": study.completeness["method"],
             "catalog_start": str(catalog["time"].min()), "catalog_end": str(catalog["time"].max()),
             "target_min_magnitude": float(cfg.probe.target_min_magnitude), "decluster": cfg.probe.decluster,
             "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),

@@ -13,8 +13,13 @@ strength (0 = exactly the null, ~1 = clearly detectable), each reaching one moda
 - animal (C): ODBA of every animal is raised 1-20 h before each target by a factor
   1 + C * animal_gain * exp(-hypocentral distance from the farm / animal_decay_km) * individual responsiveness.
 
+Confounders of real catalogs can be switched on (SyntheticConfig docstring): a sparse lead-in before `start`, a
+completeness magnitude that changes with time or rises after large shocks, and ETAS clustering (foreshocks and
+cascades without any precursor). Each leaves the output of the default config byte for byte as it was.
+
 Determinism: all draws come from one `numpy.random.Generator(seed)`, split with `Generator.spawn` into one child
-stream per component (catalog, stations, traces, waveforms, noise, each precursor, animals). Changing a precursor
+stream per component (catalog, stations, traces, waveforms, noise, each precursor, animals, then the time-varying
+completeness and the lead-in, appended last so that the earlier streams keep their seeds). Changing a precursor
 strength therefore changes its own output only; the same seed gives byte-identical files.
 
 Files (names as INGV and Movebank publish them; see REFERENCE.md sections 1, 3, 4):
@@ -27,14 +32,18 @@ Files (names as INGV and Movebank publish them; see REFERENCE.md sections 1, 3, 
   trace_name, shape (3, 12000), E, N, Z, 100 Hz. int32 because a digitizer gives whole counts; velocity channels
   (HH, EH) clip at +-(2**23 - 1) like a 24-bit digitizer. Sensitivities: `SENSITIVITY_COUNTS`.
 - metadata_Instance_noise.csv: `NOISE_COLUMNS`; noise trace_name = `<YYYYmmddTHHMMSS>.<net>.<sta>.<loc>.<ch>`.
-- catalog.txt: INGV FDSN event text, 14 columns, newest first like the INGV service, a few `quarry blast` rows.
+- catalog.txt: INGV FDSN event text, 14 columns, newest first like the INGV service, a few `quarry blast` rows;
+  with lead_in_days > 0 it starts before the study period (lead-in events have no traces).
 - animals/pieve_torina.csv: Movebank acceleration bursts (REFERENCE.md section 4), X Y Z interleaved raw counts,
   `animal.zero_g_counts` at 0 g and `animal.counts_per_g` per g.
-- truth.json: the config, the targets, and which events / traces / windows carry planted precursors.
+- truth.json: the config, the study period [start, end) and the catalog span (which includes the lead-in), the
+  clustering model (for ETAS its derived constants), the targets, and which events / traces / windows carry planted
+  precursors.
 
-Modules: config (what a root is made from), region (real places drawn around), catalog, stations (records and
-noise schedule), waveforms (the synthesiser), measurements (metadata measured from the counts), instance_files,
-animals, timestamps. This file owns the file layout, the random streams and truth.json.
+Modules: config (what a root is made from), region (real places drawn around), catalog, magnitudes (Gutenberg-
+Richter draws and the completeness that thins them), etas (the ETAS cascade), stations (records and noise
+schedule), waveforms (the synthesiser), measurements (metadata measured from the counts), instance_files, animals,
+timestamps. This file owns the file layout, the random streams and truth.json.
 """
 
 from __future__ import annotations
@@ -49,18 +58,29 @@ import numpy as np
 import pandas as pd
 
 from seisbind.data.synthetic.animals import write_animals
-from seisbind.data.synthetic.catalog import natural_catalog, precursor_events, write_catalog_text
+from seisbind.data.synthetic.catalog import (
+    lead_in_catalog,
+    natural_catalog,
+    precursor_events,
+    target_events,
+    write_catalog_text,
+)
 from seisbind.data.synthetic.config import AnimalConfig, PrecursorConfig, SyntheticConfig, validate
 from seisbind.data.synthetic.instance_files import write_event_traces, write_noise_traces
+from seisbind.data.synthetic.magnitudes import MS_PER_DAY
 from seisbind.data.synthetic.stations import noise_schedule, sample_event_traces, station_table
 from seisbind.data.synthetic.timestamps import iso_times
 from seisbind.data.synthetic.waveforms import SENSITIVITY_COUNTS, WaveformSynth
 from seisbind.errors import SeisbindInputError
 
-__all__ = ["FILE_NAMES", "GENERATOR_VERSION", "SENSITIVITY_COUNTS", "AnimalConfig", "PrecursorConfig",
-           "SyntheticConfig", "read_truth", "write_synthetic"]
+__all__ = ["FILE_NAMES", "GENERATOR_VERSION", "SENSITIVITY_COUNTS", "STREAM_NAMES", "AnimalConfig", "PrecursorConfig",
+           "SyntheticConfig", "random_streams", "read_truth", "write_synthetic"]
 
 log = logging.getLogger(__name__)
+
+STREAM_NAMES = ("catalog", "catalog_precursor", "stations", "traces", "waveforms", "noise", "spectrum_precursor",
+                "animals", "completeness", "lead_in")
+"""Component streams in spawn order; new components go at the end, so the earlier ones keep their seeds."""
 
 GENERATOR_VERSION = 1
 """Bumped whenever the output for a given config changes, so a cached folder is regenerated."""
@@ -91,20 +111,18 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
         return cached
     (out / "animals").mkdir(parents=True, exist_ok=True)
     (out / FILE_NAMES["truth"]).unlink(missing_ok=True)
-    streams = dict(zip(
-        ["catalog", "catalog_precursor", "stations", "traces", "waveforms", "noise", "spectrum_precursor", "animals"],
-        np.random.default_rng(config.seed).spawn(8),
-    ))
+    streams = random_streams(config.seed)
     t0 = np.datetime64(config.start, "ms")
     period_ms = int((np.datetime64(config.end, "ms") - t0).astype(np.int64))
 
-    catalog = natural_catalog(streams["catalog"], config, period_ms)
-    targets = catalog[(catalog["kind"] == "mainshock")
-                      & (catalog["magnitude"] >= config.target_min_magnitude)].reset_index(drop=True)
+    catalog, catalog_model = natural_catalog(streams["catalog"], streams["completeness"], config, period_ms)
+    targets = target_events(catalog, config)
     planted_events = precursor_events(streams["catalog_precursor"], config, targets)
+    lead_in = lead_in_catalog(streams["lead_in"], config)
     stations = station_table(streams["stations"], config)
     all_events = pd.concat([catalog, planted_events], ignore_index=True) if len(planted_events) else catalog
-    write_catalog_text(out / FILE_NAMES["catalog"], all_events, t0)
+    listed = pd.concat([lead_in, all_events], ignore_index=True) if len(lead_in) else all_events
+    write_catalog_text(out / FILE_NAMES["catalog"], listed, t0)
 
     recordable = all_events if config.precursor.record_precursor_events else catalog
     recordable = recordable[recordable["event_type"] == "earthquake"].reset_index(drop=True)
@@ -128,7 +146,11 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
         "sensitivity_counts": SENSITIVITY_COUNTS,
         "animal_zero_g_counts": config.animal.zero_g_counts,
         "animal_counts_per_g": config.animal.counts_per_g,
-        "n_catalog_events": int(len(catalog) + len(planted_events)),
+        "study_period": _span(t0, 0, period_ms),
+        "catalog_span": _span(t0, -int(round(config.lead_in_days * MS_PER_DAY)), period_ms),
+        "catalog_model": catalog_model,
+        "n_catalog_events": int(len(listed)),
+        "n_lead_in_events": int(len(lead_in)),
         "n_event_traces": int(len(event_traces)),
         "n_noise_traces": int(len(noise_traces)),
         "targets": [_event_record(row, t0) for row in targets.itertuples()],
@@ -146,6 +168,15 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
     log.info("wrote synthetic data root %s: %d catalog events, %d event traces, %d noise traces, %d targets",
              out, truth["n_catalog_events"], len(event_traces), len(noise_traces), len(targets))
     return json.loads(text)
+
+
+def random_streams(seed: int) -> dict[str, np.random.Generator]:
+    """The independent generator of each component (see Determinism in the module docstring), by name.
+
+    Public so that a tool or test that redraws one component alone (the natural catalog, say) gets exactly the
+    draws write_synthetic makes for it.
+    """
+    return dict(zip(STREAM_NAMES, np.random.default_rng(seed).spawn(len(STREAM_NAMES))))
 
 
 def read_truth(root: Path) -> dict:
@@ -171,6 +202,12 @@ def _cached_truth(out: Path, config: SyntheticConfig) -> dict | None:
     same = truth.get("version") == GENERATOR_VERSION and truth.get("config") == json.loads(
         json.dumps(asdict(config)))
     return truth if same and all((out / name).is_file() for name in FILE_NAMES.values()) else None
+
+
+def _span(t0: np.datetime64, start_ms: int, end_ms: int) -> dict:
+    """[start, end) as truth.json lists periods: ISO times like the targets'."""
+    start, end = iso_times(t0, np.array([start_ms, end_ms]), zulu=True)
+    return {"start": str(start), "end": str(end)}
 
 
 def _event_record(row: Any, t0: np.datetime64) -> dict:

@@ -1,9 +1,12 @@
-"""The synthetic earthquake catalog: mainshocks, Omori-Utsu aftershocks, background seismicity, quarry blasts,
-the planted catalog precursor, and the INGV FDSN text file they are written to.
+"""The synthetic earthquake catalog: mainshocks, Omori-Utsu aftershocks or an ETAS cascade, background seismicity,
+quarry blasts, the lead-in events before the study period, the planted catalog precursor, and the INGV FDSN text
+file they are written to.
 
 Why here and not in seisbind.data.catalog: that module reads catalogs; this one invents one whose statistics
 (Gutenberg-Richter magnitudes thinned by a detection roll-off, Omori decay, declusterable mainshocks) are those the
-readers and the probe's catalog features expect, so that the planted precursor is the only signal.
+readers and the probe's catalog features expect, so that the planted precursor is the only signal; and, as options,
+with the confounders of real catalogs (sparse lead-in, changing completeness, ETAS clustering) that a probe must
+not mistake for one.
 """
 
 from __future__ import annotations
@@ -14,43 +17,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from obspy.geodetics import locations2degrees
-from scipy import special
 
 from seisbind.data.synthetic.config import SyntheticConfig
+from seisbind.data.synthetic.etas import etas_catalog
+from seisbind.data.synthetic.magnitudes import (
+    MS_PER_DAY,
+    completeness_keep,
+    detected_magnitudes,
+    gutenberg_richter,
+    thinned_magnitudes,
+)
 from seisbind.data.synthetic.region import KM_PER_DEG, NORCIA_MAINSHOCKS, QUARRY_SITES, TOWNS
 from seisbind.data.synthetic.timestamps import iso_times
 from seisbind.errors import SeisbindInputError
 
 _FDSN_HEADER = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
                 "Magnitude|MagAuthor|EventLocationName|EventType")
-
-
-def _gutenberg_richter(rng: np.random.Generator, n: int, b: float, m_low: float, m_high: float) -> np.ndarray:
-    """Magnitudes from a doubly truncated Gutenberg-Richter law (inverse CDF)."""
-    u = rng.random(n)
-    return m_low - np.log10(1.0 - u * (1.0 - 10.0 ** (-b * (m_high - m_low)))) / b
-
-
-def _detection_probability(m: np.ndarray, config: SyntheticConfig) -> np.ndarray:
-    """Cumulative-normal roll-off (Ogata-Katsura): ~98 % detected at the completeness magnitude."""
-    sigma = config.completeness_width
-    return special.ndtr((m - (config.completeness_magnitude - 2 * sigma)) / sigma)
-
-
-def _thinned_magnitudes(rng: np.random.Generator, n_detected: float, config: SyntheticConfig,
-                        m_high: float) -> np.ndarray:
-    """GR magnitudes as a network detects them: draw below completeness, keep each with its detection probability.
-
-    `n_detected` is the expected number kept; magnitudes are rounded to 0.1 as catalogs report them.
-    """
-    m_low = config.completeness_magnitude - 5 * config.completeness_width
-    grid = np.linspace(m_low, m_high, 400)
-    b = config.b_value
-    density = 10.0 ** (-b * grid)
-    mean_p = float(np.sum(density * _detection_probability(grid, config)) / np.sum(density))
-    m = _gutenberg_richter(rng, int(rng.poisson(n_detected / mean_p)), b, m_low, m_high)
-    m = m[rng.random(m.size) < _detection_probability(m, config)]
-    return np.round(m, 1)
 
 
 def _offset_positions(rng: np.random.Generator, lat: float, lon: float, sigma_km: float, n: int,
@@ -84,7 +66,7 @@ def _mainshocks(rng: np.random.Generator, config: SyntheticConfig, period_ms: in
         lat = rng.uniform(*config.latitude_range_deg)
         lon = rng.uniform(*config.longitude_range_deg)
         depth = rng.uniform(*config.depth_range_km)
-        mag = float(np.round(_gutenberg_richter(rng, 1, config.b_value, *config.extra_mainshock_magnitude_range)[0], 1))
+        mag = float(np.round(gutenberg_richter(rng, 1, config.b_value, *config.extra_mainshock_magnitude_range)[0], 1))
         rows.append(("independent", ms, lat, lon, depth, mag))
         times.append(ms)
         n_extra += 1
@@ -105,7 +87,7 @@ def _aftershocks(rng: np.random.Generator, config: SyntheticConfig, mainshocks: 
     c, p = config.omori_c_days, config.omori_p
     parts = []
     for main, n_expected in zip(mainshocks.itertuples(), expected):
-        mags = _thinned_magnitudes(rng, n_expected, config, main.magnitude - 0.2)
+        mags = thinned_magnitudes(rng, n_expected, config, main.magnitude - 0.2)
         duration_days = (period_ms - main.time_ms) / 8.64e7
         u = rng.random(mags.size)
         a0, a1 = c ** (1 - p), (duration_days + c) ** (1 - p)
@@ -123,22 +105,20 @@ def _aftershocks(rng: np.random.Generator, config: SyntheticConfig, mainshocks: 
     return frame
 
 
-def natural_catalog(rng: np.random.Generator, config: SyntheticConfig, period_ms: int) -> pd.DataFrame:
-    """Mainshocks, aftershocks, background seismicity and quarry blasts, sorted by time, with INGV-like ids.
-
-    Background magnitudes stay below target_min_magnitude so that the only independent events at or above it
-    are the planted targets listed in truth.json.
-    """
-    mainshocks = _mainshocks(rng, config, period_ms)
-    aftershocks = _aftershocks(rng, config, mainshocks, period_ms)
-    n_background = max(0.0, config.n_events * (1 - config.aftershock_fraction) - len(mainshocks))
-    mags = _thinned_magnitudes(rng, n_background, config, config.target_min_magnitude - 0.05)
-    background = pd.DataFrame({
+def _background(rng: np.random.Generator, config: SyntheticConfig, period_ms: int, n_mainshocks: int) -> pd.DataFrame:
+    """Omori mode's background: Poisson in time, uniform in space, magnitudes below target_min_magnitude."""
+    n_background = max(0.0, config.n_events * (1 - config.aftershock_fraction) - n_mainshocks)
+    mags = thinned_magnitudes(rng, n_background, config, config.target_min_magnitude - 0.05)
+    return pd.DataFrame({
         "time_ms": rng.integers(0, period_ms, mags.size),
         "latitude_deg": rng.uniform(*config.latitude_range_deg, mags.size),
         "longitude_deg": rng.uniform(*config.longitude_range_deg, mags.size),
         "depth_km": rng.uniform(*config.depth_range_km, mags.size),
         "magnitude": mags, "kind": "background"})
+
+
+def _quarry_blasts(rng: np.random.Generator, config: SyntheticConfig, period_ms: int) -> pd.DataFrame:
+    """Daytime blasts at the known quarries, M 1.0-2.1, not thinned (a blast is reported by its operator)."""
     n_days = max(1, period_ms // 86_400_000)
     site = rng.integers(0, len(QUARRY_SITES), config.n_quarry_blasts)
     quarry = pd.DataFrame({
@@ -148,8 +128,31 @@ def natural_catalog(rng: np.random.Generator, config: SyntheticConfig, period_ms
         "longitude_deg": np.array([QUARRY_SITES[i][1] for i in site]) + rng.normal(0, 0.003, site.size),
         "depth_km": rng.uniform(0.0, 1.0, site.size),
         "magnitude": np.round(rng.uniform(1.0, 2.1, site.size), 1), "kind": "quarry"})
-    quarry = quarry[quarry["time_ms"] < period_ms]
-    catalog = pd.concat([mainshocks, aftershocks, background, quarry], ignore_index=True)
+    return quarry[quarry["time_ms"] < period_ms]
+
+
+def natural_catalog(rng: np.random.Generator, completeness_rng: np.random.Generator, config: SyntheticConfig,
+                    period_ms: int) -> tuple[pd.DataFrame, dict]:
+    """Mainshocks, their sequences, background seismicity and quarry blasts, sorted by time, with INGV-like ids,
+    and a summary of the clustering model for truth.json.
+
+    omori: background magnitudes stay below target_min_magnitude so that the only independent events at or above
+    it are the mainshocks (the targets listed in truth.json). etas: see seisbind.data.synthetic.etas. In both, the
+    time-varying completeness (completeness_changes, the rise of Mc after large shocks) then thins the natural
+    earthquakes, not the mainshocks nor the quarry blasts, drawing from `completeness_rng` alone, so that the other
+    draws, and with a constant completeness the whole catalog, stay as they are.
+    """
+    mainshocks = _mainshocks(rng, config, period_ms)
+    if config.clustering == "etas":
+        quakes, model = etas_catalog(rng, config, period_ms, mainshocks)
+    else:
+        aftershocks = _aftershocks(rng, config, mainshocks, period_ms)
+        background = _background(rng, config, period_ms, len(mainshocks))
+        quakes, model = pd.concat([mainshocks, aftershocks, background], ignore_index=True), {"clustering": "omori"}
+    time_ms, magnitude = quakes["time_ms"].to_numpy(), quakes["magnitude"].to_numpy(dtype=float)
+    reported = completeness_keep(completeness_rng, time_ms, magnitude, config, time_ms, magnitude)
+    quakes = quakes[reported | (quakes["kind"] == "mainshock").to_numpy()]
+    catalog = pd.concat([quakes, _quarry_blasts(rng, config, period_ms)], ignore_index=True)
     catalog = catalog.sort_values("time_ms", kind="stable").reset_index(drop=True)
     catalog["time_ms"] = (catalog["time_ms"] // 10) * 10
     ids = 7_200_000 + np.cumsum(rng.integers(1, 25, len(catalog)))
@@ -157,7 +160,46 @@ def natural_catalog(rng: np.random.Generator, config: SyntheticConfig, period_ms
     catalog["event_type"] = np.where(catalog["kind"] == "quarry", "quarry blast", "earthquake")
     catalog["name"] = catalog["name"].fillna("")
     catalog["target_event_id"] = ""
-    return _with_source_attributes(rng, catalog)
+    return _with_source_attributes(rng, catalog), model
+
+
+def target_events(catalog: pd.DataFrame, config: SyntheticConfig) -> pd.DataFrame:
+    """The events precursors are planted before: earthquakes M >= target_min_magnitude in the study period.
+
+    omori: the mainshocks among them only (their aftershocks belong to their sequences, and the planted-precursor
+    design of this mode is one precursor per independent shock). etas: all of them, triggered ones included, as a
+    probe that selects targets from the catalog would see them.
+    """
+    chosen = ((catalog["event_type"] == "earthquake") & (catalog["time_ms"] >= 0)
+              & (catalog["magnitude"] >= config.target_min_magnitude))
+    if config.clustering == "omori":
+        chosen &= catalog["kind"] == "mainshock"
+    return catalog[chosen].reset_index(drop=True)
+
+
+def lead_in_catalog(rng: np.random.Generator, config: SyntheticConfig) -> pd.DataFrame:
+    """Events before the study period: lead_in_events spread uniformly over the lead_in_days before `start`.
+
+    Why: a real catalog download often reaches back before the study period with sparse coverage; a probe that
+    counts events per window must not read the jump at `start` as a change in seismicity. Times are negative (ms
+    before `start`); ids lie below the study period's and increase with time like INGV's. Magnitudes as omori-mode
+    background events at completeness_magnitude, below target_min_magnitude, so none is a target. Empty (no
+    columns) when lead_in_days is 0.
+    """
+    lead_ms = int(round(config.lead_in_days * MS_PER_DAY))
+    n = config.lead_in_events if lead_ms > 0 else 0
+    if n == 0:
+        return pd.DataFrame()
+    time_ms = np.sort(rng.integers(-lead_ms, 0, n)) // 10 * 10
+    frame = pd.DataFrame({
+        "time_ms": time_ms,
+        "latitude_deg": rng.uniform(*config.latitude_range_deg, n),
+        "longitude_deg": rng.uniform(*config.longitude_range_deg, n),
+        "depth_km": rng.uniform(*config.depth_range_km, n),
+        "magnitude": detected_magnitudes(rng, n, config, config.target_min_magnitude - 0.05),
+        "kind": "lead_in", "name": "", "event_type": "earthquake", "target_event_id": "",
+        "event_id": (7_200_000 - np.cumsum(rng.integers(1, 25, n))[::-1]).astype(str)})
+    return _with_source_attributes(rng, frame)
 
 
 def precursor_events(rng: np.random.Generator, config: SyntheticConfig, targets: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +212,7 @@ def precursor_events(rng: np.random.Generator, config: SyntheticConfig, targets:
         n = int(rng.poisson(pre.catalog * pre.catalog_events_per_target))
         tau_h = c_h * ((hours + c_h) / c_h) ** rng.random(n) - c_h
         m_high = min(target.magnitude - 0.5, config.target_min_magnitude - 0.05)
-        mags = np.round(_gutenberg_richter(rng, n, b, config.completeness_magnitude, m_high), 1)
+        mags = np.round(gutenberg_richter(rng, n, b, config.completeness_magnitude, m_high), 1)
         lat, lon = _offset_positions(rng, target.latitude_deg, target.longitude_deg, pre.catalog_spread_km, n,
                                      config)
         depth = np.clip(target.depth_km + rng.normal(0.0, 1.0, n), *config.depth_range_km)

@@ -58,8 +58,28 @@ class AnimalConfig:
 class SyntheticConfig:
     """Everything that determines the synthetic data root; stored in truth.json to detect a matching cache.
 
-    Period is [start, end) in UTC. n_events is the approximate number of catalogued earthquakes (mainshocks,
-    aftershocks and background; quarry blasts and planted precursor events come on top).
+    Period is [start, end) in UTC (the study period). n_events is the approximate number of catalogued earthquakes
+    in it (mainshocks, aftershocks and background; quarry blasts, lead-in and planted precursor events come on top)
+    as a network at completeness_magnitude would report them; completeness changes then add or remove events.
+
+    Confounders of real catalogs, all off by default (every default reproduces the original output):
+
+    - lead_in_days, lead_in_events: the catalog also holds lead_in_events events spread uniformly over the
+      lead_in_days (days) before `start`, as a download that reaches back before the study period with sparse
+      coverage. Magnitudes like background events at completeness_magnitude; no waveform traces; not targets.
+      lead_in_events is used only when lead_in_days > 0.
+    - completeness_changes: "ISO_DATE:MC" strings (dates increasing), a piecewise-constant completeness magnitude
+      (magnitude units) from each date on; completeness_magnitude applies before the first.
+    - mc_after_mainshock_rise (magnitude units), mc_after_mainshock_days (days): after every event
+      M >= mc_after_mainshock_min_magnitude, Mc is raised by rise * exp(-t / days), as aftershock codas mask small
+      events (see magnitudes.completeness_at).
+    - clustering: "omori" (Omori-Utsu aftershocks of the mainshocks only, background magnitudes below
+      target_min_magnitude) or "etas" (every event triggers offspring, see seisbind.data.synthetic.etas). For
+      "etas": etas_branching_ratio (mean number of direct offspring per event, < 1), etas_alpha (productivity
+      10^(alpha (M - Mc)), per magnitude unit), etas_c_days and etas_p (Omori delay law), etas_max_magnitude (upper
+      Gutenberg-Richter bound of every triggered and background event). The mainshocks (Norcia and the extra ones)
+      are then fixed immigrants whose sequences hold about aftershock_fraction * n_events catalogued events, and
+      targets are all earthquakes M >= target_min_magnitude of the study period, triggered ones included.
     """
 
     seed: int = 0
@@ -88,6 +108,18 @@ class SyntheticConfig:
     vp_kmps: float = 6.0
     vs_kmps: float = 3.46
     amplitude_log10_offset: float = -5.5
+    lead_in_days: float = 0.0
+    lead_in_events: int = 30
+    completeness_changes: list[str] = field(default_factory=list)
+    mc_after_mainshock_rise: float = 0.0
+    mc_after_mainshock_days: float = 0.0
+    mc_after_mainshock_min_magnitude: float = 5.0
+    clustering: str = "omori"
+    etas_branching_ratio: float = 0.6
+    etas_alpha: float = 0.8
+    etas_c_days: float = 0.01
+    etas_p: float = 1.2
+    etas_max_magnitude: float = 6.0
     precursor: PrecursorConfig = field(default_factory=PrecursorConfig)
     animal: AnimalConfig = field(default_factory=AnimalConfig)
 
@@ -126,5 +158,50 @@ def validate(config: SyntheticConfig) -> None:
         parts = span.split("/")
         if len(parts) != 2:
             problems.append(f"animal.coverage entry {span!r} must be 'START/END'")
+    problems += _confounder_problems(config)
     if problems:
         raise SeisbindInputError("invalid synthetic config: " + "; ".join(problems))
+
+
+def completeness_steps(config: SyntheticConfig) -> list[tuple[np.datetime64, float]]:
+    """completeness_changes as (date, Mc) pairs; the date is everything before the last colon, so times may have
+    colons too ("2016-11-01T12:00:1.2")."""
+    steps = []
+    for entry in config.completeness_changes:
+        day, _, mc = str(entry).rpartition(":")
+        if not day:
+            raise ValueError(f"{entry!r} has no date")
+        steps.append((np.datetime64(day, "ms"), float(mc)))
+    return steps
+
+
+def _confounder_problems(config: SyntheticConfig) -> list[str]:
+    """Problems with the lead-in, completeness and clustering keys, each message naming its key."""
+    problems: list[str] = []
+    if config.lead_in_days < 0 or config.lead_in_events < 0:
+        problems.append(f"lead_in_days and lead_in_events must be >= 0 (got {config.lead_in_days}, "
+                        f"{config.lead_in_events})")
+    try:
+        days = [day for day, _ in completeness_steps(config)]
+    except ValueError:
+        problems.append(f"completeness_changes entries must be 'ISO_DATE:MC', e.g. '2016-11-01:1.2' "
+                        f"(got {list(config.completeness_changes)})")
+    else:
+        if any(later <= earlier for earlier, later in zip(days, days[1:])):
+            problems.append(f"completeness_changes dates must increase (got {list(config.completeness_changes)})")
+    if config.mc_after_mainshock_rise < 0 or config.mc_after_mainshock_days < 0:
+        problems.append("mc_after_mainshock_rise and mc_after_mainshock_days must be >= 0")
+    elif config.mc_after_mainshock_rise > 0 and config.mc_after_mainshock_days == 0:
+        problems.append("mc_after_mainshock_days must be > 0 when mc_after_mainshock_rise > 0")
+    if config.clustering not in ("omori", "etas"):
+        problems.append(f"clustering must be 'omori' or 'etas' (got {config.clustering!r})")
+    if not 0 <= config.etas_branching_ratio < 1:
+        problems.append(f"etas_branching_ratio must be in [0, 1) (got {config.etas_branching_ratio})")
+    if config.etas_alpha < 0 or config.etas_c_days <= 0:
+        problems.append("etas_alpha must be >= 0 and etas_c_days > 0")
+    if config.etas_p <= 1:
+        problems.append(f"etas_p must be > 1 for a finite number of offspring (got {config.etas_p})")
+    if config.etas_max_magnitude <= config.completeness_magnitude:
+        problems.append(f"etas_max_magnitude ({config.etas_max_magnitude}) must be above completeness_magnitude "
+                        f"({config.completeness_magnitude})")
+    return problems
