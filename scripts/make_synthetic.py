@@ -3,7 +3,12 @@
 Usage (Hydra-style key=value overrides of seisbind.data.synthetic.SyntheticConfig):
     python scripts/make_synthetic.py out=data/synthetic seed=0 n_traces=1000
     python scripts/make_synthetic.py out=data/planted precursor.catalog=1 precursor.animal=0.5
+    python scripts/make_synthetic.py out=data/null_etas clustering=etas lead_in_days=61
+    python scripts/make_synthetic.py out=data/null_mc completeness_changes=[2016-11-15:1.2]
+    python scripts/make_synthetic.py out=data/null_rise mc_after_mainshock_rise=1.2 mc_after_mainshock_days=1.5
     python scripts/make_synthetic.py --help      # prints every key with its default
+The confounder keys (lead_in_*, completeness_changes, mc_after_mainshock_*, clustering, etas_*) are described in
+the SyntheticConfig docstring; all are off by default.
 An existing folder written with the same config is kept as it is.
 """
 

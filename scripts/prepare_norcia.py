@@ -20,22 +20,12 @@ from seisbind.data.instance_schema import EVENT_COLUMNS
 from seisbind.data.sources import read_metadata
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
+from seisbind.study_area import Period, Region, load_area
 
 log = logging.getLogger("prepare_norcia")
 
 
-@dataclass
-class Region:
-    min_latitude_deg: float = 42.5
-    max_latitude_deg: float = 43.2
-    min_longitude_deg: float = 12.8
-    max_longitude_deg: float = 13.5
-
-
-@dataclass
-class Period:
-    start: str = "2016-08-01T00:00:00"
-    end: str = "2017-01-31T23:59:59.999"
+NORCIA = load_area("norcia")  # configs/area/norcia.yaml: the box and period the data config and the probe use
 
 
 @dataclass
@@ -47,8 +37,8 @@ class Data:
 class Options:
     data: Data = field(default_factory=Data)
     out: str = "norcia_events.parquet"
-    region: Region = field(default_factory=Region)
-    period: Period = field(default_factory=Period)
+    region: Region = field(default_factory=lambda: NORCIA.region)
+    period: Period = field(default_factory=lambda: NORCIA.period)
     columns: list[str] | None = None   # None = all 115 columns
 
 

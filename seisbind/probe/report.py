@@ -134,6 +134,31 @@ def plot_roc(oof: dict, score: str, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_etas_null(results: list[dict], nulls: dict[tuple, np.ndarray], path: Path) -> None:
+    """Histogram of the ETAS-simulated AUCs of each row that has them (one panel per horizon and feature set,
+    the scores overlaid), the observed AUCs as vertical lines."""
+    panels: dict[tuple, list[dict]] = {}
+    for r in results:
+        if (r["horizon_hours"], r["feature_set"], r["score"]) in nulls:
+            panels.setdefault((r["horizon_hours"], r["feature_set"]), []).append(r)
+    plt, fig, axes = _axes(len(panels))
+    bins = np.linspace(0, 1, 41)
+    for ax, ((h, name), rows) in zip(axes, sorted(panels.items()), strict=False):
+        for k, r in enumerate(rows):
+            color = f"C{k}"
+            null = nulls[(h, name, r["score"])]
+            ax.hist(null[np.isfinite(null)], bins=bins, alpha=0.45, color=color,
+                    label=f"{r['score']} p_etas {r['p_value_etas']:.3g}" if r["p_value_etas"] is not None
+                    else r["score"])
+            ax.axvline(r["auc"], color=color, lw=1.5)
+        ax.set(title=f"{name}, {h:g} h: ETAS-null AUC", xlabel="AUC (lines: observed)")
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel("simulated catalogs")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
+
+
 def plot_molchan(oof: dict, score: str, path: Path) -> None:
     """Molchan error diagrams (alarm fraction of background time vs miss rate), the random-alarm diagonal and
     its 95 % bound for the number of targets, one panel per horizon."""

@@ -184,7 +184,7 @@ def lead_in_catalog(rng: np.random.Generator, config: SyntheticConfig) -> pd.Dat
     counts events per window must not read the jump at `start` as a change in seismicity. Times are negative (ms
     before `start`); ids lie below the study period's and increase with time like INGV's. Magnitudes as omori-mode
     background events at completeness_magnitude, below target_min_magnitude, so none is a target. Empty (no
-    columns) when lead_in_days is 0.
+    columns) when lead_in_days or lead_in_events is 0.
     """
     lead_ms = int(round(config.lead_in_days * MS_PER_DAY))
     n = config.lead_in_events if lead_ms > 0 else 0
