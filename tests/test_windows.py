@@ -150,3 +150,33 @@ def test_preceding_declustering_keeps_separate_mainshocks_of_one_sequence():
     assert len(select_targets(catalog, 4.0, "none")) == 7
     with pytest.raises(SeisbindInputError, match="decluster='reasenberg'"):
         select_targets(catalog, 4.0, "reasenberg")
+
+
+def test_quiet_rule_is_the_same_for_pre_event_windows(catalog):
+    # A target M4.3 20 h after an M4.6 (80 km away, so it is not declustered away): its 24 h pre window holds
+    # the M4.6, which background windows may never hold, so the pre window is dropped; its 2 h window is kept
+    # only if the M4.6 is more than quiet_hours before it (it is not: 18 h).
+    extra = pd.DataFrame({"event_id": ["D0", "D"], "time": [T0 + pd.Timedelta(days=60), T0 + pd.Timedelta(days=60,
+                                                                                               hours=20)],
+                          "latitude_deg": [43.0, 42.6], "longitude_deg": [12.9, 13.9], "depth_km": [8.0, 8.0],
+                          "magnitude": [4.6, 4.3]})
+    both = pd.concat([catalog, extra], ignore_index=True)
+    w = make_windows(both, decluster="preceding", horizons_hours=(2, 24), n_background=10, seed=0)
+    assert not ((w["target_event_id"] == "D") & (w["window_type"] == "pre")).any()
+    assert w.attrs["n_pre_dropped_not_quiet"] >= 2
+    loud = both.loc[both["magnitude"] >= 4.0, "time"]
+    for row in w[w["window_type"] == "pre"].itertuples():
+        inside = loud[(loud >= row.start_time - 48 * HOUR) & (loud < row.end_time)]
+        assert inside.empty, row
+
+
+def test_matched_background_lies_near_its_target_in_its_stratum(catalog):
+    w = make_windows(catalog, horizons_hours=(6,), match_days=10, background_per_target=4, seed=2)
+    pre = w[w["window_type"] == "pre"].set_index("target_event_id")
+    background = w[w["window_type"] == "background"]
+    assert len(background) == 4 * len(pre) and set(background["stratum"]) == set(pre.index)
+    for row in background.itertuples():
+        assert abs(row.start_time - pre.loc[row.stratum, "target_time"]) <= pd.Timedelta(days=10)
+    assert (w.loc[w["window_type"] == "pre", "stratum"] == w.loc[w["window_type"] == "pre", "target_event_id"]).all()
+    unmatched = make_windows(catalog, horizons_hours=(6,), n_background=20, seed=2)
+    assert set(unmatched["stratum"]) == {"all"}

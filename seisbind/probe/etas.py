@@ -60,10 +60,11 @@ class EtasParameters:
     p: float
     b: float
     mc: float
+    max_magnitude: float = math.inf
 
     def __post_init__(self) -> None:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
+        bad = [name for name, value in values.items() if not math.isfinite(value) and name != "max_magnitude"]
         if bad:
             listed = ", ".join(f"{name}={values[name]}" for name in bad)
             raise SeisbindInputError(f"ETAS parameters must be finite, got {listed}")
@@ -83,9 +84,23 @@ class EtasParameters:
         stationary catalog; n >= 1 means the cascade explodes. Infinite when p <= 1 (the Omori integral diverges)
         or alpha >= beta (large events dominate the magnitude average).
         """
-        if self.p <= 1.0 or self.alpha >= self.beta:
+        if self.p <= 1.0:
             return math.inf
-        return self.K * self.beta / (self.beta - self.alpha) * self.c ** (1.0 - self.p) / (self.p - 1.0)
+        return self.K * self.mean_productivity * self.c ** (1.0 - self.p) / (self.p - 1.0)
+
+    @property
+    def mean_productivity(self) -> float:
+        """E[exp(alpha (M - mc))] over the GR distribution, truncated at max_magnitude when that is finite:
+        finite for any alpha once magnitudes are bounded, as they are in nature (a catalog's alpha is often
+        close to beta, where the untruncated mean diverges)."""
+        gap = self.beta - self.alpha
+        if not math.isfinite(self.max_magnitude):
+            return self.beta / gap if gap > 0 else math.inf
+        width = self.max_magnitude - self.mc
+        tail = -math.expm1(-self.beta * width)
+        if abs(gap) < 1e-12:
+            return self.beta * width / tail
+        return self.beta / gap * -math.expm1(-gap * width) / tail
 
     def to_dict(self) -> dict[str, float]:
         """The fields as plain floats, so `EtasParameters(**params.to_dict())` rebuilds the parameters."""
@@ -313,6 +328,7 @@ def fit_etas(
     *,
     b: float | None = None,
     magnitude_bin: float | None = 0.1,
+    max_magnitude: float = math.inf,
 ) -> EtasFit:
     """Maximum-likelihood temporal ETAS over the target window [t_start, t_end] (days) for events >= mc.
 
@@ -323,7 +339,8 @@ def fit_etas(
     b is only used for the reported GR slope and branching ratio (the temporal likelihood does not involve it);
     when None it is the Aki-Utsu estimate from the target-window magnitudes with bin width `magnitude_bin`
     (0.1 for real catalogs), or Aki's continuous estimate log10(e) / (mean(M) - mc) when `magnitude_bin` is None,
-    as for unrounded `simulate_etas` output.
+    as for unrounded `simulate_etas` output. `max_magnitude` (e.g. the largest magnitude the region has seen)
+    bounds the GR distribution of simulations and the branching ratio; the likelihood does not involve it.
 
     The optimiser (L-BFGS-B with the exact gradient) works on (log mu, log K, alpha, log c, p) within wide
     bounds, from two starting points; the best optimum is kept. Cost: ~n^2/2 pair terms per evaluation.
@@ -362,7 +379,7 @@ def fit_etas(
     theta = best.x
     params = EtasParameters(
         mu=math.exp(theta[0]), K=math.exp(theta[1]), alpha=float(theta[2]), c=math.exp(theta[3]), p=float(theta[4]),
-        b=float(b), mc=float(mc),
+        b=float(b), mc=float(mc), max_magnitude=float(max_magnitude),
     )
     return EtasFit(
         params=params,
@@ -375,7 +392,12 @@ def fit_etas(
 
 def _gr_magnitudes(rng: np.random.Generator, size: int, params: EtasParameters, magnitude_bin: float | None):
     """GR magnitudes above mc: continuous, or binned as a catalog reports them (see `simulate_etas`)."""
-    excess = rng.exponential(1.0 / params.beta, size)
+    if math.isfinite(params.max_magnitude):
+        # Inverse CDF of the exponential truncated at max_magnitude - mc.
+        tail = -math.expm1(-params.beta * (params.max_magnitude - params.mc))
+        excess = -np.log1p(-rng.random(size) * tail) / params.beta
+    else:
+        excess = rng.exponential(1.0 / params.beta, size)
     if magnitude_bin is None:
         return params.mc + excess
     return np.round(params.mc + magnitude_bin * np.floor(excess / magnitude_bin), 10)

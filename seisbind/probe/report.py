@@ -241,11 +241,15 @@ def headline_sentence(head: dict) -> str:
             else "")
     floor = " (at the permutation floor: more permutations would tell how far below)" \
         if head.get("p_value_at_floor") else ""
+    verdict = (" Verdict: no signal (family-wise)." if head["p_value_adjusted"] >= 0.05 else
+               " Verdict: the windows differ, but not tested against clustering." if head.get("p_value_etas") is None
+               else " Verdict: SIGNAL BEYOND CLUSTERING." if head.get("beyond_clustering") else
+               " Verdict: the windows differ, no more than ETAS clustering gives.")
     return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
             f"{floor}; family-wise p = {head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
             f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
-            + warn)
+            + warn + verdict)
 
 
 def write_report(metrics: dict, path: Path) -> None:

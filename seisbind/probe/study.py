@@ -621,6 +621,10 @@ def headline(cfg: DictConfig, study: Study, results: list[dict]) -> dict:
     head = {key: row.get(key) for key in ("feature_set", "score", "horizon_hours", "auc", "auc_ci_low",
                                           "auc_ci_high", "p_value", "p_value_adjusted", "p_value_etas",
                                           "p_value_at_floor")}
+    significant = head["p_value_adjusted"] < 0.05
+    etas = head["p_value_etas"]
+    # A claim needs both: the windows differ (family-wise) and by more than clustering gives (ETAS).
+    head["beyond_clustering"] = None if etas is None else bool(significant and etas < 0.05)
     return head | {"n_targets": int(pre["target_event_id"].nunique()),
                    "n_independent": independent_targets(to_utc_ns(pre["target_time"]), row["horizon_hours"]),
                    "declared": bool(primary), "n_rows": len(results),

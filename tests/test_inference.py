@@ -1,0 +1,90 @@
+"""Inference of the study: permutations within matched sets, refit intervals, family-wise p, sanity verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from seisbind.probe import evaluate, report
+from seisbind.probe.etas_null import etas_record
+from seisbind.probe.evaluate import Settings
+
+
+def test_permutations_stay_within_strata():
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0], bool)
+    strata = np.array(["a"] * 4 + ["b"] * 5)
+    labels = evaluate.permuted_labels(y, strata, 300, seed=1)
+    assert (labels[:, :4].sum(axis=1) == 1).all() and (labels[:, 4:].sum(axis=1) == 1).all()
+    # every window of a stratum gets the label about equally often
+    share = labels[:, :4].mean(axis=0)
+    assert np.all(np.abs(share - 0.25) < 0.08), share
+    again = evaluate.permuted_labels(y, strata, 300, seed=1)
+    assert (labels == again).all()
+
+
+def test_refit_interval_does_not_collapse_at_perfect_separation_and_floor_is_flagged():
+    null = np.random.default_rng(0).normal(0.5, 0.06, 99)
+    record = evaluate.refit_inference(1.0, null)
+    assert record["auc_ci_high"] == 1.0 and 0.8 < record["auc_ci_low"] < 0.9
+    assert record["p_value"] == 0.01 and record["p_value_at_floor"]
+    assert not evaluate.refit_inference(0.55, null)["p_value_at_floor"]
+
+
+def test_refit_null_reruns_the_study_pipeline_on_each_label_vector():
+    rng = np.random.default_rng(3)
+    n_pos, n_neg = 20, 120
+    X = pd.DataFrame(rng.normal(size=(n_pos + n_neg, 6)), columns=list("abcdef"))
+    X.loc[:n_pos - 1, "a"] += 1.5
+    y = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    groups = np.r_[np.arange(n_pos).astype(str), [f"w{i // 4}" for i in range(n_neg)]]
+    settings = Settings(n_folds=5)
+    observed = evaluate.oof_scores(X, y, groups, ["logistic", "best_single"], settings)
+    labels = np.vstack([y, evaluate.permuted_labels(y, np.full(y.size, "all"), 30, seed=0)])
+    null = evaluate.refit_null_aucs(X, labels, groups, ["logistic", "best_single"], settings)
+    # The unpermuted row reproduces the study's own AUC: same folds, same fits.
+    for score, s in observed.items():
+        assert null[score][0] == evaluate.stats.auc_roc(y, s)
+    # The permuted ones refit on the permuted labels, so the planted column no longer helps.
+    assert np.nanmean(null["logistic"][1:]) < 0.6 < null["logistic"][0]
+
+
+def test_max_t_controls_the_family_wise_error_and_exceeds_raw_p():
+    rng = np.random.default_rng(7)
+    n_rows, n_perm, n_trials = 12, 199, 300
+    hits = 0
+    for _ in range(n_trials):
+        nulls = [rng.normal(0.5, 0.05, n_perm) for _ in range(n_rows)]
+        observed = rng.normal(0.5, 0.05, n_rows)
+        adjusted = evaluate.max_t_adjusted(observed, nulls)
+        raw = np.array([evaluate.refit_inference(a, n)["p_value"] for a, n in zip(observed, nulls)])
+        assert np.all(adjusted >= raw - 1e-12)
+        hits += adjusted.min() < 0.05
+    assert hits / n_trials < 0.09, hits / n_trials
+    strong = evaluate.max_t_adjusted([0.9] + [0.5] * (n_rows - 1), [rng.normal(0.5, 0.05, n_perm)] * n_rows)
+    assert strong[0] == 1 / (1 + n_perm)
+
+
+def _sanity(tod_ci: tuple[float, float]) -> list[dict]:
+    skipped = {"skipped": "none"}
+    return [{"horizon_hours": 24.0, "main_significant": False,
+             "label_shuffle": {"auc_mean": 0.49, "auc_sd": 0.05, "n_shuffles": 99, "observed_auc": 0.5,
+                               "p_value_vs_shuffles": 0.4, "rank": 40},
+             "post_event": skipped, "other_period": skipped,
+             "time_of_day": {"auc": sum(tod_ci) / 2, "auc_ci_low": tod_ci[0], "auc_ci_high": tod_ci[1],
+                             "main_auc": 0.5, "delta_auc": 0.2, "p_value": 0.01}}]
+
+
+def test_time_of_day_check_fails_in_either_direction_and_not_run_is_not_passed():
+    below = {v["check"]: v for v in report.verdicts(_sanity((0.182, 0.379)))}
+    assert below["time_of_day"]["passed"] is False
+    assert report.verdicts(_sanity((0.62, 0.8)))[-1]["passed"] is False
+    assert report.verdicts(_sanity((0.4, 0.6)))[-1]["passed"] is True
+    assert below["other_period"]["passed"] is None and below["post_event"]["passed"] is None
+    assert "ranks 40 of 100" in below["label_shuffle"]["text"]
+
+
+def test_etas_p_value_counts_the_simulations_reaching_the_observed_auc():
+    null = np.r_[np.linspace(0.3, 0.7, 9), np.nan]
+    record = etas_record(0.65, null)
+    assert record["p_value_etas"] == (1 + 2) / (1 + 9) and record["n_etas"] == 9
+    assert etas_record(0.65, None)["p_value_etas"] is None
