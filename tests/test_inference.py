@@ -64,21 +64,22 @@ def test_max_t_controls_the_family_wise_error_and_exceeds_raw_p():
     assert strong[0] == 1 / (1 + n_perm)
 
 
-def _sanity(tod_ci: tuple[float, float]) -> list[dict]:
+def _sanity(tod_auc: float, p_two_sided: float) -> list[dict]:
     skipped = {"skipped": "none"}
     return [{"horizon_hours": 24.0, "main_significant": False,
              "label_shuffle": {"auc_mean": 0.49, "auc_sd": 0.05, "n_shuffles": 99, "observed_auc": 0.5,
                                "p_value_vs_shuffles": 0.4, "rank": 40},
              "post_event": skipped, "other_period": skipped,
-             "time_of_day": {"auc": sum(tod_ci) / 2, "auc_ci_low": tod_ci[0], "auc_ci_high": tod_ci[1],
-                             "main_auc": 0.5, "delta_auc": 0.2, "p_value": 0.01}}]
+             "time_of_day": {"auc": tod_auc, "null_auc_mean": 0.46, "null_auc_low": 0.35, "null_auc_high": 0.57,
+                             "p_value_two_sided": p_two_sided, "main_auc": 0.5, "delta_auc": 0.2,
+                             "p_value_delong": 0.01}}]
 
 
 def test_time_of_day_check_fails_in_either_direction_and_not_run_is_not_passed():
-    below = {v["check"]: v for v in report.verdicts(_sanity((0.182, 0.379)))}
+    below = {v["check"]: v for v in report.verdicts(_sanity(0.27, 0.01))}
     assert below["time_of_day"]["passed"] is False
-    assert report.verdicts(_sanity((0.62, 0.8)))[-1]["passed"] is False
-    assert report.verdicts(_sanity((0.4, 0.6)))[-1]["passed"] is True
+    assert report.verdicts(_sanity(0.71, 0.01))[-1]["passed"] is False
+    assert report.verdicts(_sanity(0.44, 0.6))[-1]["passed"] is True
     assert below["other_period"]["passed"] is None and below["post_event"]["passed"] is None
     assert "ranks 40 of 100" in below["label_shuffle"]["text"]
 

@@ -116,7 +116,9 @@ def make_windows(
       fewer fit, what fits is returned and the shortfall is logged (``attrs["n_background_placed"]``).
     Quiet, the same rule for both classes: no event M >= quiet_min_magnitude other than a pre window's own
     target from quiet_hours before the window's start to its end, so neither class may sit in another large
-    event's aftershocks; pre windows that break it are dropped (``attrs["n_pre_dropped_not_quiet"]``).
+    event's aftershocks; pre windows that break it are dropped (``attrs["n_pre_dropped_not_quiet"]``), and so
+    are, with match_days, those whose target found no background window of their length
+    (``attrs["n_pre_dropped_unmatched"]``).
     Background windows also end quiet_hours before the next such event or target: closer, they would be
     pre-event windows.
     Every window lies inside `period` (default: the catalog span) and inside the catalog span; background
@@ -185,6 +187,7 @@ def make_windows(
     lo_s = max(first, span[0] + _hours_ns(quiet_hours)) / _NS_PER_S
     hi_s = min(last, span[1] - _hours_ns(quiet_hours)) / _NS_PER_S
     kept_targets = sorted({(r["target_time"], r["target_event_id"]) for r in rows if r["window_type"] == "pre"})
+    matched: set[tuple[float, str]] = set()
     for length_h in lengths:
         length_s = int(round(length_h * _S_PER_HOUR))
         allowed = _allowed_starts(spans, length_s, lo_s, hi_s)
@@ -202,6 +205,8 @@ def make_windows(
                 allowed = _remove_windows(allowed, drawn, length_s)
                 starts += drawn.tolist()
                 strata += [event_id] * len(drawn)
+                if len(drawn):
+                    matched.add((length_h, event_id))
             order = np.argsort(starts, kind="stable")
             starts, strata = np.asarray(starts, np.int64)[order], [strata[k] for k in order]
             wanted = background_per_target * len(kept_targets)
@@ -216,6 +221,16 @@ def make_windows(
                          "horizon_hours": length_h, "target_event_id": None, "target_time": None,
                          "target_magnitude": np.nan, "group": f"bg_{year}-W{week:02d}", "stratum": stratum})
 
+    n_unmatched = 0
+    if match_days is not None:
+        # A target without a background window of its length has no comparison in its stratum: a permutation
+        # within strata would always leave its label in place.
+        unmatched = [r["window_type"] == "pre" and r["horizon_hours"] in lengths
+                     and (r["horizon_hours"], r["target_event_id"]) not in matched for r in rows]
+        n_unmatched = sum(unmatched)
+        if n_unmatched:
+            log.info("dropped %d pre-event windows whose target got no matched background window", n_unmatched)
+        rows = [r for r, drop in zip(rows, unmatched) if not drop]
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     for column in ("start_time", "end_time", "target_time"):
         windows[column] = pd.to_datetime(windows[column], utc=True).dt.as_unit("ns")
@@ -227,6 +242,7 @@ def make_windows(
         background_per_target * len(kept_targets)
     windows.attrs["n_background_placed"] = placed
     windows.attrs["n_pre_dropped_not_quiet"] = n_dropped
+    windows.attrs["n_pre_dropped_unmatched"] = n_unmatched
     return windows
 
 

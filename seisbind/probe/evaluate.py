@@ -225,7 +225,8 @@ def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarra
             permuted[added] = block[rng.permutation(len(block))]
             null[k] = stats.auc_roc(y, _refit_oof(permuted, y, folds, score, settings)) - out["auc_a"]
         p = float((1 + np.sum(null >= out["delta_auc"] - 1e-12)) / (1 + n_permutations))
-        out |= {"p_value": p, "null_delta_mean": float(null.mean()), "null_delta_sd": float(null.std(ddof=1))}
+        out |= {"p_value": p, "p_value_at_floor": p <= 1 / (1 + n_permutations) + 1e-12,
+                "null_delta_mean": float(null.mean()), "null_delta_sd": float(null.std(ddof=1))}
     elif test == "delong":
         out["p_value"] = delong.p_value
     elif test == "paired_permutation":

@@ -81,11 +81,12 @@ def verdicts(sanity: list[dict]) -> list[dict]:
                             ": ELEVATED where no target follows, the separation is a period or seasonal effect"))
         tod = entry["time_of_day"]
         # Either direction: a score that ranks pre-event windows reliably low by hour is a diurnal signal too.
-        covers = tod["auc_ci_low"] <= 0.5 <= tod["auc_ci_high"]
-        beaten = tod["delta_auc"] > 0 and tod["p_value"] < 0.05
+        covers = tod["p_value_two_sided"] >= 0.05
+        beaten = tod["delta_auc"] > 0 and tod["p_value_delong"] < 0.05
         add("time_of_day", h, covers,
-            f"time of day alone AUC {_fmt_ci(tod)} vs main {tod['main_auc']:.3f} (delta {tod['delta_auc']:+.3f}, "
-            f"DeLong p {tod['p_value']:.3g}): "
+            f"time of day alone AUC {tod['auc']:.3f} against its refit null {tod['null_auc_mean']:.3f} (95 % "
+            f"{tod['null_auc_low']:.3f}-{tod['null_auc_high']:.3f}, two-sided p {tod['p_value_two_sided']:.3g}); "
+            f"main {tod['main_auc']:.3f} (delta {tod['delta_auc']:+.3f}, DeLong p {tod['p_value_delong']:.3g}): "
             + ("time of day carries no signal" if covers else
                "TIME OF DAY SEPARATES the windows (the main score exceeds it)" if beaten else
                "TIME OF DAY SEPARATES the windows as well as the main score does"))
@@ -282,6 +283,16 @@ def write_report(metrics: dict, path: Path) -> None:
                   f"at {below[0]['horizon_hours']:g} h, AUC {_fmt_ci(below[0])}). Out of fold that means no "
                   "direction learned on some targets holds for the others (cross-validation's anti-learning on "
                   "few, heterogeneous pre-event windows), not a reversed precursor.", ""]
+    etas = metrics.get("etas")
+    if etas:
+        fit = etas["fit"]
+        params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
+                           for k, v in fit["params"].items() if k in fit["standard_errors"])
+        lines += [f"ETAS null: temporal ETAS fitted to {fit['n_events']} events M >= {etas['magnitude_floor']:.2f} "
+                  f"({params}; b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); "
+                  f"branching ratio {fit['branching_ratio']:.2f}; {etas['n_sims']} catalogs simulated "
+                  f"({etas['n_sims_without_windows']} without any target window), scored like the real one "
+                  "(etas_null.png).", ""]
     lines += ["Both classes obey the same quiet rule (no other large event within quiet_hours before or inside a "
               "window), and background windows are drawn near their target in time, so a slow change of rate "
               "or completeness over the period cancels within a matched set. What the permutation null cannot "
@@ -296,7 +307,8 @@ def write_report(metrics: dict, path: Path) -> None:
         for row in metrics["comparisons"]:
             significant = row["p_value"] < 0.05
             lines.append(f"- {row['horizon_hours']:g} h, {row['feature_set_b']} vs {row['feature_set_a']}: "
-                         f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}, "
+                         f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}"
+                         f"{', at its floor' if row.get('p_value_at_floor') else ''}, "
                          f"{row['n_windows']} windows): "
                          + ("adds significant signal" if significant and row["delta_auc"] > 0 else
                             "significantly worse" if significant else "no significant difference"))
