@@ -33,10 +33,10 @@ lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
 	.lock-venv/bin/python -m pip install --quiet $(BUILD_REQUIREMENTS)
-	.lock-venv/bin/python -m pip install --quiet -e '.[test,lint]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[test,lint,slurm]'
 	.lock-venv/bin/python -m pip check
 	.lock-venv/bin/python -c '$(IMPORT_CHECK)'
-	{ echo "# Every package of 'pip install -e .[test,lint]' at the version resolved by 'make lock' (Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())'), $$(uname -m))."; \
+	{ echo "# Every package of 'pip install -e .[test,lint,slurm]' at the version resolved by 'make lock' (Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())'), $$(uname -m))."; \
 	  echo "# Installed with 'pip install --no-deps -r $(LOCK)': nothing outside this list can move."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)

@@ -18,7 +18,13 @@ from seisbind.errors import SeisbindInputError
 
 
 def run_name() -> str:
-    """Timestamp naming a run's checkpoint folder; multirun jobs add their job number so they never share one."""
+    """Timestamp naming a run's checkpoint folder; multirun jobs add their job number so they never share one.
+    Under SLURM the job id names it instead: a requeued job starts again with the same id and must find the
+    checkpoint folder (and last.ckpt) it wrote before."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    if job:
+        task = os.environ.get("SLURM_ARRAY_TASK_ID")
+        return f"slurm{job}" + (f"_{task}" if task else "")
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         return f"{stamp}_job{HydraConfig.get().job.num}"

@@ -244,3 +244,34 @@ def test_seisimagebind_trains_all_pairs_and_reports_emergent_alignment(tmp_path:
     # catalog<->animal is never trained: its recall is measured next to its chance level.
     assert "val/recall@1/catalog-animal" in metrics and "val/recall@1/catalog-animal/chance" in metrics
     assert "val/loss/catalog-animal" not in metrics
+
+
+@pytest.mark.slow
+def test_multirun_through_submitit_local_launcher(tmp_path: Path, synthetic_root: Path) -> None:
+    sweep = _cli("-m", "hydra/launcher=local", "experiment=seisclip", "seed=1,2", f"data.root={synthetic_root}",
+                 "logger=csv", *FAST, cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    # submitit ran each job in its own process and kept its logs and pickled results.
+    results = sorted(tmp_path.glob("runs/**/.submitit/*/*_result.pkl"))
+    assert len(results) == 2, sorted(str(p) for p in tmp_path.rglob(".submitit/*/*"))[:20]
+    runs = sorted((tmp_path / "checkpoints" / "seisclip").glob("*_job*"))
+    assert len(runs) == 2 and all((r / "last.ckpt").is_file() for r in runs)
+
+
+def test_slurm_trainer_config_builds_a_requeueing_slurm_environment(tmp_path: Path, synthetic_root: Path) -> None:
+    from hydra.utils import instantiate
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    cfg = compose_config("train", [f"data.root={synthetic_root}", "experiment=seisclip", "trainer=slurm"], tmp_path)
+    plugins = [instantiate(p) for p in cfg.trainer.plugins]
+    (slurm,) = [p for p in plugins if isinstance(p, SLURMEnvironment)]
+    assert slurm.auto_requeue and int(slurm.requeue_signal) == 12
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.accelerator == "gpu"
+
+
+def test_run_name_is_stable_under_slurm(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seisbind.config import run_name
+
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    assert run_name() == run_name() == "slurm4242_3"
