@@ -1,7 +1,7 @@
 """Calibration of the pre-event study on synthetic nulls that hold the field's confounders, and its power.
 
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
-    [n_permutations=200] [horizons_hours=[2,6,12,24]]
+    [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
@@ -56,6 +56,7 @@ class Options:
     n_events: int = 2000
     n_traces: int = 200
     n_permutations: int = 200
+    n_etas_sims: int = 200
     horizons_hours: list[float] = field(default_factory=lambda: [2.0, 6.0, 12.0, 24.0])
 
 
@@ -63,6 +64,7 @@ def study_config(root: Path, out: Path, opts: Options):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose("probe", overrides=[
             f"data.root={root}", f"out={out}", f"paths.root_dir={out}", f"probe.n_permutations={opts.n_permutations}",
+            f"probe.etas.n_sims={opts.n_etas_sims}",
             f"probe.horizons_hours=[{','.join(f'{h:g}' for h in opts.horizons_hours)}]", "probe.wikelski.enabled=false",
             "probe.n_jobs=1"])
 

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from torch import nn
@@ -114,23 +115,33 @@ class SeisBindModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         _, outputs = self._step(batch, "val")
+        outputs["row"] = batch["info"]["row"]
         self.val_outputs.append({k: v.cpu() for k, v in outputs.items()})
 
     def on_validation_epoch_end(self) -> None:
         """Retrieval recall@k over the whole validation set for every modality pair, trained or not (the untrained
-        ones measure ImageBind's emergent alignment), each next to its chance level k / n."""
+        ones measure ImageBind's emergent alignment), each next to its chance level k / n.
+
+        Under DDP every rank holds a shard: recall among a shard's samples is an easier task than among all of
+        them (fewer candidates), so the shards are gathered and the recall computed once over the whole set,
+        the same on every rank. The distributed sampler pads shards to equal length with repeated samples; those
+        are dropped by their dataset row."""
         if not self.val_outputs:
             return
         joined = {k: torch.cat([o[k] for o in self.val_outputs]) for k in self.val_outputs[0]}
         self.val_outputs.clear()
+        if self.trainer.world_size > 1:
+            joined = {k: self.all_gather(v.to(self.device)).flatten(0, 1).cpu() for k, v in joined.items()}
+            _, first = np.unique(joined["row"].numpy(), return_index=True)
+            joined = {k: v[torch.from_numpy(first)] for k, v in joined.items()}
         names = [n for n in self.encoders if n in joined]
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 both = joined[f"present/{a}"] & joined[f"present/{b}"]
                 for k, (recall, chance) in retrieval_recall(joined[a][both], joined[b][both],
                                                             self.hparams.retrieval_k).items():
-                    self.log(f"val/recall@{k}/{a}-{b}", recall, sync_dist=True)
-                    self.log(f"val/recall@{k}/{a}-{b}/chance", chance, sync_dist=True)
+                    self.log(f"val/recall@{k}/{a}-{b}", recall)
+                    self.log(f"val/recall@{k}/{a}-{b}/chance", chance)
 
     def on_train_end(self) -> None:
         """The run's distinct skipped traces, gathered from every rank, printed once with their reasons."""

@@ -275,3 +275,21 @@ def test_run_name_is_stable_under_slurm(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "4242")
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
     assert run_name() == run_name() == "slurm4242_3"
+
+
+@pytest.mark.slow
+def test_ddp_recall_is_computed_over_all_ranks(tmp_path: Path, synthetic_root: Path) -> None:
+    """Recall@k from 2 gloo processes equals one process's recall on the whole validation set, same weights."""
+    from seisbind.train import build_datamodule
+
+    common = ["logger=none", "data.batch_size=8"]
+    result = run_train(tmp_path / "ddp", synthetic_root, *common, "trainer=ddp_sim")
+    key = "val/recall@5/spectrum-metadata"
+    model = SeisBindModule.from_checkpoint(result["checkpoint"])
+    cfg = compose_config("train", [f"data.root={synthetic_root}", "experiment=seisclip", *FAST, *common], tmp_path)
+    import lightning as L
+
+    single = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                       enable_checkpointing=False).validate(model, datamodule=build_datamodule(cfg), verbose=False)
+    assert result["metrics"][key] == pytest.approx(single[0][key], abs=1e-6)
+    assert result["metrics"][key + "/chance"] == pytest.approx(single[0][key + "/chance"], abs=1e-9)
