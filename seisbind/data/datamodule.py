@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from seisbind.config import plain
 from seisbind.data.catalog import find_catalog
+from seisbind.data.convert import block_of
 from seisbind.data.dataset import TraceDataset
 from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
@@ -81,6 +82,27 @@ class EpochShuffleSampler(Sampler[int]):
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return iter(torch.randperm(self.n, generator=generator).tolist())
+
+
+class BlockShuffleSampler(EpochShuffleSampler):
+    """Training order for traces stored in blocks (seisbind/data/convert.py): the blocks in a random order, then
+    the traces of each run of `window_blocks` consecutive (in that order) blocks shuffled together. Reads stay
+    within a few blocks at a time, so the page cache and HDF5's chunk cache serve them, while a batch still
+    mixes traces of `window_blocks` blocks. Seeded by (seed, epoch) like EpochShuffleSampler, so resume holds."""
+
+    def __init__(self, blocks: np.ndarray, seed: int, window_blocks: int = 8) -> None:
+        super().__init__(len(blocks), seed)
+        self.blocks = np.asarray(blocks)
+        self.window_blocks = max(1, int(window_blocks))
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(np.unique(self.blocks))
+        rank = np.empty(order.max() + 1 if order.size else 0, np.int64)
+        rank[order] = np.arange(order.size)
+        window = rank[self.blocks] // self.window_blocks
+        keys = rng.random(self.n)
+        return iter(np.lexsort((keys, window)).tolist())
 
 
 class SeisBindDataModule(L.LightningDataModule):
@@ -181,7 +203,9 @@ class SeisBindDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # drop_last keeps every rank's batch the same shape, which the gather of the distributed loss needs.
-        sampler = EpochShuffleSampler(len(self.train_rows), int(self.split["seed"]))
+        blocks = block_of(self.index["trace_name"].iloc[self.train_rows])
+        sampler = EpochShuffleSampler(len(self.train_rows), int(self.split["seed"])) if blocks is None else \
+            BlockShuffleSampler(blocks, int(self.split["seed"]))
         return DataLoader(self.dataset(self.train_rows), sampler=sampler, drop_last=True, **self.loader_args)
 
     def val_dataloader(self) -> DataLoader:

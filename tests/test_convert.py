@@ -1,0 +1,117 @@
+"""INSTANCE -> blocked SeisBench folder: same traces and metadata, read by seisbind and by SeisBench, resumable;
+the block-aware sampler keeps reads within few blocks."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seisbind.data.convert import block_of, convert_instance
+from seisbind.data.datamodule import BlockShuffleSampler
+from seisbind.data.instance import InstanceWaveforms, find_instance_files
+from seisbind.data.seisbench_format import SeisBenchWaveforms, read_seisbench_metadata
+from seisbind.data.sources import open_waveforms
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Interrupt(RuntimeError):
+    pass
+
+
+def test_converted_folder_holds_the_same_traces_and_metadata(tmp_path: Path, synthetic_root: Path) -> None:
+    out = tmp_path / "blocked"
+    result = convert_instance(synthetic_root, out, block_size=16, compression="gzip", progress_bar=False)
+    files = find_instance_files(synthetic_root)
+    original = pd.read_csv(files.events_csv, dtype=str, keep_default_na=False)
+    assert result.n_traces == len(original) and result.n_blocks == -(-len(original) // 16)
+    converted = pd.read_csv(out / "metadata.csv", dtype=str, keep_default_na=False)
+    assert (converted["trace_name_original"] == original["trace_name"]).all()
+    for column in ("source_id", "trace_start_time", "trace_E_snr_db", "source_mechanism_moment_tensor"):
+        assert (converted[column] == original[column]).all(), column
+    instance, blocked = InstanceWaveforms(files.events_hdf5), SeisBenchWaveforms(out)
+    for original_name, name in zip(converted["trace_name_original"][::7], converted["trace_name"][::7]):
+        np.testing.assert_array_equal(blocked.read(name), instance.read(original_name))
+    # seisbind sees it as a data root with INSTANCE column names.
+    metadata, reader = open_waveforms(out, ["trace_name", "source_id", "trace_start_time"])
+    assert len(metadata) == len(original) and isinstance(reader, SeisBenchWaveforms)
+
+
+def test_seisbench_reads_the_converted_folder(tmp_path: Path, synthetic_root: Path) -> None:
+    import seisbench.data as sbd
+
+    out = tmp_path / "blocked"
+    convert_instance(synthetic_root, out, block_size=32, progress_bar=False)
+    dataset = sbd.WaveformDataset(out, component_order="ZNE", cache=None)
+    ours = SeisBenchWaveforms(out)
+    names = read_seisbench_metadata(out, ["trace_name"])["trace_name"]
+    waveform = dataset.get_waveforms(5)
+    np.testing.assert_allclose(waveform[[2, 1, 0]], ours.read(names[5]))
+    assert len(dataset) == len(names)
+
+
+def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path: Path, synthetic_root: Path) -> None:
+    straight = tmp_path / "straight"
+    convert_instance(synthetic_root, straight, block_size=10, progress_bar=False)
+
+    def stop_after_three(blocks: int, traces: int) -> None:
+        if blocks == 3:
+            raise Interrupt
+
+    resumed = tmp_path / "resumed"
+    with pytest.raises(Interrupt):
+        convert_instance(synthetic_root, resumed, block_size=10, on_block=stop_after_three, progress_bar=False)
+    assert not (resumed / "metadata.csv").exists() and (resumed / ".convert_progress.json").is_file()
+    calls = []
+    convert_instance(synthetic_root, resumed, block_size=10, progress_bar=False,
+                     on_block=lambda blocks, traces: calls.append(blocks))
+    assert calls[0] == 4  # went on from the fourth block
+    assert (resumed / "metadata.csv").read_bytes() == (straight / "metadata.csv").read_bytes()
+    a, b = SeisBenchWaveforms(straight), SeisBenchWaveforms(resumed)
+    for name in pd.read_csv(straight / "metadata.csv")["trace_name"]:
+        np.testing.assert_array_equal(a.read(name), b.read(name))
+
+
+def test_convert_script_reports_user_errors(tmp_path: Path, synthetic_root: Path, capsys) -> None:
+    main = runpy.run_path(str(ROOT / "scripts" / "convert.py"))["main"]
+    with pytest.raises(SystemExit) as stopped:
+        main([f"src={tmp_path / 'nowhere'}", f"out={tmp_path / 'x'}"])
+    assert stopped.value.code == 2 and "nowhere" in capsys.readouterr().err
+    main([f"src={synthetic_root}", f"out={tmp_path / 'x'}", "block_size=64"])
+    with pytest.raises(SystemExit):
+        main([f"src={synthetic_root}", f"out={tmp_path / 'x'}"])
+    assert "already holds a converted dataset" in capsys.readouterr().err
+
+
+def test_block_sampler_reads_few_blocks_at_a_time_and_is_seeded() -> None:
+    blocks = np.repeat(np.arange(40), 25)
+    sampler = BlockShuffleSampler(blocks, seed=3, window_blocks=4)
+    sampler.set_epoch(2)
+    order = np.array(list(sampler))
+    assert sorted(order.tolist()) == list(range(blocks.size))
+    # every run of 100 consecutive draws touches exactly the 4 blocks of one window
+    assert all(np.unique(blocks[order[k:k + 100]]).size == 4 for k in range(0, blocks.size, 100))
+    assert list(sampler) == order.tolist()
+    sampler.set_epoch(3)
+    assert list(sampler) != order.tolist()
+    assert block_of(pd.Series(["bucket1$0,:3,:100", "c1/bucket0$3,:3,:100"])).tolist() == [0, 1]
+    assert block_of(pd.Series(["11030611.IV.OFFI..HH"])) is None
+
+
+def test_datamodule_trains_on_a_converted_root_with_the_block_sampler(tmp_path: Path, synthetic_root: Path) -> None:
+    from seisbind.data.datamodule import SeisBindDataModule
+    from seisbind.data.inputs import WaveformInput
+
+    out = tmp_path / "blocked"
+    convert_instance(synthetic_root, out, block_size=8, progress_bar=False)
+    dm = SeisBindDataModule(str(out), {"spectrum": WaveformInput()}, filters={}, batch_size=8,
+                            split={"strategy": "event", "val_fraction": 0.25, "seed": 0})
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert isinstance(loader.sampler, BlockShuffleSampler)
+    batch = next(iter(loader))
+    assert batch["spectrum"]["x"].shape == (8, 3, 12000) and batch["spectrum"]["present"].all()
