@@ -31,9 +31,8 @@ import pandas as pd
 from seisbind.data.dataset import TraceDataset
 from seisbind.data.inputs import DataSources, WaveformInput
 from seisbind.data.instance import INDEX_COLUMNS, InstanceWaveforms, read_instance_metadata
-from seisbind.data.instance_schema import EVENT_COLUMNS, TEXT_COLUMNS, TIME_COLUMNS, TRACE_NPTS
-
-MOMENT_TENSOR = "[[ 1.2e+15 -3.0e+14  2.1e+14]\n [-3.0e+14  8.0e+14 -1.0e+13]\n [ 2.1e+14 -1.0e+13 -2.0e+15]]"
+from seisbind.data.instance_schema import TRACE_NPTS
+from seisbind.data.synthetic.metadata_csv import write_instance_csv
 
 
 def waveform_dataset(path: Path, trace_names: list[str]) -> TraceDataset:
@@ -62,47 +61,6 @@ def write_traces(folder: Path, n_traces: int, dtype: str, seed: int = 0) -> tupl
             group.create_dataset(name, data=trace)
             writer.add_trace({"trace_name": name, "trace_sampling_rate_hz": 100.0}, trace[[2, 1, 0]])
     return instance_path, seisbench_folder, names
-
-
-def write_instance_csv(path: Path, n_rows: int, seed: int = 0, block_rows: int = 10_000) -> None:
-    """A 115-column INSTANCE event CSV with the real file's quirks: 'None' and empty numeric cells, empty S picks,
-    empty location codes, ISO times, and a quoted multi-line moment tensor in some rows."""
-    rng = np.random.default_rng(seed)
-    for block in range(-(-n_rows // block_rows)):
-        n = min(block_rows, n_rows - block * block_rows)
-        source_id = (10_000_000 + block * block_rows + np.arange(n)) // 10
-        times = pd.Timestamp("2016-08-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 3e7, n), unit="s")
-        iso = times.strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_numpy(dtype=object)
-        columns: dict[str, np.ndarray] = {
-            "source_id": source_id.astype(str),
-            "station_network_code": rng.choice(["IV", "MN", "GU", "ST", "OX"], n),
-            "station_code": np.char.add("S", rng.integers(0, 620, n).astype(str)),
-            "station_location_code": rng.choice(["", "00", "10"], n),
-            "station_channels": rng.choice(["HH", "EH", "HN"], n),
-        }
-        for column in EVENT_COLUMNS:
-            if column in columns:
-                continue
-            if column in TIME_COLUMNS:
-                values = iso.copy()
-                if column == "trace_S_arrival_time":
-                    values[rng.random(n) < 0.5] = ""
-            elif column == "trace_name":
-                values = [".".join(parts) for parts in zip(
-                    columns["source_id"], columns["station_network_code"], columns["station_code"],
-                    columns["station_location_code"], columns["station_channels"])]
-            elif column == "source_mechanism_moment_tensor":
-                values = np.where(rng.random(n) < 0.02, MOMENT_TENSOR, "")
-            elif column in TEXT_COLUMNS:
-                values = rng.choice(["manual", "automatic", "ML", ""], n)
-            else:
-                values = np.round(rng.normal(10, 5, n), 3).astype(str).astype(object)
-                draw = rng.random(n)
-                values[draw < 0.05] = "None"
-                values[(draw >= 0.05) & (draw < 0.1)] = ""
-            columns[column] = values
-        frame = pd.DataFrame(columns, columns=EVENT_COLUMNS)
-        frame.to_csv(path, mode="w" if block == 0 else "a", header=block == 0, index=False)
 
 
 def traces_per_second(loop: Callable[[], int], repeats: int) -> float:

@@ -25,3 +25,12 @@ class TraceDataset(Dataset):
         sample = {name: make(i) for name, make in self.inputs.items()}
         sample["info"] = {"row": torch.tensor(i)}
         return sample
+
+    def __getitems__(self, ks: list[int]) -> list[dict[str, dict[str, torch.Tensor]]]:
+        """A whole batch at once (torch's DataLoader calls this when it exists): inputs that can read many rows
+        together (`batch`, e.g. traces from blocks) do so; the others build their samples one by one."""
+        rows = self.rows[np.asarray(ks, dtype=np.int64)]
+        by_input = {name: make.batch(rows) if hasattr(make, "batch") else [make(int(i)) for i in rows]
+                    for name, make in self.inputs.items()}
+        return [{name: samples[j] for name, samples in by_input.items()} | {"info": {"row": torch.tensor(int(i))}}
+                for j, i in enumerate(rows)]
