@@ -1,4 +1,4 @@
-"""Phase 0 of the seed plan: the event traces of the 2016-2017 Norcia sequence, one row per trace.
+"""The study's trace table: the event traces of the 2016-2017 Norcia sequence, one row per trace.
 
 python scripts/prepare_norcia.py data.root=DIR out=norcia_events.parquet [region.min_latitude_deg=42.5 ...]
     [period.start=2016-08-01 period.end=2017-01-31] [columns=null]

@@ -1,4 +1,4 @@
-"""Phase 0 as a command: the Norcia traces of a data root (INSTANCE or SeisBench) written to Parquet."""
+"""prepare_norcia.py: the Norcia traces of a data root (INSTANCE or SeisBench) written to Parquet."""
 
 from __future__ import annotations
 

@@ -83,6 +83,8 @@ def write_synthetic_network(
     planted_minutes: float = 15.0,
     planted_gain: float = 1.0,
     planted_band_hz: tuple[float, float] = (4.0, 12.0),
+    quiet: Sequence[int] = (),
+    quiet_factor: float = 0.3,
     sampling_rates_hz: Mapping[int, float] | None = None,
     gap_stations: Sequence[int] = (3,),
     gap_minute: float = 5.0,
@@ -106,7 +108,10 @@ def write_synthetic_network(
     transients, and the event (origin at event_minute; P and S trains arriving at distance/6 and
     distance/3.5 km/s, peak amplitude event_snr x noise x (10 km / distance)^1.5). At the stations in `planted`,
     band-limited noise of planted_gain x the ambient std in planted_band_hz is added over the planted_minutes
-    before the origin (30-s tapers): a pre-event spectral change that no other station sees.
+    before the origin (30-s tapers): a pre-event spectral change that no other station sees. At the stations in
+    `quiet`, the ambient noise and transients fall to quiet_factor of their level over the same span: a change
+    that the stations left out of `quiet` do not share, so they rank lowest (the seed station report's claim for
+    the epicentral station).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +143,8 @@ def write_synthetic_network(
         for comp in components:
             x = _band_noise(rng, n, fs, 0.5, 20.0) + 2.0 * _band_noise(rng, n, fs, 0.1, 0.3)
             x += transient_env * _band_noise(rng, n, fs, 5.0, 15.0)
+            if i in quiet:
+                x *= 1.0 - (1.0 - quiet_factor) * planted_env
             quake = _band_noise(rng, n, fs, 1.0, 15.0)
             x += quake_amp * quake * ((1.0 if comp == "Z" else 0.5) * p_env + (0.5 if comp == "Z" else 1.0) * s_env)
             if i in planted:

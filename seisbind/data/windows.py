@@ -1,4 +1,4 @@
-"""Time windows of the pre-event study (seed plan, phase 1): pre-event windows before target earthquakes,
+"""Time windows of the pre-event study: pre-event windows before target earthquakes,
 quiet background windows, and post-event windows as a sanity check.
 
 All windows are half-open [start_time, end_time): a pre window [t - h, t) never contains its target.
@@ -15,6 +15,7 @@ import pandas as pd
 
 from seisbind.data.catalog import describe_events, gardner_knopoff_mainshocks, to_utc_ns
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,8 @@ def _no_larger_before(candidates: pd.DataFrame, hours: float, distance_km: float
     aftershocks."""
     t = to_utc_ns(candidates["time"])
     m = candidates["magnitude"].to_numpy(dtype=float)
-    lat = np.radians(candidates["latitude_deg"].to_numpy(float))
-    lon = np.radians(candidates["longitude_deg"].to_numpy(float))
-    cos_angle = (np.sin(lat)[:, None] * np.sin(lat)[None, :]
-                 + np.cos(lat)[:, None] * np.cos(lat)[None, :] * np.cos(lon[:, None] - lon[None, :]))
-    distance = 6371.0 * np.arccos(np.clip(cos_angle, -1.0, 1.0))
+    lat, lon = candidates["latitude_deg"].to_numpy(float), candidates["longitude_deg"].to_numpy(float)
+    distance = epicentral_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
     lag = t[:, None] - t[None, :]  # row event's time minus column event's time
     blocking = (lag > 0) & (lag <= hours * 3600 * _NS_PER_S) & (distance <= distance_km) & (m[None, :] >= m[:, None])
     return ~blocking.any(axis=1)

@@ -34,6 +34,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from seisbind.data.catalog import to_utc_ns
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
 from seisbind.probe.stats import binomial_p_value
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ GROUP_TAXA = {
     "sheep": ("Ovis aries",),
 }
 VAR_COLUMNS = ("pga", "cow", "dog", "sheep")
-EARTH_RADIUS_KM = 6371.0
 
 
 def _bin_length(index: pd.Index, *, what: str) -> pd.Timedelta:
@@ -188,12 +188,9 @@ def wikelski_residuals(
 def hypocentral_distance_km(catalog: pd.DataFrame, site_latitude_deg: float, site_longitude_deg: float) -> np.ndarray:
     """Straight-line distance (km) from a surface site to each hypocentre (great-circle epicentral distance on a
     sphere, combined with depth)."""
-    lat1, lon1 = np.radians(site_latitude_deg), np.radians(site_longitude_deg)
-    lat2 = np.radians(catalog["latitude_deg"].to_numpy(np.float64))
-    lon2 = np.radians(catalog["longitude_deg"].to_numpy(np.float64))
-    haversine = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    epicentral_km = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(haversine))
-    return np.hypot(epicentral_km, catalog["depth_km"].to_numpy(np.float64))
+    epicentral = epicentral_km(site_latitude_deg, site_longitude_deg, catalog["latitude_deg"].to_numpy(np.float64),
+                               catalog["longitude_deg"].to_numpy(np.float64))
+    return np.hypot(epicentral, catalog["depth_km"].to_numpy(np.float64))
 
 
 @dataclass(frozen=True)

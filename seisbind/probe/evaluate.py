@@ -1,10 +1,11 @@
-"""Cross-validated scores of a feature set and their evaluation (seed plan Phase 3-4), per horizon.
+"""Cross-validated scores of a feature set and their evaluation, per horizon.
 
 The unit of work is one horizon's windows (pre-event windows of that horizon and background windows of the same
 length): labels y (1 = pre-event), groups (target event for pre-event windows, ISO week for background windows,
 from seisbind.data.windows) and a feature table. Scores are out-of-fold (seisbind.probe.scores, folds grouped
-so overlapping windows never straddle train and test); every AUC comes with a bootstrap CI and a permutation
-p-value resampling whole groups (seisbind.probe.stats).
+so overlapping windows never straddle train and test); every AUC's p-value and interval come from labels
+permuted within the matched strata with the whole cross-validation refitted (`refit_null_aucs`), and the
+family-wise p from the same permutations (`max_t_adjusted`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Per-window features of the pre-event vs background study (seed plan Phase 2), one row per window.
+"""Per-window features of the pre-event vs background study, one row per window.
 
 Every family is computed for all windows at once: the records (catalog events, trace metadata rows, ODBA bins,
 embedded traces) are sorted by time once, each window's records are the range `searchsorted(start) :

@@ -1,4 +1,4 @@
-"""Zero-shot station anomaly analysis of continuous multi-station waveforms, with significance (issue 5).
+"""Zero-shot station anomaly analysis of continuous multi-station waveforms, with significance.
 
 Why: seed 002 reports, for one earthquake, per-station anomaly scores, the network ranking of the epicentral
 station, pre-event coefficients of variation, onset jumps and "quiet" stations, all descriptive. `run(cfg)` gives
@@ -43,6 +43,7 @@ from seisbind.probe.station_features import (  # noqa: E402
     window_features,
 )
 from seisbind.probe.station_placebo import StationValues, placebo_null  # noqa: E402
+from seisbind.probe.stats import weighted_auc  # noqa: E402
 
 log = logging.getLogger(__name__)
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -72,14 +73,16 @@ def parse_event(event: DictConfig) -> Event:
 
 @dataclass
 class CheckpointEmbedder:
-    """Windows (W, 3, L) float32 at 100 Hz -> spectrum-encoder embeddings (W, D) of a trained SeisBindModule,
-    via `module.embed({"spectrum": {"x": (B, 3, L), "present": (B,)}})["spectrum"]`. n_samples: the trace length
-    the encoder was built for (its positional grid is fixed), so the windows must have exactly that length."""
+    """Windows (W, 3, L) float32 at 100 Hz -> embeddings (W, D) by the anchor encoder of a trained SeisBindModule
+    (the modality its checkpoint records as `anchor`, the waveform one), via
+    `module.embed({anchor: {"x": (B, 3, L), "present": (B,)}})[anchor]`. n_samples: the trace length the encoder
+    was built for (its positional grid is fixed), so the windows must have exactly that length."""
 
     module: object
     device: str
     n_samples: int | None
     batch_size: int
+    anchor: str
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         import torch
@@ -90,7 +93,7 @@ class CheckpointEmbedder:
                 x = torch.from_numpy(np.ascontiguousarray(windows[start:start + self.batch_size], np.float32))
                 x = x.to(self.device)
                 present = torch.ones(len(x), dtype=torch.bool, device=self.device)
-                embedding = self.module.embed({"spectrum": {"x": x, "present": present}})["spectrum"]
+                embedding = self.module.embed({self.anchor: {"x": x, "present": present}})[self.anchor]
                 out.append(embedding.float().cpu().numpy())
         return np.concatenate(out)
 
@@ -99,7 +102,7 @@ def load_embedder(ckpt: str, *, sampling_rate_hz: float, batch_size: int) -> Che
     """Load a SeisBindModule checkpoint for embedding scores; torch and the module are imported here only, so the
     zero-shot analysis never needs them."""
     if sampling_rate_hz != 100.0:
-        raise SeisbindInputError(f"ckpt={ckpt}: the spectrum encoder takes 100 Hz input; set data.sampling_rate_hz=100")
+        raise SeisbindInputError(f"ckpt={ckpt}: the anchor encoder takes 100 Hz input; set data.sampling_rate_hz=100")
     try:
         import torch
 
@@ -108,8 +111,9 @@ def load_embedder(ckpt: str, *, sampling_rate_hz: float, batch_size: int) -> Che
         raise SeisbindInputError(f"ckpt={ckpt}: cannot import seisbind.module.SeisBindModule ({exc})") from exc
     device = "cuda" if torch.cuda.is_available() else "cpu"
     module = SeisBindModule.from_checkpoint(ckpt).to(device)
-    shape = (module.hparams.get("input_shapes") or {}).get("spectrum")
-    return CheckpointEmbedder(module, device, int(shape[-1]) if shape else None, batch_size)
+    anchor = module.hparams.anchor
+    shape = (module.hparams.get("input_shapes") or {}).get(anchor)
+    return CheckpointEmbedder(module, device, int(shape[-1]) if shape else None, batch_size, anchor)
 
 
 def _window_seconds(probe: DictConfig, embed: Embedder | None, sampling_rate_hz: float) -> float | None:
@@ -209,24 +213,6 @@ def station_summary(windows: pd.DataFrame, coordinates: dict, event: Event, stri
     table["rank"] = rankdata(table["score"], method="min").astype(int)
     table["percentile"] = 100.0 * table["rank"] / len(table)
     return table, quiescence_p
-
-
-def weighted_auc(scores: np.ndarray, is_pre: np.ndarray, weights: np.ndarray, chunk: int = 128) -> np.ndarray:
-    """ROC AUC of pre (1) vs background (0) for each row of window weights (R, N): the weighted Mann-Whitney
-    statistic (ties count half), equal to sklearn's roc_auc_score with sample_weight. One sort serves every
-    bootstrap replicate, which sklearn (~10 ms of input checks a call) cannot do."""
-    order = np.argsort(scores, kind="stable")
-    ordered = scores[order]
-    tie_start = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
-    tie_group = np.repeat(np.arange(len(tie_start)), np.diff(np.r_[tie_start, len(ordered)]))
-    pre = is_pre[order]
-    aucs = []
-    for rows in np.array_split(weights[:, order], max(1, len(weights) // chunk)):
-        w_pre, w_bg = rows * pre, rows * ~pre
-        below = (np.cumsum(w_bg, axis=1) - w_bg)[:, tie_start][:, tie_group]
-        tied = np.add.reduceat(w_bg, tie_start, axis=1)[:, tie_group]
-        aucs.append((w_pre * (below + 0.5 * tied)).sum(axis=1) / (w_pre.sum(axis=1) * w_bg.sum(axis=1)))
-    return np.concatenate(aucs)
 
 
 def pre_vs_background_auc(scores: np.ndarray, is_pre: np.ndarray, groups: np.ndarray, blocks: np.ndarray, *,

@@ -167,6 +167,14 @@ def _weighted_auc(s_pos: np.ndarray, s_neg: np.ndarray, w_pos: np.ndarray, w_neg
         return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
+def weighted_auc(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUC of positives (y) vs negatives for each row of window weights (R, N), ties counting half: the weighted
+    Mann-Whitney statistic, equal to sklearn's roc_auc_score with sample_weight, for R resamples at once."""
+    y = np.asarray(y, bool)
+    weights = np.atleast_2d(weights)
+    return _weighted_auc(scores[y], scores[~y], weights[:, y], weights[:, ~y])
+
+
 def _draw_counts(rng: np.random.Generator, n_boot: int, n: int) -> np.ndarray:
     """(n_boot, n) multiplicities of n items drawn n times with replacement, one row per resample."""
     draws = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]

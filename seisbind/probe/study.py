@@ -1,12 +1,13 @@
-"""`python probe.py [ckpt=PATH] data.root=DIR out=OUT`: the pre-event vs background study (seed plan Phases 1-5).
+"""`python probe.py [ckpt=PATH] data.root=DIR out=OUT`: the pre-event vs background study.
 
-Windows (pre-event per horizon, quiet background of the same length, post-event) come from the catalog; every
-window gets catalog, waveform-metadata, time-of-day, animal and (with a checkpoint) embedding features; each
-feature set is scored out-of-fold by four scorers and evaluated with AUC (bootstrap CI, permutation p),
-precision at fixed recall and Molchan skill; feature sets are compared pairwise on the windows both cover; the
-sanity checks of Phase 4 run every time. Data that cannot support a part (no animal coverage, too few windows
-at a horizon, no checkpoint) skips that part with the reason written to metrics.json and report.md; data that
-cannot support the study at all (no targets, no catalog) stops it with one clear message.
+Windows (pre-event per horizon, time-matched quiet background of the same length, post-event) come from the
+catalog inside the study period; every window gets catalog, waveform-metadata, time-of-day, animal and (with a
+checkpoint) embedding features; each feature set is scored out-of-fold by four scorers and evaluated with AUC
+(refit permutation p and interval, family-wise p, ETAS-clustering p), precision at fixed recall and Molchan skill;
+feature sets are compared pairwise on the windows both cover; the sanity checks (label shuffle, post-event
+windows, another period, time of day) run every time. Data that cannot support a part (no animal coverage, too
+few windows at a horizon, no checkpoint) skips that part with the reason written to metrics.json and report.md;
+data that cannot support the study at all (no targets, no catalog) stops it with one clear message.
 """
 
 from __future__ import annotations
@@ -383,7 +384,7 @@ def _auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:
 
 def sanity_checks(cfg: DictConfig, study: Study, data: HorizonData, settings: Settings, main_oof,
                   main_record: dict, window_scores: dict) -> dict:
-    """Phase 4 at one horizon, for the main feature set and score: label shuffle, post-event windows, the
+    """The sanity checks at one horizon, for the main feature set and score: label shuffle, post-event windows, the
     other period, time of day alone. The main model's scores of the post-event and other-period windows go to
     `window_scores` (row position -> score)."""
     name, score = cfg.probe.main.feature_set, cfg.probe.main.score
