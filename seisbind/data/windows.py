@@ -194,17 +194,20 @@ def make_windows(
             strata = ["all"] * len(starts)
             wanted = n_background
         else:
-            # Targets in random order, so that where matched ranges overlap no target always draws first.
+            # Round robin, targets in a random order each round: where matched ranges overlap, every target gets
+            # its first window before any gets a second, so scarce quiet room is shared rather than taken by the
+            # first targets to draw.
             starts, strata = [], []
-            for j in rng.permutation(len(kept_targets)):
-                t_s, event_id = kept_targets[j][0] / _NS_PER_S, kept_targets[j][1]
-                near = _clip_intervals(allowed, t_s - match_days * 86400, t_s + match_days * 86400 - length_s)
-                drawn, _ = _draw_background(near, length_s, background_per_target, rng)
-                allowed = _remove_windows(allowed, drawn, length_s)
-                starts += drawn.tolist()
-                strata += [event_id] * len(drawn)
-                if len(drawn):
-                    matched.add((length_h, event_id))
+            for _ in range(background_per_target):
+                for j in rng.permutation(len(kept_targets)):
+                    t_s, event_id = kept_targets[j][0] / _NS_PER_S, kept_targets[j][1]
+                    near = _clip_intervals(allowed, t_s - match_days * 86400, t_s + match_days * 86400 - length_s)
+                    drawn, _ = _draw_background(near, length_s, 1, rng)
+                    allowed = _remove_windows(allowed, drawn, length_s)
+                    starts += drawn.tolist()
+                    strata += [event_id] * len(drawn)
+                    if len(drawn):
+                        matched.add((length_h, event_id))
             order = np.argsort(starts, kind="stable")
             starts, strata = np.asarray(starts, np.int64)[order], [strata[k] for k in order]
             wanted = background_per_target * len(kept_targets)
