@@ -250,7 +250,8 @@ def test_no_target_events_is_a_clear_message(roots, tmp_path):
 
 def test_too_few_windows_is_a_clear_message(roots, tmp_path):
     with pytest.raises(SeisbindInputError, match="fewer than 5 in a class"):
-        run_study(probe_config(roots["null"], tmp_path, "probe.background.per_target=0", "probe.horizons_hours=[24]"))
+        run_study(probe_config(roots["null"], tmp_path, "probe.background.match_days=null", "probe.n_background=3",
+                               "probe.horizons_hours=[24]"))
 
 
 def test_cli_reports_bad_input_without_a_traceback(roots, tmp_path):

@@ -131,6 +131,9 @@ def make_windows(
         dict.fromkeys(float(h) for h in np.atleast_1d(background_hours))
     )
     post_start_h, post_end_h = (float(h) for h in post_hours)
+    if match_days is not None and (match_days <= 0 or background_per_target < 1):
+        raise SeisbindInputError(f"matched background needs match_days > 0 and background_per_target >= 1, got "
+                                 f"{match_days} and {background_per_target}")
     if not horizons or min(horizons + lengths) <= 0 or not 0 <= post_start_h < post_end_h or n_background < 0:
         raise SeisbindInputError(
             f"windows need positive horizons/lengths, 0 <= post start < post end and n_background >= 0; got "

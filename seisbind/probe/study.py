@@ -133,7 +133,10 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
         raise SeisbindInputError(
             f"no target event: the catalog ({len(sources.catalog)} events, M {magnitudes.min():.1f}-"
             f"{magnitudes.max():.1f}) has no event M >= {p.target_min_magnitude} (declustering: {p.decluster}) "
-            "with a full pre-event window inside it; lower probe.target_min_magnitude or change probe.decluster")
+            f"with a full pre-event window inside probe.period that is quiet and matched "
+            f"({windows.attrs['n_pre_dropped_not_quiet']} pre-event windows broke the quiet rule, "
+            f"{windows.attrs['n_pre_dropped_unmatched']} found no background window); lower "
+            "probe.target_min_magnitude, change probe.decluster or widen probe.background.match_days")
     post = matched_post_windows(windows, p.post_start_hours, sources.catalog)
     windows = pd.concat([windows[windows["window_type"] != "post"], post], ignore_index=True)
     windows["period"] = "main"
