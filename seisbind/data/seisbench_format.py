@@ -277,12 +277,20 @@ class SeisBenchWaveforms:
                 for k, _ in members:  # the one-by-one path names the trace and the reason
                     out[k] = self._read_or_error(trace_names[k])
                 continue
-            path = opened.handle.filename
+            path, layout = opened.handle.filename, opened.layout
+            if block.ndim != 3 or block.shape[1 + layout.component_axis] != layout.n_components:
+                for k, _ in members:
+                    out[k] = BadTraceError(path, trace_names[k], f"trace shape {block.shape[1:]} does not hold "
+                                                                 f"{layout.n_components} components")
+                continue
+            # The whole selection at once: component order and the finiteness check per block, not per trace.
+            enz = block[:, layout.enz_rows, :] if layout.component_axis == 0 else \
+                block[:, :, layout.enz_rows].transpose(0, 2, 1)
+            enz = np.ascontiguousarray(enz, dtype=np.float32)
+            finite = np.isfinite(enz).all(axis=(1, 2))
             for (k, _), position in zip(members, inverse):
-                try:
-                    out[k] = _as_enz(block[position], opened.layout, path, trace_names[k])
-                except BadTraceError as error:
-                    out[k] = error
+                out[k] = enz[position] if finite[position] else \
+                    BadTraceError(path, trace_names[k], "NaN or Inf samples")
         return out
 
     def _read_or_error(self, trace_name: str) -> np.ndarray | BadTraceError:
