@@ -65,13 +65,16 @@ def write_metadata(path: Path, catalog: pd.DataFrame, n_traces: int, seed: int =
         table[f"trace_{c}_snr_db"] = (20 * log_amplitude + rng.normal(10, 3, n_traces)).round(2)
         table[f"trace_{c}_rms_counts"] = (10 ** (log_amplitude + 3) * rng.lognormal(0, 0.2, n_traces)).round(1)
     table["trace_pga_cmps2"] = (10 ** (log_amplitude - 1.5)).round(5)
-    table["trace_name"] = (table["source_id"] + ".IV." + table["station_code"] + "..HH").to_numpy()
+    # An event recorded twice at one station gets another location code: trace names must be unique.
+    table["station_location_code"] = table.groupby(["source_id", "station_code"]).cumcount().map("{:02d}".format)
+    table["trace_name"] = (table["source_id"] + ".IV." + table["station_code"] + "." + table["station_location_code"]
+                           + ".HH").to_numpy()
     table.to_csv(path, index=False)
 
 
 def prepare(data: Path, n_traces: int, n_events: int) -> Path:
     """The bench data root (reused when settings.json matches)."""
-    settings = {"traces": n_traces, "events": n_events, "version": 1}
+    settings = {"traces": n_traces, "events": n_events, "version": 2}
     root = data / "root"
     if (data / "settings.json").is_file() and json.loads((data / "settings.json").read_text()) == settings:
         return root
