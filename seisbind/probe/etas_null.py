@@ -38,9 +38,9 @@ MAIN_TYPES = ("pre", "background")
 
 
 def catalog_only(feature_sets: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The feature sets whose every column is a catalog feature: those a simulated catalog can give."""
-    return {name: columns for name, columns in feature_sets.items()
-            if columns and all(features.family_of(c) == "catalog" for c in columns)}
+    """The feature sets whose every column `features.catalog_features` computes: those a simulated catalog gives."""
+    simulated = set(features.CATALOG_FEATURES)
+    return {name: columns for name, columns in feature_sets.items() if columns and set(columns) <= simulated}
 
 
 def horizon_aucs(windows: pd.DataFrame, table: pd.DataFrame, feature_sets: dict[str, list[str]],
