@@ -17,7 +17,6 @@ Conventions: AUC counts ties as one half (the Mann-Whitney convention, equal to
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -29,7 +28,6 @@ from sklearn.metrics import precision_recall_curve
 
 from seisbind.errors import SeisbindInputError
 
-Alternative = Literal["greater", "two-sided"]
 
 
 @dataclass(frozen=True)
@@ -45,21 +43,6 @@ class BootstrapCI:
     n_boot: int
     n_boot_used: int
     unit: Literal["window", "group"]
-
-
-@dataclass(frozen=True)
-class PermutationResult:
-    """Label-permutation test of AUC = 0.5. ``exact`` when every distinct relabelling was enumerated
-    (few groups), in which case ``n_perm`` is the number of relabellings, the observed one included."""
-
-    auc: float
-    p_value: float
-    alternative: Alternative
-    n_perm: int
-    exact: bool
-    unit: Literal["window", "group"]
-    null_mean: float
-    null_sd: float
 
 
 @dataclass(frozen=True)
@@ -226,78 +209,6 @@ def bootstrap_auc_ci(
     alpha = (1 - level) / 2
     low, high = np.quantile(aucs, [alpha, 1 - alpha])
     return BootstrapCI(auc, float(low), float(high), level, float(aucs.std(ddof=1)), n_boot, int(aucs.size), unit)
-
-
-def _p_from_null(observed: float, null: np.ndarray, alternative: Alternative, *, exact: bool) -> float:
-    """p-value of ``observed`` against null AUCs; the +1 correction keeps Monte Carlo p-values valid (never 0)."""
-    if alternative == "greater":
-        extreme = null >= observed - 1e-12
-    elif alternative == "two-sided":
-        extreme = np.abs(null - 0.5) >= abs(observed - 0.5) - 1e-12
-    else:
-        raise SeisbindInputError(f"alternative must be 'greater' or 'two-sided', got {alternative!r}")
-    if exact:
-        return float(extreme.mean())
-    return float((1 + extreme.sum()) / (1 + null.size))
-
-
-def permutation_p_value(
-    y: np.ndarray,
-    s: np.ndarray,
-    n_perm: int = 1000,
-    seed: int = 0,
-    groups: np.ndarray | None = None,
-    alternative: Alternative = "greater",
-) -> PermutationResult:
-    """Label-permutation p-value for the AUC (default one-sided: AUC > 0.5).
-
-    Without ``groups``: window labels are permuted (class sizes fixed); the ranks of ``s`` never change, so each
-    permuted AUC is a sum of ranks over a random subset. With ``groups``: whole groups swap labels, which keeps
-    overlapping windows together (window-level shuffling would understate the null spread). This needs
-    label-constant groups; when the number of distinct relabellings is at most ``n_perm`` they are all
-    enumerated and the p-value is exact (e.g. 3 positive among 20 groups: 1,140 relabellings, p >= 1/1140).
-    Groups must be exchangeable: when one class comes in single windows and the other in large blocks (pre-event
-    windows vs background weeks), swapping them changes the class sizes and the null is too narrow (p = 0.001 for
-    a null AUC of 0.61 was seen); the probe study therefore permutes windows and resamples groups only in the CI.
-    """
-    y, s = _labels_scores(y, s)
-    rng = np.random.default_rng(seed)
-    ranks = stats.rankdata(s)
-    n = y.size
-    observed = float(auc_roc(y, s))
-    if groups is None:
-        n_pos = int(y.sum())
-        order = rng.permuted(np.tile(np.arange(n), (n_perm, 1)), axis=1)
-        rank_sums = ranks[order[:, :n_pos]].sum(axis=1)
-        null = (rank_sums - n_pos * (n_pos + 1) / 2) / (n_pos * (n - n_pos))
-        exact = False
-        unit: Literal["window", "group"] = "window"
-    else:
-        codes, n_groups = _groups(groups, n)
-        group_is_pos = _group_labels(y, codes, n_groups)
-        if group_is_pos is None:
-            raise SeisbindInputError(
-                "a group-level permutation needs every group to be all pre-event or all background; "
-                "some groups mix both (group background windows separately from the targets' windows)"
-            )
-        k = int(group_is_pos.sum())
-        n_relabellings = math.comb(n_groups, k)
-        if n_relabellings <= n_perm:
-            labelled = np.zeros((n_relabellings, n_groups), dtype=bool)
-            for row, chosen in enumerate(itertools.combinations(range(n_groups), k)):
-                labelled[row, list(chosen)] = True
-            exact = True
-        else:
-            labelled = rng.permuted(np.tile(group_is_pos, (n_perm, 1)), axis=1)
-            exact = False
-        group_rank_sum = np.bincount(codes, weights=ranks, minlength=n_groups)
-        group_size = np.bincount(codes, minlength=n_groups).astype(np.float64)
-        n_pos_b = labelled @ group_size
-        null = (labelled @ group_rank_sum - n_pos_b * (n_pos_b + 1) / 2) / (n_pos_b * (n - n_pos_b))
-        unit = "group"
-    p = _p_from_null(observed, null, alternative, exact=exact)
-    return PermutationResult(observed, p, alternative, int(null.size), exact, unit,
-                             float(null.mean()), float(null.std(ddof=1)))
 
 
 def precision_at_recall(y: np.ndarray, s: np.ndarray, recall: float) -> float:
