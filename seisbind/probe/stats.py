@@ -29,7 +29,6 @@ from sklearn.metrics import precision_recall_curve
 from seisbind.errors import SeisbindInputError
 
 
-
 @dataclass(frozen=True)
 class BootstrapCI:
     """Percentile bootstrap interval for an AUC; ``n_boot_used`` < ``n_boot`` when some cluster resamples
