@@ -44,6 +44,7 @@ from seisbind.data.inputs import DataSources, WaveformInput
 from seisbind.data.instance import InstanceWaveforms
 from seisbind.data.seisbench_format import SeisBenchWaveforms
 from seisbind.data.synthetic.metadata_csv import write_instance_csv
+from seisbind.data.tables import SideTables
 
 LOADER = Path(__file__).resolve().parent / "bench_loader.py"
 
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     index = pd.read_csv(blocked / "metadata.csv", usecols=["trace_name"], dtype=str)
     index["waveform_file"] = np.int8(0)
     waveform = WaveformInput(n_samples=args.samples)
-    waveform.setup(index, DataSources(waveforms=[SeisBenchWaveforms(blocked)]), on_bad_trace="raise")
+    waveform.setup(index, DataSources(waveforms=[SeisBenchWaveforms(blocked)], tables=SideTables(".")),
+                   on_bad_trace="raise")
     dataset = TraceDataset(np.arange(len(index)), {"spectrum": waveform})
     sampler = BlockShuffleSampler(block_of(index["trace_name"]), seed=0)
     order = np.fromiter(iter(sampler), dtype=np.int64)[: args.reads * 10]

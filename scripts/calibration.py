@@ -115,14 +115,18 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     unknown = [t for t in opts.traps if t not in TRAPS]
     if unknown:
         raise SeisbindInputError(f"traps: unknown {unknown}; choose from {list(TRAPS)}")
+    runs = [(trap, seed, 0.0) for trap in opts.traps for seed in range(opts.first_seed, opts.first_seed + opts.seeds)]
+    runs += [("plain", seed, 1.0) for seed in range(opts.first_seed, opts.first_seed + opts.planted)]
     records = []
-    for trap in opts.traps:
-        for seed in range(opts.first_seed, opts.first_seed + opts.seeds):
-            records.append(one_run(opts, trap, seed, 0.0))
-    for seed in range(opts.first_seed, opts.first_seed + opts.planted):
-        records.append(one_run(opts, "plain", seed, 1.0))
+    for k, (trap, seed, strength) in enumerate(runs):
+        records.append(one_run(opts, trap, seed, strength))
+        # Rewritten after every run, so that a long sweep can be read (and its rates trusted) while it goes on.
+        write_csv(Path(opts.out) / "calibration.csv", pd.DataFrame(records))
+        r = records[-1]
+        print(f"run {k + 1}/{len(runs)} {trap} seed={seed} planted={strength:g} headline={r['headline']} "
+              f"p_adjusted={r['headline_p_adjusted']:.4f} p_etas={r['headline_p_etas']} "
+              f"seconds={r['seconds']:.0f}", flush=True)
     table = pd.DataFrame(records)
-    write_csv(Path(opts.out) / "calibration.csv", table)
     print(rates(table))
     return table
 

@@ -16,11 +16,13 @@ from seisbind.data.inputs import AnimalInput, CatalogInput, MetadataInput, Wavef
 from seisbind.errors import BadTraceError, SeisbindInputError
 
 COLUMNS = {"trace_P_arrival_sample": 12000, "trace_S_arrival_sample": 12000, "path_ep_distance_km": 300}
+CATALOG = {"reader": "seisbind.data.catalog.read_catalogs", "glob": ["catalog.txt", "catalog.xml"]}
+ANIMALS = {"reader": "seisbind.data.movebank.read_movebank", "glob": "animals/*.csv"}
 
 
 def make_datamodule(root: Path, **kwargs) -> SeisBindDataModule:
-    inputs = {"spectrum": WaveformInput(), "metadata": MetadataInput(COLUMNS), "catalog": CatalogInput(24),
-              "animal": AnimalInput(20, 15)}
+    inputs = {"spectrum": WaveformInput(), "metadata": MetadataInput(COLUMNS), "catalog": CatalogInput(CATALOG, 24),
+              "animal": AnimalInput(ANIMALS, 20, 15)}
     options = {"batch_size": 8, "filters": {}, "split": {"strategy": "time", "val_fraction": 0.25, "seed": 0}}
     return SeisBindDataModule(str(root), inputs, **(options | kwargs))
 

@@ -65,7 +65,7 @@ def null_run(roots, tmp_path_factory) -> tuple[dict, Path]:
 def catalog_run(roots, tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("catalog_run")
     return run_study(probe_config(roots["catalog"], out, "probe.horizons_hours=[24]", "probe.n_permutations=60",
-                                  "data.animals=/nonexistent/*.csv")), out
+                                  "modality.animal.source.glob=/nonexistent/*.csv")), out
 
 
 @pytest.fixture(scope="session")
@@ -182,10 +182,10 @@ def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
     metrics, out = catalog_run
     assert not [r for r in metrics["results"] if "animal" in r["feature_set"]]
     reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
-    assert "no Movebank CSV" in reasons["feature family animal"]
-    assert "no Movebank CSV" in reasons["feature set catalog+animal"]
+    assert "no file for animal features" in reasons["feature family animal"]
+    assert "no file for animal features" in reasons["feature set catalog+animal"]
     assert "wikelski2020" in reasons
-    assert "no Movebank CSV" in (out / "report.md").read_text()
+    assert "no file for animal features" in (out / "report.md").read_text()
     assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
 
 
@@ -263,13 +263,14 @@ def test_cli_reports_bad_input_without_a_traceback(roots, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ checkpoint
-def tiny_checkpoint(path: Path, names: tuple[str, ...], shapes: dict[str, list[int]]) -> Path:
+def tiny_checkpoint(path: Path, names: tuple[str, ...], shapes: dict[str, list[int]], *overrides: str) -> Path:
     """A SeisBindModule with tiny encoders saved in Lightning's checkpoint format (untrained: the probe's
-    plumbing is under test, not the model)."""
+    plumbing is under test, not the model); `overrides` are dotted `key=value` changes of the modality configs."""
     from seisbind.module import SeisBindModule
 
     modality = OmegaConf.to_container(OmegaConf.merge(
-        *(OmegaConf.load(CONFIGS / "modality" / f"{n}.yaml") for n in names)), resolve=True)
+        *(OmegaConf.load(CONFIGS / "modality" / f"{n}.yaml") for n in names), OmegaConf.from_dotlist(list(overrides))),
+        resolve=True)
     module = SeisBindModule(modality, shapes, anchor=names[0], embed_dim=16)
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "pytorch-lightning_version": lightning.__version__}, path)
@@ -293,10 +294,10 @@ def test_checkpoint_adds_embedding_features(roots, tmp_path):
 
 
 def test_checkpoint_needing_absent_data_or_of_another_kind_is_a_clear_message(roots, tmp_path):
-    ckpt = tiny_checkpoint(tmp_path / "animal.ckpt", ("metadata", "animal"), {"metadata": [8], "animal": [5, 80]})
-    with pytest.raises(SeisbindInputError, match="need data that .* does not provide.*Movebank"):
-        run_study(probe_config(roots["null"], tmp_path / "a", f"ckpt={ckpt}", "data.animals=nonexistent/*.csv",
-                               "probe.horizons_hours=[24]"))
+    ckpt = tiny_checkpoint(tmp_path / "animal.ckpt", ("metadata", "animal"), {"metadata": [8], "animal": [5, 80]},
+                           "animal.source.glob=nonexistent/*.csv")
+    with pytest.raises(SeisbindInputError, match="need data that .* does not provide.*nonexistent"):
+        run_study(probe_config(roots["null"], tmp_path / "a", f"ckpt={ckpt}", "probe.horizons_hours=[24]"))
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {"layer.weight": torch.zeros(2, 2)}, "hyper_parameters": {"width": 3}}, other)
     with pytest.raises(SeisbindInputError, match="not a checkpoint of this seisbind model"):

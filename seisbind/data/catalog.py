@@ -119,6 +119,25 @@ def find_catalog(root: str | Path) -> Path:
     raise FileNotFoundError(f"{root}: no catalog file (looked for {', '.join(CATALOG_NAMES)})")
 
 
+def read_catalogs(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """The events of one or more catalog files (each read by `read_catalog`), sorted by time; the reader a
+    catalog source names (seisbind/data/tables.py). An event_id listed by two files is kept once (the first
+    file's record) and counted in the log."""
+    frames = [read_catalog(path) for path in paths]
+    if len(frames) == 1:
+        return frames[0]
+    events = pd.concat(frames, ignore_index=True)
+    repeated = events["event_id"].duplicated()
+    if repeated.any():
+        log.info("%d events listed by more than one of %s: the first file's record is kept", int(repeated.sum()),
+                 [str(p) for p in paths])
+        events = events[~repeated]
+    events = events.sort_values("time", kind="stable").reset_index(drop=True)
+    events.attrs = {"source": ", ".join(str(p) for p in paths),
+                    "n_without_magnitude": sum(f.attrs.get("n_without_magnitude", 0) for f in frames)}
+    return events
+
+
 def read_catalog(
     path: str | Path,
     *,

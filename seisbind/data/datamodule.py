@@ -1,14 +1,14 @@
 """LightningDataModule over a data root: one sample per trace, one input per configured modality.
 
-Metadata, catalog and animal tables are read once in `setup` (main process) into compact arrays; waveforms are
-read per sample from HDF5 that each worker opens lazily. The split keeps every event, and every pair of traces
-whose context windows overlap, on one side (DESIGN.md: never split overlapping windows randomly).
+Metadata and the side tables the inputs name (seisbind/data/tables.py) are read once in `setup` (main process)
+into compact arrays; waveforms are read per sample from HDF5 that each worker opens lazily. The split keeps every
+event, and every pair of traces whose context windows overlap, on one side (DESIGN.md: never split overlapping
+windows randomly).
 """
 
 from __future__ import annotations
 
 import logging
-from glob import glob
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,13 @@ from sklearn.model_selection import GroupShuffleSplit
 from torch.utils.data import DataLoader, Sampler
 
 from seisbind.config import plain
-from seisbind.data.catalog import find_catalog
 from seisbind.data.convert import block_of
 from seisbind.data.dataset import TraceDataset
 from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
-from seisbind.data.movebank import find_animals
 from seisbind.data.sources import open_waveforms
+from seisbind.data.tables import SideTables
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -107,8 +106,8 @@ class BlockShuffleSampler(EpochShuffleSampler):
 
 class SeisBindDataModule(L.LightningDataModule):
     def __init__(self, root: str, inputs: dict[str, ModalityInput], events_csv: str | None = None,
-                 events_hdf5: str | None = None, catalog: str | None = None, animals: str | None = None,
-                 include_noise: bool = False, filters: dict | None = None, split: dict | None = None,
+                 events_hdf5: str | None = None, include_noise: bool = False, filters: dict | None = None,
+                 split: dict | None = None,
                  on_bad_trace: str = "skip", batch_size: int = 32, num_workers: int = 0, pin_memory: bool = False,
                  persistent_workers: bool = False) -> None:
         super().__init__()
@@ -119,8 +118,6 @@ class SeisBindDataModule(L.LightningDataModule):
         self.root = Path(root)
         self.inputs = inputs
         self.paths = {"events_csv": events_csv, "events_hdf5": events_hdf5}
-        self.catalog_path = catalog
-        self.animal_glob = animals
         self.include_noise = include_noise
         self.filters = plain(filters) or {}
         self.split = {"strategy": "time", "val_fraction": 0.2, "gap_hours": None, "seed": 0} | (plain(split) or {})
@@ -128,18 +125,6 @@ class SeisBindDataModule(L.LightningDataModule):
         self.loader_args = {"batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory,
                             "persistent_workers": persistent_workers and num_workers > 0}
         self.index: pd.DataFrame | None = None
-
-    def _sources(self, readers: list[Any]) -> DataSources:
-        """Catalog and animal files are located here but read only if a configured input asks for them."""
-        if self.catalog_path:
-            catalog = Path(self.catalog_path)
-        else:
-            try:
-                catalog = find_catalog(self.root)
-            except FileNotFoundError:
-                catalog = None
-        animals = [Path(p) for p in sorted(glob(self.animal_glob))] if self.animal_glob else find_animals(self.root)
-        return DataSources(waveforms=readers, catalog_path=catalog, animal_paths=list(animals))
 
     def _load_index(self, columns: list[str]) -> tuple[pd.DataFrame, list[Any]]:
         """The trace index (events, plus noise when asked) and its waveform readers; `waveform_file` says which
@@ -171,7 +156,7 @@ class SeisBindDataModule(L.LightningDataModule):
         self.index, readers = self._load_index(columns)
         if len(self.index) < 2:
             raise SeisbindInputError(f"{self.root}: {len(self.index)} traces left after the filters {self.filters}")
-        sources = self._sources(readers)
+        sources = DataSources(waveforms=readers, tables=SideTables(self.root))
         for inp in self.inputs.values():
             inp.setup(self.index, sources, self.on_bad_trace)
         gap = self.split["gap_hours"]

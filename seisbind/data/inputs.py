@@ -11,18 +11,18 @@ from disk (HDF5, opened lazily in each worker).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.catalog import read_catalog, window_catalog_features
+from seisbind.data.catalog import window_catalog_features
 from seisbind.data.instance_schema import TRACE_NPTS
-from seisbind.data.movebank import odba_bins, read_movebank
+from seisbind.data.movebank import odba_bins
+from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import BadTraceError, SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -30,25 +30,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DataSources:
-    """The files behind one data root; catalog and animal tables are read once, on first use."""
+    """What a data root offers the inputs: its waveform readers, and the side tables (catalog, animal tags, ...)
+    that inputs name through their `source` config (seisbind/data/tables.py), each read once on first use."""
 
     waveforms: list[Any]
     """Readers with `.read(trace_name) -> float32 (3, n)`; the index column `waveform_file` picks one per row."""
-    catalog_path: Path | None = None
-    animal_paths: list[Path] = field(default_factory=list)
-
-    @cached_property
-    def catalog(self) -> pd.DataFrame:
-        if self.catalog_path is None:
-            raise SeisbindInputError("a catalog modality is configured but the data root has no catalog "
-                                     "(catalog.txt, catalog.xml or catalog.csv); set data.catalog=FILE")
-        return read_catalog(self.catalog_path)
-
-    def odba(self, bin_minutes: float) -> pd.DataFrame:
-        if not self.animal_paths:
-            raise SeisbindInputError("an animal modality is configured but no Movebank CSV was found "
-                                     "(root/animals/*.csv); set data.animals='GLOB'")
-        return odba_bins(read_movebank(self.animal_paths), bin_minutes=bin_minutes)
+    tables: SideTables
 
 
 class ModalityInput(Protocol):
@@ -174,14 +161,17 @@ class CatalogInput:
 
     columns = ("trace_start_time",)
 
-    def __init__(self, window_hours: float = 24.0, min_count_b: int = 50) -> None:
+    def __init__(self, source: TableSource | Mapping[str, Any], window_hours: float = 24.0,
+                 min_count_b: int = 50) -> None:
+        self.source = TableSource.of(source, "catalog input source")
         self.context_hours = float(window_hours)
         self.min_count_b = min_count_b
 
     def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
         inverse, ends = pd.factorize(index["trace_start_time"].dt.floor("min"))
         ends = pd.DatetimeIndex(ends)
-        feats = window_catalog_features(sources.catalog, ends - pd.Timedelta(hours=self.context_hours), ends,
+        catalog = sources.tables.load(self.source, "the catalog input")
+        feats = window_catalog_features(catalog, ends - pd.Timedelta(hours=self.context_hours), ends,
                                         min_count_b=self.min_count_b)
         feats = feats.select_dtypes("number")
         for name in ("n_events", "rate_per_hour"):
@@ -211,14 +201,16 @@ class AnimalInput:
 
     columns = ("trace_start_time",)
 
-    def __init__(self, window_hours: float = 20.0, bin_minutes: float = 15.0, min_coverage: float = 0.5) -> None:
+    def __init__(self, source: TableSource | Mapping[str, Any], window_hours: float = 20.0, bin_minutes: float = 15.0,
+                 min_coverage: float = 0.5) -> None:
+        self.source = TableSource.of(source, "animal input source")
         self.context_hours = float(window_hours)
         self.bin_minutes = float(bin_minutes)
         self.min_coverage = min_coverage
         self.n_bins = int(round(window_hours * 60 / bin_minutes))
 
     def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
-        odba = sources.odba(self.bin_minutes)
+        odba = odba_bins(sources.tables.load(self.source, "the animal input"), bin_minutes=self.bin_minutes)
         logged = np.log10(odba.to_numpy(dtype=np.float64).clip(min=1e-6))
         standardised = (logged - np.nanmean(logged, axis=0)) / np.nanstd(logged, axis=0).clip(min=1e-6)
         self.individuals = tuple(map(str, odba.columns))

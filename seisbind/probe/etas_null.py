@@ -19,7 +19,7 @@ simulated counterpart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,14 +37,15 @@ _NS_PER_DAY = 86_400_000_000_000
 MAIN_TYPES = ("pre", "background")
 
 
-def catalog_only(feature_sets: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The feature sets whose every column `features.catalog_features` computes: those a simulated catalog gives."""
-    simulated = set(features.CATALOG_FEATURES)
+def catalog_only(feature_sets: dict[str, list[str]], simulated: set[str]) -> dict[str, list[str]]:
+    """The feature sets whose every column is in `simulated` (seisbind/probe/families.py): those a simulated
+    catalog gives."""
     return {name: columns for name, columns in feature_sets.items() if columns and set(columns) <= simulated}
 
 
 def horizon_aucs(windows: pd.DataFrame, table: pd.DataFrame, feature_sets: dict[str, list[str]],
-                 horizons: Sequence[float], scores: Sequence[str], settings: Settings) -> dict[tuple, float]:
+                 horizons: Sequence[float], scores: Sequence[str], settings: Settings,
+                 family_of: Callable[[str], str]) -> dict[tuple, float]:
     """AUC of every (horizon, feature set, score) on one catalog's windows, as the study computes it; rows that
     cannot be scored (too few windows, a fold with one class) are left out."""
     out = {}
@@ -52,7 +53,7 @@ def horizon_aucs(windows: pd.DataFrame, table: pd.DataFrame, feature_sets: dict[
     for h in horizons:
         rows = np.flatnonzero(np.isin(kind, MAIN_TYPES) & np.isclose(windows["horizon_hours"].to_numpy(), h))
         for name, columns in feature_sets.items():
-            keep = rows[features.usable_windows(table.iloc[rows], columns)]
+            keep = rows[features.usable_windows(table.iloc[rows], columns, family_of)]
             y = kind[keep] == "pre"
             try:
                 evaluate.check_classes(y, settings, f"ETAS simulation at {h:g} h")
@@ -67,13 +68,14 @@ def horizon_aucs(windows: pd.DataFrame, table: pd.DataFrame, feature_sets: dict[
 
 def etas_null(catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp], window_options: dict,
               feature_sets: dict[str, list[str]], horizons: Sequence[float], scores: Sequence[str],
-              settings: Settings, *, n_sims: int, min_count_b: int, seed: int) -> tuple[dict[tuple, np.ndarray],
-                                                                                      dict]:
+              settings: Settings, *, features_of: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
+              family_of: Callable[[str], str], n_sims: int, seed: int) -> tuple[dict[tuple, np.ndarray], dict]:
     """({(horizon, feature set, score): simulated AUCs (NaN where unscored)}, the fit and the run's counts).
 
     `catalog` is the study's catalog, `floor` its completeness floor (the magnitude above which ETAS is fitted
     and simulated, and above which the study's catalog features count), `window_options` the keyword arguments
-    the study passed to `make_windows` and `feature_sets` the catalog-only sets with their columns."""
+    the study passed to `make_windows`, `feature_sets` the catalog-only sets with their columns and
+    `features_of(catalog, windows)` the study's catalog-derived features of a (simulated) catalog."""
     if not np.isfinite(floor):
         raise SeisbindInputError("ETAS null: no completeness floor (set probe.min_magnitude)")
     start, end = period
@@ -108,8 +110,8 @@ def etas_null(catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, p
         except SeisbindInputError:
             n_unscored += 1
             continue
-        table = features.catalog_features(simulated, windows, min_count_b=min_count_b)
-        aucs = horizon_aucs(windows, table, feature_sets, horizons, scores, settings)
+        table = features_of(simulated, windows)
+        aucs = horizon_aucs(windows, table, feature_sets, horizons, scores, settings, family_of)
         for key in set(nulls) | set(aucs):
             nulls.setdefault(key, [np.nan] * k).append(aucs.get(key, np.nan))
         for values in nulls.values():

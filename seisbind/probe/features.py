@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +27,6 @@ CATALOG_FEATURES = ["n_events", "max_magnitude", "log10_cumulative_moment_Nm", "
 WAVEFORM_META_FEATURES = ["n_stations", "n_traces", "mean_snr_db", "max_pga_cmps2", "mean_rms_counts"]
 TIME_OF_DAY_FEATURES = ["time_of_day_sin", "time_of_day_cos"]
 ANIMAL_FEATURES = ["animal_odba_log10", "animal_odba_deviation", "animal_coverage"]
-FAMILIES = {"catalog": CATALOG_FEATURES, "waveform_meta": WAVEFORM_META_FEATURES,
-            "time_of_day": TIME_OF_DAY_FEATURES, "animal": ANIMAL_FEATURES}
-"""Feature families: a window has a family when at least one of its columns is defined there."""
 EMBEDDING_PREFIX = "emb_"
 SNR_COLUMNS = [f"trace_{c}_snr_db" for c in "ENZ"]
 RMS_COLUMNS = [f"trace_{c}_rms_counts" for c in "ENZ"]
@@ -199,17 +196,11 @@ def resolve_feature_set(patterns: Sequence[str], columns: Iterable[str]) -> list
     return chosen
 
 
-def family_of(column: str) -> str:
-    """The feature family of a features.csv column ("embedding" for `emb_*`)."""
-    if column.startswith(EMBEDDING_PREFIX):
-        return "embedding"
-    return next((family for family, columns in FAMILIES.items() if column in columns), "other")
-
-
-def usable_windows(features: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """Windows where every family of `columns` is observed (some column of it defined): the windows a feature
-    set can be evaluated on. A missing b-value (too few events) keeps the window; a window no animal covers
-    leaves every animal feature NaN and drops out of the animal sets."""
+def usable_windows(features: pd.DataFrame, columns: Sequence[str], family_of: Callable[[str], str]) -> np.ndarray:
+    """Windows where every family of `columns` (`family_of(column)`, seisbind/probe/families.py) is observed (some
+    column of it defined): the windows a feature set can be evaluated on. A missing b-value (too few events)
+    keeps the window; a window no animal covers leaves every animal feature NaN and drops out of the animal
+    sets."""
     usable = np.ones(len(features), dtype=bool)
     by_family: dict[str, list[str]] = {}
     for column in columns:
@@ -249,12 +240,12 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
                        batch_size: int = 64, num_workers: int = 0, device: str = "cpu") -> pd.DataFrame:
     """Mean embedding of the traces in each window, per modality of the checkpoint, reduced by PCA.
 
-    The data module is rebuilt from the checkpoint's own input configs (`hparams.modality[name]["input"]`) on
-    `data["root"]`, so the probe feeds each encoder exactly what it was trained on. Every trace whose start lies
-    in some window is embedded once (torch.no_grad, batches); a trace counts from `trace_times_ns` (never before
-    its event's origin, so a pre-event window does not embed its target's own records). Absent inputs
-    (`present` False: no animal coverage, a bad trace) are left out of the mean, and a window without any
-    present trace is NaN.
+    The data module is rebuilt from the checkpoint's own input configs (`hparams.modality[name]["input"]`, their
+    sources included: globs relative to the data root) on `data["root"]`, so the probe feeds each encoder exactly
+    what it was trained on. Every trace whose start lies in some window is embedded once (torch.no_grad,
+    batches); a trace counts from `trace_times_ns` (never before its event's origin, so a pre-event window does
+    not embed its target's own records). Absent inputs (`present` False: no animal coverage, a bad trace) are
+    left out of the mean, and a window without any present trace is NaN.
 
     Dimension reduction: per modality, PCA on the embeddings of all the traces embedded, pre-event and
     background alike. It uses no label, so under the null the pre-event and background windows stay
@@ -275,8 +266,8 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
     try:
         inputs = {name: instantiate(cfg["input"]) for name, cfg in modality.items()}
         datamodule = SeisBindDataModule(
-            root=data["root"], inputs=inputs, catalog=data.get("catalog"), animals=data.get("animals"),
-            filters=data.get("filters"), split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip",
+            root=data["root"], inputs=inputs, filters=data.get("filters"),
+            split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip",
             batch_size=batch_size, num_workers=num_workers)
         datamodule.setup("predict")
     except (SeisbindInputError, FileNotFoundError, KeyError) as err:

@@ -260,8 +260,10 @@ def write_report(metrics: dict, path: Path) -> None:
     lines = ["# Pre-event vs background study", "", headline_sentence(metrics["headline"]), "",
              f"Data: {data['root']}; catalog {data['catalog_events']} events ({data['catalog_start']} to "
              f"{data['catalog_end']}), {data['n_targets']} targets M >= {data['target_min_magnitude']}"
-             f" (declustering: {data['decluster']}), {data['n_traces']} traces, "
-             f"{data['n_animals']} animals. Checkpoint: {data['ckpt'] or 'none'}.", "",
+             f" (declustering: {data['decluster']}), {data['n_traces']} traces. Feature families (share of "
+             "windows they cover): " + ", ".join(f"{name} {share:.0%}" for name, share in
+                                                 data["windows_with_family"].items())
+             + f". Checkpoint: {data['ckpt'] or 'none'}.", "",
              "Windows per horizon (pre-event / background): "
              + ", ".join(f"{h} h: {c['pre']}/{c['background']}" for h, c in data["windows"].items()) + ".", "",
              *([f"Embedding features: mean embedding of the traces in each window per modality of {data['ckpt']}, "

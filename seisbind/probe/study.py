@@ -12,7 +12,6 @@ data that cannot support the study at all (no targets, no catalog) stops it with
 
 from __future__ import annotations
 
-import glob
 import logging
 import time
 from dataclasses import dataclass, field
@@ -23,13 +22,23 @@ import pandas as pd
 import sklearn
 from omegaconf import DictConfig, OmegaConf
 
-from seisbind.data.catalog import find_catalog, mc_max_curvature, read_catalog, to_utc_ns
-from seisbind.data.movebank import find_animals, odba_bins, read_movebank
+from seisbind.data.catalog import mc_max_curvature, to_utc_ns
+from seisbind.data.movebank import odba_bins
+from seisbind.data.tables import SideTables, TableSource
 from seisbind.data.windows import make_windows
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv, write_json
 from seisbind.probe import etas_null, evaluate, features, report
 from seisbind.probe.evaluate import Settings
+from seisbind.probe.families import (
+    FamilyUnavailable,
+    FeatureFamily,
+    StudyData,
+    build_families,
+    family_of,
+    simulated_columns,
+    simulated_features,
+)
 from seisbind.probe.stats import auc_roc, bootstrap_auc_ci, delong_test, feature_tests
 from seisbind.study_area import Period
 
@@ -41,12 +50,13 @@ OTHER_TYPES = {"pre": "other_pre", "background": "other_background"}
 
 @dataclass
 class Sources:
-    """What the data root provides; `missing` says why a source is absent."""
+    """What the data root provides: the study catalog (required), the trace metadata (`metadata_missing` says
+    why there is none) and the side tables the feature families read (seisbind/data/tables.py)."""
 
     catalog: pd.DataFrame
+    tables: SideTables
     metadata: pd.DataFrame | None = None
-    odba: pd.DataFrame | None = None
-    missing: dict[str, str] = field(default_factory=dict)
+    metadata_missing: str = ""
 
 
 @dataclass
@@ -55,8 +65,12 @@ class Study:
 
     windows: pd.DataFrame
     features: pd.DataFrame
+    families: list[FeatureFamily] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     completeness: dict = field(default_factory=lambda: {"floor": float("nan")})
+
+    def family_of(self, column: str) -> str:
+        return family_of(column, self.families)
 
     def skip(self, what: str, reason: str) -> None:
         log.warning("skipped %s: %s", what, reason)
@@ -80,29 +94,20 @@ def settings_of(cfg: DictConfig) -> Settings:
 
 # ------------------------------------------------------------------------------------------------ sources
 def load_sources(cfg: DictConfig) -> Sources:
-    """Catalog (required), trace metadata and animal ODBA (optional: absence is recorded, not an error)."""
+    """The study catalog (`probe.catalog`, required) and the trace metadata (optional: absence is recorded)."""
     root = Path(cfg.data.root)
     if not root.is_dir():
         raise SeisbindInputError(f"data.root={root}: not a folder")
-    try:
-        catalog_path = Path(cfg.data.catalog) if cfg.data.get("catalog") else find_catalog(root)
-        catalog = read_catalog(catalog_path)
-    except FileNotFoundError as err:
-        raise SeisbindInputError(f"{err}; the study needs a catalog (set data.catalog=FILE)") from None
+    tables = SideTables(root)
+    catalog = tables.load(TableSource.of(cfg.probe.catalog, "probe.catalog"), "the study (probe.catalog)")
     if catalog.empty:
-        raise SeisbindInputError(f"{catalog_path}: no earthquake in the catalog")
-    sources = Sources(catalog=catalog)
+        raise SeisbindInputError(f"{catalog.attrs.get('source', 'probe.catalog')}: no earthquake in the catalog")
+    sources = Sources(catalog=catalog, tables=tables)
     try:
         filters = OmegaConf.to_container(cfg.data.filters) if cfg.data.get("filters") else None
         sources.metadata = features.read_trace_metadata(root, filters)
     except SeisbindInputError as err:
-        sources.missing["waveform_meta"] = f"no trace metadata: {err}"
-    pattern = cfg.data.get("animals")
-    paths = sorted(Path(p) for p in glob.glob(str(pattern))) if pattern else find_animals(root)
-    if not paths:
-        sources.missing["animal"] = f"no Movebank CSV ({pattern or root / 'animals' / '*.csv'})"
-    else:
-        sources.odba = odba_bins(read_movebank(paths), bin_minutes=float(cfg.probe.animal_bin_minutes))
+        sources.metadata_missing = f"no trace metadata: {err}"
     return sources
 
 
@@ -250,27 +255,20 @@ def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog
 
 # ----------------------------------------------------------------------------------------------- features
 def window_features(cfg: DictConfig, sources: Sources, windows: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Every feature family for every window; absent families are recorded in `study.skipped`. Catalog features
-    count only events at or above the completeness floor (`completeness`)."""
+    """Every feature family of the configured modalities for every window, the time-of-day control and (with a
+    checkpoint) the embeddings; absent families are recorded in `study.skipped`. The catalog the families see
+    holds the events at or above the completeness floor (`completeness`)."""
     floor = study.completeness["floor"]
     counted = sources.catalog[sources.catalog["magnitude"] >= floor] if np.isfinite(floor) else sources.catalog
-    parts = [features.catalog_features(counted, windows, min_count_b=int(cfg.probe.min_count_b))]
-    if sources.metadata is not None:
-        parts.append(features.waveform_meta_features(sources.metadata, windows))
-    else:
-        study.skip("feature family waveform_meta", sources.missing["waveform_meta"])
+    data = StudyData(root=Path(cfg.data.root), tables=sources.tables, catalog=counted, metadata=sources.metadata,
+                     metadata_missing=sources.metadata_missing)
+    parts = []
+    for family in study.families:
+        try:
+            parts.append(family.compute(data, windows))
+        except FamilyUnavailable as why:
+            study.skip(f"feature family {family.name}", str(why))
     parts.append(features.time_of_day_features(windows))
-    if sources.odba is not None:
-        animal = features.animal_features(sources.odba, windows, min_coverage=float(cfg.probe.animal_min_coverage))
-        if animal["animal_odba_log10"].notna().any():
-            parts.append(animal)
-        else:
-            odba = sources.odba
-            study.skip("feature family animal",
-                       f"the animal data ({odba.index.min()} to {odba.index.max()}, {odba.shape[1]} animals) covers "
-                       f"none of the windows for >= {cfg.probe.animal_min_coverage:.0%} of their time")
-    else:
-        study.skip("feature family animal", sources.missing["animal"])
     if cfg.get("ckpt"):
         e = cfg.probe.embedding
         data = OmegaConf.to_container(cfg.data, resolve=True)
@@ -308,7 +306,7 @@ def feature_columns(cfg: DictConfig, study: Study, name: str) -> tuple[list[str]
     """Columns of a configured feature set, or ([], why) when a family it needs is absent or nothing matches."""
     patterns = list(cfg.probe.feature_sets[name])
     columns = features.resolve_feature_set(patterns, study.features.columns)
-    wanted = {"embedding" if "*" in p else features.family_of(p) for p in patterns}
+    wanted = {"embedding" if "*" in p else study.family_of(p) for p in patterns}
     absent = [s["reason"] for s in study.skipped if s["what"].removeprefix("feature family ") in wanted]
     if absent:
         return [], "; ".join(absent)
@@ -327,7 +325,7 @@ def evaluate_horizon(cfg: DictConfig, study: Study, data: HorizonData, settings:
             if data.horizon_hours == cfg.probe.horizons_hours[0]:
                 study.skip(f"feature set {name}", why)
             continue
-        part = subset(data, features.usable_windows(study.features.iloc[data.index], columns))
+        part = subset(data, features.usable_windows(study.features.iloc[data.index], columns, study.family_of))
         try:
             evaluate.check_classes(part.y, settings, what)
             X = study.features.iloc[part.index][columns]
@@ -365,7 +363,8 @@ def comparisons(cfg: DictConfig, study: Study, data: HorizonData, settings: Sett
                 study.skip(f"comparison {a} vs {b}", why_a or why_b)
             continue
         table = study.features.iloc[data.index]
-        part = subset(data, features.usable_windows(table, cols_a) & features.usable_windows(table, cols_b))
+        part = subset(data, (features.usable_windows(table, cols_a, study.family_of)
+                              & features.usable_windows(table, cols_b, study.family_of)))
         try:
             evaluate.check_classes(part.y, settings, what)
             X = study.features.iloc[part.index]
@@ -407,7 +406,7 @@ def sanity_checks(cfg: DictConfig, study: Study, data: HorizonData, settings: Se
     windows, table = study.windows, study.features
     for key, types in (("post_event", ("post",)), ("other_period", ("other_pre", "other_background"))):
         rows = horizon_data(windows, data.horizon_hours, types=types).index
-        rows = rows[features.usable_windows(table.iloc[rows], columns)]
+        rows = rows[features.usable_windows(table.iloc[rows], columns, study.family_of)]
         kind = windows["window_type"].to_numpy()[rows]
         if rows.size < settings.min_windows_per_class:
             out[key] = {"skipped": f"{rows.size} {'/'.join(types)} windows with the features of {name}"}
@@ -479,7 +478,7 @@ def study_horizon(cfg: DictConfig, study: Study, h: float, settings: Settings) -
 
 
 def _study_horizon(cfg: DictConfig, study: Study, h: float, settings: Settings) -> HorizonOutcome:
-    local = Study(study.windows, study.features, list(study.skipped))
+    local = Study(study.windows, study.features, study.families, list(study.skipped))
     data = horizon_data(study.windows, h)
     outcome = HorizonOutcome([], [], None, {}, [], {})
     try:
@@ -529,6 +528,7 @@ def run_study(cfg: DictConfig) -> dict:
     sources = load_sources(cfg)
     windows, other_info = study_windows(cfg, sources)
     study = Study(windows=windows, features=pd.DataFrame(index=windows.index),
+                  families=build_families(cfg.get("modality") or {}),
                   completeness=completeness(cfg, sources.catalog))
     study.features = window_features(cfg, sources, windows, study)
     log.info("%d windows, %d features (%.1f s)", len(windows), study.features.shape[1],
@@ -583,7 +583,7 @@ def clustering_null(cfg: DictConfig, sources: Sources, study: Study, results: li
     histogram etas_null.png; None with the reason in `skipped` where the null cannot be run."""
     e = cfg.probe.etas
     sets = {name: feature_columns(cfg, study, name)[0] for name in cfg.probe.feature_sets}
-    sets = etas_null.catalog_only(sets)
+    sets = etas_null.catalog_only(sets, simulated_columns(study.families))
     nulls, info = {}, None
     if int(e.n_sims) <= 0:
         study.skip("ETAS null", "probe.etas.n_sims=0")
@@ -595,7 +595,8 @@ def clustering_null(cfg: DictConfig, sources: Sources, study: Study, results: li
             nulls, info = etas_null.etas_null(
                 sources.catalog, study.completeness["floor"], study_period(cfg), window_options(cfg), sets,
                 [float(h) for h in cfg.probe.horizons_hours], list(cfg.probe.scores), settings,
-                n_sims=int(e.n_sims), min_count_b=int(cfg.probe.min_count_b), seed=int(cfg.seed))
+                features_of=lambda catalog, windows: simulated_features(study.families, catalog, windows),
+                family_of=study.family_of, n_sims=int(e.n_sims), seed=int(cfg.seed))
             info["seconds"] = time.perf_counter() - started
         except SeisbindInputError as err:
             study.skip("ETAS null", str(err))
@@ -619,7 +620,11 @@ def independent_targets(times_ns: np.ndarray, horizon_hours: float) -> int:
 
 def headline(cfg: DictConfig, study: Study, results: list[dict]) -> dict:
     """The row a report leads with: `probe.primary` (feature_set, score, horizon_hours) when declared before
-    looking, else the row with the smallest family-wise p (ties: the larger AUC)."""
+    looking, else the row with the smallest family-wise p.
+
+    Ties are common (permutation p-values share a floor); among them the row that can be tested against
+    clustering (it has an ETAS null) comes first, then the larger AUC, then the fewer columns. The ETAS p-value
+    itself plays no part in the choice, only whether the row has one."""
     primary = cfg.probe.get("primary")
     if primary:
         chosen = [r for r in results if (r["feature_set"], r["score"], r["horizon_hours"]) ==
@@ -631,7 +636,8 @@ def headline(cfg: DictConfig, study: Study, results: list[dict]) -> dict:
                 f"horizons {list(cfg.probe.horizons_hours)})")
         row = chosen[0]
     else:
-        row = min(results, key=lambda r: (r["p_value_adjusted"], -r["auc"]))
+        row = min(results, key=lambda r: (r["p_value_adjusted"], r["p_value_etas"] is None, -r["auc"],
+                                          r["n_features"]))
     windows = study.windows
     pre = windows[(windows["window_type"] == "pre") & np.isclose(windows["horizon_hours"], row["horizon_hours"])]
     head = {key: row.get(key) for key in ("feature_set", "score", "horizon_hours", "auc", "auc_ci_low",
@@ -656,28 +662,27 @@ def wikelski_results(cfg: DictConfig, sources: Sources, study: Study, settings: 
     farm."""
     from seisbind.probe import animal_baseline as wb
 
-    if not cfg.probe.wikelski.enabled:
+    w = cfg.probe.wikelski
+    if not w.enabled:
         return [], None
-    if sources.odba is None or sources.metadata is None:
-        study.skip("wikelski2020", sources.missing.get("animal") or sources.missing.get("waveform_meta"))
-        return [], None
-    if "animal_odba_log10" not in study.features:
-        study.skip("wikelski2020", "the animal data covers none of the windows")
+    source = TableSource.of(w.source, "probe.wikelski.source")
+    if sources.metadata is None or not source.paths(cfg.data.root):
+        study.skip("wikelski2020", sources.metadata_missing or f"no Movebank file ({source.describe(cfg.data.root)})")
         return [], None
     try:
+        odba = odba_bins(sources.tables.load(source, "the Wikelski baseline"), bin_minutes=float(w.bin_minutes))
         meta = sources.metadata
         events = pd.DataFrame({"time": pd.to_datetime(features.trace_times_ns(meta), utc=True),
                                "pga": meta["trace_pga_cmps2"].astype(np.float64).fillna(0.0)})
-        pga = wb.pga_per_bin(events, sources.odba.index)
-        animal = wb.wikelski_residuals(sources.odba, pga)["animal"]
+        pga = wb.pga_per_bin(events, odba.index)
+        animal = wb.wikelski_residuals(odba, pga)["animal"]
     except SeisbindInputError as err:
         study.skip("wikelski2020", str(err))
         return [], None
     records = []
     for h in cfg.probe.horizons_hours:
         data = horizon_data(study.windows, float(h))
-        s = wb.wikelski_score(study.windows.iloc[data.index], animal,
-                              min_coverage=float(cfg.probe.animal_min_coverage))
+        s = wb.wikelski_score(study.windows.iloc[data.index], animal, min_coverage=float(w.min_coverage))
         part = subset(data, np.isfinite(s))
         what = f"wikelski2020 at {float(h):g} h"
         try:
@@ -709,8 +714,9 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
     main = windows[windows["period"] == "main"]
     counts = {f"{h:g}": {t: int(((main["window_type"] == t) & np.isclose(main["horizon_hours"], h)).sum())
                          for t in MAIN_TYPES} for h in cfg.probe.horizons_hours}
-    animal_coverage = (float(study.features["animal_odba_log10"].notna().mean())
-                       if "animal_odba_log10" in study.features else 0.0)
+    present = [f for f in study.families if set(f.columns) & set(study.features.columns)]
+    coverage = {f.name: float(study.features[list(set(f.columns) & set(study.features.columns))].notna()
+                              .any(axis=1).mean()) for f in present}
     return {"root": str(cfg.data.root), "ckpt": cfg.get("ckpt"), "catalog_events": int(len(catalog)),
             "period": [t.isoformat() for t in study_period(cfg)], "match_days": cfg.probe.background.match_days,
             "magnitude_floor": study.completeness["floor"], "magnitude_floor_method": study.completeness["method"],
@@ -718,8 +724,8 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
             "target_min_magnitude": float(cfg.probe.target_min_magnitude), "decluster": cfg.probe.decluster,
             "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),
             "n_traces": int(len(sources.metadata)) if sources.metadata is not None else 0,
-            "n_animals": int(sources.odba.shape[1]) if sources.odba is not None else 0,
-            "windows_with_animal_data": animal_coverage,
+            "families": [f.name for f in present],
+            "windows_with_family": coverage,
             "n_post_windows": int((windows["window_type"] == "post").sum()),
             "windows": counts}
 
