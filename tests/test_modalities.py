@@ -5,11 +5,11 @@ import torch
 from torch import nn
 
 from seisbind.data.spectra import LogSpectrogram, SeisCLIPSpectrum
-from seisbind.modalities.animal import AnimalEncoder
 from seisbind.modalities.blocks import Attention, Transformer
 from seisbind.modalities.head import ModalityHead
 from seisbind.modalities.spectrum import SpectrumTransformer
 from seisbind.modalities.tabular import TabularMLP
+from seisbind.modalities.timeseries import TimeSeriesEncoder
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +103,7 @@ def test_tabular_mlp_seisclip_shape_and_mask_input():
 
 
 def make_animal_encoder(**kwargs):
-    return AnimalEncoder((5, 96), patch_bins=8, width=32, depth=2, heads=4, **kwargs).eval()
+    return TimeSeriesEncoder((5, 96), patch_bins=8, width=32, depth=2, heads=4, **kwargs).eval()
 
 
 def test_animal_encoder_ignores_absent_animals():
@@ -124,7 +124,7 @@ def test_animal_encoder_ignores_absent_animals():
         assert not torch.allclose(encoder(present_changed, mask)[2], out[2])
         # absent series are zeroed, so the check above alone would not see the attention mask: perturb the
         # embedding of animals 1 and 4 instead; sample 0 (both absent) must not notice, sample 2 must
-        encoder.animal_embed[:, [1, 4]] += torch.randn(1, 2, 1, 32)  # not constant: LayerNorm would remove that
+        encoder.channel_embed[:, [1, 4]] += torch.randn(1, 2, 1, 32)  # not constant: LayerNorm would remove that
         out_embed = encoder(x, mask)
     torch.testing.assert_close(out_embed[0], out[0], atol=1e-6, rtol=1e-6)
     assert not torch.allclose(out_embed[2], out[2])
@@ -149,7 +149,7 @@ def test_animal_encoder_all_absent_is_finite_with_finite_gradients():
 
 def test_animal_encoder_rejects_bad_shapes():
     with pytest.raises(ValueError, match="multiple of patch_bins"):
-        AnimalEncoder((3, 100), patch_bins=8)
+        TimeSeriesEncoder((3, 100), patch_bins=8)
     with pytest.raises(ValueError, match="built for"):
         make_animal_encoder()(torch.rand(2, 4, 96), torch.ones(2, 4))
 
