@@ -1,7 +1,7 @@
-"""Synthetic data root in the published layouts (INSTANCE, INGV FDSN text, Movebank), with planted precursors.
+"""Synthetic data root in the published layouts (INSTANCE, INGV FDSN text, Movebank, NGL), with planted precursors.
 
 Why: every layer of seisbind (readers, DataModule, training, probe) must run end to end without the 156 GB INSTANCE
-download, and the probe needs data whose answer is known. Three precursors can be planted, each with its own
+download, and the probe needs data whose answer is known. Four precursors can be planted, each with its own
 strength (0 = exactly the null, ~1 = clearly detectable), each reaching one modality only:
 
 - catalog (A): in the `catalog_hours` before each target, extra events near the target whose rate rises toward it
@@ -12,6 +12,9 @@ strength (0 = exactly the null, ~1 = clearly detectable), each reaching one moda
   `B * spectrum_amplitude` times the trace's own noise RMS in that band.
 - animal (C): ODBA of every animal is raised 1-20 h before each target by a factor
   1 + C * animal_gain * exp(-hypocentral distance from the farm / animal_decay_km) * individual responsiveness.
+- gnss (S): every GNSS station within `gnss_radius_km` of a target's epicentre slips towards it over the
+  `gnss_days` before the target, linearly, by S * gnss_mm * exp(-distance / gnss_radius_km) mm horizontally and
+  0.3 times that upward, and stays there (slip is permanent).
 
 Confounders of real catalogs can be switched on (SyntheticConfig docstring): a sparse lead-in before `start`, a
 completeness magnitude that changes with time or rises after large shocks, and ETAS clustering (foreshocks and
@@ -19,10 +22,10 @@ cascades without any precursor). Each leaves the output of the default config by
 
 Determinism: all draws come from one `numpy.random.Generator(seed)`, split with `Generator.spawn` into one child
 stream per component (catalog, stations, traces, waveforms, noise, each precursor, animals, then the time-varying
-completeness and the lead-in, appended last so that the earlier streams keep their seeds). Changing a precursor
-strength therefore changes its own output only; the same seed gives byte-identical files.
+completeness, the lead-in and the GNSS network, appended last so that the earlier streams keep their seeds).
+Changing a precursor strength therefore changes its own output only; the same seed gives byte-identical files.
 
-Files (names as INGV and Movebank publish them; see REFERENCE.md sections 1, 3, 4):
+Files (names as INGV, Movebank and NGL publish them; see REFERENCE.md sections 1, 3, 4, 9):
 - metadata_Instance_events_v3.csv: the 115 INSTANCE columns in order; real quirks: S-pick cells empty for part of
   the traces, the text "None" in station_vs_30_mps (stations without a Vs30), source_depth_uncertainty_km,
   source_mt_scalar_moment_Nm (events without a moment tensor) and trace_C_snr_db (P too close to the trace start),
@@ -36,14 +39,18 @@ Files (names as INGV and Movebank publish them; see REFERENCE.md sections 1, 3, 
   with lead_in_days > 0 it starts before the study period (lead-in events have no traces).
 - animals/pieve_torina.csv: Movebank acceleration bursts (REFERENCE.md section 4), X Y Z interleaved raw counts,
   `animal.zero_g_counts` at 0 g and `animal.counts_per_g` per g.
+- gnss/<STA>.tenv3: NGL daily positions (REFERENCE.md section 9), one file per station (`gnss.n_stations`, codes
+  SG01, SG02, ...), one line per day of the study period and the lead-in, with random missing days and one
+  multi-day outage per station; positions carry a steady velocity, an annual term, white noise, co-seismic steps
+  at catalog earthquakes M >= gnss.step_min_magnitude (decimetres near an M6.5) and the planted GNSS precursor.
 - truth.json: the config, the study period [start, end) and the catalog span (which includes the lead-in), the
-  clustering model (for ETAS its derived constants), the targets, and which events / traces / windows carry planted
-  precursors.
+  clustering model (for ETAS its derived constants), the targets, the GNSS stations (code, coordinates,
+  velocity) and co-seismic steps, and which events / traces / windows / GNSS stations carry planted precursors.
 
 Modules: config (what a root is made from), region (real places drawn around), catalog, magnitudes (Gutenberg-
 Richter draws and the completeness that thins them), etas (the ETAS cascade), stations (records and noise
 schedule), waveforms (the synthesiser), measurements (metadata measured from the counts), instance_files, animals,
-timestamps. This file owns the file layout, the random streams and truth.json.
+gnss, timestamps. This file owns the file layout, the random streams and truth.json.
 """
 
 from __future__ import annotations
@@ -65,7 +72,8 @@ from seisbind.data.synthetic.catalog import (
     target_events,
     write_catalog_text,
 )
-from seisbind.data.synthetic.config import AnimalConfig, PrecursorConfig, SyntheticConfig, validate
+from seisbind.data.synthetic.config import AnimalConfig, GnssConfig, PrecursorConfig, SyntheticConfig, validate
+from seisbind.data.synthetic.gnss import write_gnss
 from seisbind.data.synthetic.instance_files import write_event_traces, write_noise_traces
 from seisbind.data.synthetic.magnitudes import MS_PER_DAY
 from seisbind.data.synthetic.stations import noise_schedule, sample_event_traces, station_table
@@ -73,13 +81,13 @@ from seisbind.data.synthetic.timestamps import iso_times
 from seisbind.data.synthetic.waveforms import SENSITIVITY_COUNTS, WaveformSynth
 from seisbind.errors import SeisbindInputError
 
-__all__ = ["FILE_NAMES", "GENERATOR_VERSION", "SENSITIVITY_COUNTS", "STREAM_NAMES", "AnimalConfig", "PrecursorConfig",
-           "SyntheticConfig", "random_streams", "read_truth", "write_synthetic"]
+__all__ = ["FILE_NAMES", "GENERATOR_VERSION", "GNSS_DIR", "SENSITIVITY_COUNTS", "STREAM_NAMES", "AnimalConfig",
+           "GnssConfig", "PrecursorConfig", "SyntheticConfig", "random_streams", "read_truth", "write_synthetic"]
 
 log = logging.getLogger(__name__)
 
 STREAM_NAMES = ("catalog", "catalog_precursor", "stations", "traces", "waveforms", "noise", "spectrum_precursor",
-                "animals", "completeness", "lead_in")
+                "animals", "completeness", "lead_in", "gnss")
 """Component streams in spawn order; new components go at the end, so the earlier ones keep their seeds."""
 
 GENERATOR_VERSION = 1
@@ -94,6 +102,9 @@ FILE_NAMES: dict[str, str] = {
     "animals": "animals/pieve_torina.csv",
     "truth": "truth.json",
 }
+
+GNSS_DIR = "gnss"
+"""Folder of the `<STA>.tenv3` files (one per station, so not in FILE_NAMES); truth.json lists the stations."""
 
 
 def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
@@ -137,6 +148,11 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
                                          noise_traces, t0)
 
     animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms)
+    natural = pd.concat([lead_in, catalog], ignore_index=True) if len(lead_in) else catalog
+    catalog_start_ms = -int(round(config.lead_in_days * MS_PER_DAY))
+    gnss_network, gnss_precursor = write_gnss(out / GNSS_DIR, streams["gnss"], config,
+                                              natural[natural["event_type"] == "earthquake"], targets, t0,
+                                              (catalog_start_ms, period_ms))
 
     truth = {
         "generator": "seisbind.data.synthetic",
@@ -147,7 +163,7 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
         "animal_zero_g_counts": config.animal.zero_g_counts,
         "animal_counts_per_g": config.animal.counts_per_g,
         "study_period": _span(t0, 0, period_ms),
-        "catalog_span": _span(t0, -int(round(config.lead_in_days * MS_PER_DAY)), period_ms),
+        "catalog_span": _span(t0, catalog_start_ms, period_ms),
         "catalog_model": catalog_model,
         "n_catalog_events": int(len(listed)),
         "n_lead_in_events": int(len(lead_in)),
@@ -159,9 +175,11 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
                                    for row in planted_events.itertuples()]},
             "spectrum": {"traces": spectrum_marks},
             "animal": {"windows": animal_windows},
+            "gnss": gnss_precursor,
         },
         "stations": stations[["station_code", "station_location_code", "channels", "latitude_deg",
                               "longitude_deg"]].to_dict(orient="records"),
+        "gnss": gnss_network,
     }
     text = json.dumps(truth, indent=1, default=_json_default)
     (out / FILE_NAMES["truth"]).write_text(text)
@@ -190,6 +208,8 @@ def read_truth(root: Path) -> dict:
 def _cached_truth(out: Path, config: SyntheticConfig) -> dict | None:
     """The stored truth if `out` already holds a complete root for this config and generator version, else None.
 
+    Complete means every file of FILE_NAMES and the .tenv3 file of every GNSS station truth.json lists.
+
     Configs are compared after a JSON round trip, as truth.json stores them (tuples become lists, ints stay ints).
     """
     path = out / FILE_NAMES["truth"]
@@ -201,7 +221,11 @@ def _cached_truth(out: Path, config: SyntheticConfig) -> dict | None:
         return None
     same = truth.get("version") == GENERATOR_VERSION and truth.get("config") == json.loads(
         json.dumps(asdict(config)))
-    return truth if same and all((out / name).is_file() for name in FILE_NAMES.values()) else None
+    if not same:
+        return None
+    gnss_files = [f"{GNSS_DIR}/{station['code']}.tenv3" for station in truth.get("gnss", {}).get("stations", [])]
+    complete = all((out / name).is_file() for name in [*FILE_NAMES.values(), *gnss_files])
+    return truth if complete else None
 
 
 def _span(t0: np.datetime64, start_ms: int, end_ms: int) -> dict:

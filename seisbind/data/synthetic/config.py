@@ -16,7 +16,7 @@ from seisbind.errors import SeisbindInputError
 
 @dataclass
 class PrecursorConfig:
-    """Strengths (0 = null) and shapes of the three planted precursors; see the package docstring."""
+    """Strengths (0 = null) and shapes of the four planted precursors; see the package docstring."""
 
     catalog: float = 0.0
     spectrum: float = 0.0
@@ -34,6 +34,10 @@ class PrecursorConfig:
     animal_lead_hours: list[float] = field(default_factory=lambda: [1.0, 20.0])
     animal_gain: float = 1.5
     animal_decay_km: float = 30.0
+    gnss: float = 0.0
+    gnss_days: float = 5.0
+    gnss_mm: float = 5.0
+    gnss_radius_km: float = 50.0
 
 
 @dataclass
@@ -52,6 +56,36 @@ class AnimalConfig:
     zero_g_counts: float = 2048.0
     counts_per_g: float = 370.0
     missing_burst_fraction: float = 0.01
+
+
+@dataclass
+class GnssConfig:
+    """Synthetic GNSS stations written as NGL `.tenv3` daily positions (seisbind.data.synthetic.gnss).
+
+    Stations are placed uniformly in the region box (latitude_range_deg x longitude_range_deg). Each day's position
+    is a steady horizontal velocity (speed drawn in speed_mm_per_yr, any azimuth; vertical velocity normal with sd
+    up_velocity_sd_mm_per_yr), an annual term (amplitude drawn in [0.5, 1] x seasonal_*_mm, random phase), white
+    daily noise (sd noise_*_mm), co-seismic steps at catalog earthquakes M >= step_min_magnitude and, when
+    precursor.gnss > 0, the planted slip transient. Steps scale as 10^(0.75 (M - 6)) from step_mm_at_m6 at the
+    epicentre (moment^(1/2): slip times rupture size over distance) and fall off as 1 / (1 + (r / L)^2) with
+    L = step_length_km_at_m6 x 10^(0.5 (M - 6)) (the rupture length), horizontally away from the epicentre with
+    half as much subsidence: an M6.5 moves a station above it by decimetres, an M5 at 20 km by a few mm. Missing
+    days: each day independently with missing_day_fraction, plus one outage per station lasting outage_days
+    [shortest, longest] days.
+    """
+
+    n_stations: int = 8
+    speed_mm_per_yr: list[float] = field(default_factory=lambda: [1.0, 5.0])
+    up_velocity_sd_mm_per_yr: float = 1.0
+    seasonal_horizontal_mm: float = 1.5
+    seasonal_up_mm: float = 5.0
+    noise_horizontal_mm: float = 1.5
+    noise_up_mm: float = 5.0
+    missing_day_fraction: float = 0.03
+    outage_days: list[int] = field(default_factory=lambda: [3, 10])
+    step_min_magnitude: float = 5.0
+    step_mm_at_m6: float = 150.0
+    step_length_km_at_m6: float = 10.0
 
 
 @dataclass
@@ -122,6 +156,7 @@ class SyntheticConfig:
     etas_max_magnitude: float = 6.0
     precursor: PrecursorConfig = field(default_factory=PrecursorConfig)
     animal: AnimalConfig = field(default_factory=AnimalConfig)
+    gnss: GnssConfig = field(default_factory=GnssConfig)
 
 
 def validate(config: SyntheticConfig) -> None:
@@ -131,7 +166,7 @@ def validate(config: SyntheticConfig) -> None:
     """
     problems: list[str] = []
     pre = config.precursor
-    strengths = {"catalog": pre.catalog, "spectrum": pre.spectrum, "animal": pre.animal}
+    strengths = {"catalog": pre.catalog, "spectrum": pre.spectrum, "animal": pre.animal, "gnss": pre.gnss}
     problems += [f"precursor.{key} must be >= 0 (got {value})" for key, value in strengths.items() if value < 0]
     if config.n_traces < 1 or config.n_events < 50:
         problems.append("n_traces must be >= 1 and n_events >= 50")
@@ -159,6 +194,7 @@ def validate(config: SyntheticConfig) -> None:
         if len(parts) != 2:
             problems.append(f"animal.coverage entry {span!r} must be 'START/END'")
     problems += _confounder_problems(config)
+    problems += _gnss_problems(config)
     if problems:
         raise SeisbindInputError("invalid synthetic config: " + "; ".join(problems))
 
@@ -173,6 +209,33 @@ def completeness_steps(config: SyntheticConfig) -> list[tuple[np.datetime64, flo
             raise ValueError(f"{entry!r} has no date")
         steps.append((np.datetime64(day, "ms"), float(mc)))
     return steps
+
+
+def _gnss_problems(config: SyntheticConfig) -> list[str]:
+    """Problems with the gnss keys and the GNSS precursor shape, each message naming its key."""
+    gnss, pre = config.gnss, config.precursor
+    problems: list[str] = []
+    if not 1 <= gnss.n_stations <= 99:
+        problems.append(f"gnss.n_stations must be in 1..99 (got {gnss.n_stations})")
+    if len(gnss.speed_mm_per_yr) != 2 or not 0 <= gnss.speed_mm_per_yr[0] <= gnss.speed_mm_per_yr[1]:
+        problems.append(f"gnss.speed_mm_per_yr must be [low, high] with 0 <= low <= high "
+                        f"(got {list(gnss.speed_mm_per_yr)})")
+    if len(gnss.outage_days) != 2 or not 0 <= gnss.outage_days[0] <= gnss.outage_days[1]:
+        problems.append(f"gnss.outage_days must be [shortest, longest] with 0 <= shortest <= longest "
+                        f"(got {list(gnss.outage_days)})")
+    if not 0 <= gnss.missing_day_fraction < 1:
+        problems.append(f"gnss.missing_day_fraction must be in [0, 1) (got {gnss.missing_day_fraction})")
+    sizes = {"up_velocity_sd_mm_per_yr": gnss.up_velocity_sd_mm_per_yr,
+             "seasonal_horizontal_mm": gnss.seasonal_horizontal_mm, "seasonal_up_mm": gnss.seasonal_up_mm,
+             "noise_horizontal_mm": gnss.noise_horizontal_mm, "noise_up_mm": gnss.noise_up_mm,
+             "step_mm_at_m6": gnss.step_mm_at_m6}
+    problems += [f"gnss.{key} must be >= 0 (got {value})" for key, value in sizes.items() if value < 0]
+    if gnss.step_length_km_at_m6 <= 0:
+        problems.append(f"gnss.step_length_km_at_m6 must be > 0 (got {gnss.step_length_km_at_m6})")
+    if pre.gnss_days <= 0 or pre.gnss_radius_km <= 0 or pre.gnss_mm < 0:
+        problems.append(f"precursor.gnss_days and precursor.gnss_radius_km must be > 0 and precursor.gnss_mm >= 0 "
+                        f"(got {pre.gnss_days}, {pre.gnss_radius_km}, {pre.gnss_mm})")
+    return problems
 
 
 def _confounder_problems(config: SyntheticConfig) -> list[str]:

@@ -1,0 +1,413 @@
+"""GNSS daily positions: the NGL and PBO readers, the detrended residual, the per-trace input arrays, the per-window
+probe features, and the synthetic network (its files, its steps, its planted transient)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from seisbind.data.gnss import (
+    COLUMNS,
+    displacement_windows,
+    gnss_window_features,
+    read_gnss,
+    read_pos,
+    read_tenv3,
+)
+from seisbind.data.synthetic import (
+    FILE_NAMES,
+    GNSS_DIR,
+    AnimalConfig,
+    GnssConfig,
+    PrecursorConfig,
+    SyntheticConfig,
+    write_synthetic,
+)
+from seisbind.data.synthetic.gnss import TENV3_HEADER
+from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
+
+OLD_LINE = ("00NA 08MAR27 2008.2355 54552 1472 5  130.8   4781  0.498445  -1378706 -0.278810   104  0.839210  0.0000 "
+            "0.000842 0.000745 0.003627  0.050600  0.024673  0.011391")
+"""REFERENCE.md section 9's example: an older line that stops after the correlations."""
+NEW_LINE = ("COVE 10JUL28 2010.5708 55405 1594 3 -112.8  -3815 -0.638876   4276712  0.811250  1687  0.349158  0.1800 "
+            "0.000902 0.000992 0.004512  0.091352 -0.536983  0.041338  38.6235432767  247.1561841656  1687.34916")
+"""A line with latitude, longitude (0-360 here) and height."""
+
+POS_TEXT = """PBO Station Position Time Series. Reference Frame : IGS14
+Format Version: 1.1.0
+4-character ID: P403
+Station name  : FloeQuaryGWA2005
+First Epoch   : 20050913 120000
+Last Epoch    : 20050916 120000
+Release Date  : 20170127 235743
+XYZ Reference position :  -2396874.51122 -3534734.44146  4721722.14918 (IGS14)
+NEU Reference position :    48.0623223017  235.8591253307  284.67725 (IGS14/WGS84)
+Start Field Description
+YYYYMMDD      Year, month, day for the given position epoch
+HHMMSS        Hour, minute, second for the given position epoch
+JJJJJ.JJJJJ   Modified Julian day for the given position epoch
+X             X coordinate, Specified Reference Frame, meters
+Y             Y coordinate, Specified Reference Frame, meters
+Z             Z coordinate, Specified Reference Frame, meters
+Sx            Standard deviation of the X position, meters
+Sy            Standard deviation of the Y position, meters
+Sz            Standard deviation of the Z position, meters
+Rxy           Correlation of the X and Y position
+Rxz           Correlation of the X and Z position
+Ryz           Correlation of the Y and Z position
+Nlat          North latitude, WGS-84 ellipsoid, decimal degrees
+Elong         East longitude, WGS-84 ellipsoid, decimal degrees
+Height (Up)   Height relative to WGS-84 ellipsoid, m
+dN            Difference in North component from NEU reference position, meters
+dE            Difference in East component from NEU reference position, meters
+du            Difference in vertical component from NEU reference position, meters
+Sn            Standard deviation of dN, meters
+Se            Standard deviation of dE, meters
+Su            Standard deviation of dU, meters
+Rne           Correlation of dN and dE
+Rnu           Correlation of dN and dU
+Reu           Correlation of dEand dU
+Soln          "rapid", "final", "suppl/suppf", "campd", or "repro"
+End Field Description
+*YYYYMMDD HHMMSS JJJJJ.JJJJ         X             Y             Z            Sx        Sy       Sz     Rxy   Rxz    Ryz            NLat         Elong         Height         dN        dE        dU         Sn       Se       Su      Rne    Rnu    Reu  Soln
+ 20050913 120000 53626.5000 -2396874.58357 -3534734.44007  4721722.12054  0.00645  0.00812  0.00994  0.811 -0.686 -0.775      48.0623218656  235.8591245168  284.68231    -0.04854  -0.06055   0.00506    0.00471  0.00314  0.01320  0.163 -0.115 -0.095 repro
+ 20050914 120000 53627.5000 -2396874.57419 -3534734.44167  4721722.12726  0.00261  0.00353  0.00416  0.793 -0.733 -0.788      48.0623219323  235.8591246330  284.68468    -0.04111  -0.05190   0.00743    0.00185  0.00134  0.00560 -0.002 -0.141 -0.016 repro
+ 20050916 120000 53629.5000 -2396874.57001 -3534734.44201  4721722.12801  0.00255  0.00349  0.00410  0.790 -0.730 -0.780      48.0623219500  235.8591246500  284.68500    -0.04000  -0.05100   0.00800    0.00180  0.00130  0.00550 -0.001 -0.140 -0.015 rapid
+"""  # noqa: E501  (data rows as PBO writes them)
+
+DAY = pd.Timedelta(days=1)
+EPICENTRE = (42.80, 13.10)
+
+
+def write_tenv3(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join([TENV3_HEADER, *lines]) + "\n")
+    return path
+
+
+def tenv3_line(station: str, date: str, east_m: float = 0.5) -> str:
+    """A 23-field line for `date` (ISO), its other fields those of NEW_LINE."""
+    day = pd.Timestamp(date)
+    fields = NEW_LINE.split()
+    fields[0], fields[1], fields[8] = station, day.strftime("%y%b%d").upper(), f"{east_m:.6f}"
+    fields[2] = f"{day.year + (day.dayofyear - 0.5) / 365.25:.4f}"
+    return " ".join(fields)
+
+
+# ---------------------------------------------------------------------------------------------------- readers
+def test_tenv3_reference_lines_with_and_without_coordinates(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="seisbind.data.gnss"):
+        old = read_tenv3(write_tenv3(tmp_path / "00NA.tenv3", OLD_LINE))
+    assert list(old.columns) == COLUMNS and len(old) == 1
+    row = old.iloc[0]
+    assert row["station"] == "00NA" and row["time"] == pd.Timestamp("2008-03-27T12:00", tz="UTC")
+    assert row["east_m"] == pytest.approx(4781.498445, abs=1e-9)
+    assert row["north_m"] == pytest.approx(-1378706.278810, abs=1e-9)
+    assert row["up_m"] == pytest.approx(104.839210, abs=1e-9)
+    assert (row["sigma_east_m"], row["sigma_north_m"], row["sigma_up_m"]) == (0.000842, 0.000745, 0.003627)
+    assert np.isnan(row[["latitude_deg", "longitude_deg", "height_m"]].astype(float)).all()
+    assert sum("00NA.tenv3" in r.getMessage() and "NaN" in r.getMessage() for r in caplog.records) == 1
+    assert str(old["time"].dtype) == "datetime64[ns, UTC]"
+
+    new = read_tenv3(write_tenv3(tmp_path / "COVE.tenv3", NEW_LINE)).iloc[0]
+    assert new["time"] == pd.Timestamp("2010-07-28T12:00", tz="UTC")
+    assert new["east_m"] == pytest.approx(-3815.638876, abs=1e-9) and new["up_m"] == pytest.approx(1687.349158)
+    assert new["latitude_deg"] == pytest.approx(38.6235432767)
+    assert new["longitude_deg"] == pytest.approx(247.1561841656 - 360.0)  # 0-360 wrapped to [-180, 180)
+    assert new["height_m"] == pytest.approx(1687.34916)
+
+
+def test_tenv3_missing_day_is_a_gap_and_dates_are_noon_utc(tmp_path):
+    path = write_tenv3(tmp_path / "GAPS.tenv3", tenv3_line("GAPS", "2016-08-24"), tenv3_line("GAPS", "2016-08-25"),
+                       tenv3_line("GAPS", "2016-08-28"))
+    table = read_tenv3(path)
+    assert table["time"].tolist() == [pd.Timestamp(f"2016-08-{d}T12:00", tz="UTC") for d in (24, 25, 28)]
+
+
+@pytest.mark.parametrize(("bad", "reason"), [
+    (OLD_LINE.rsplit(" ", 1)[0], "19 fields"),
+    (NEW_LINE.replace("0.811250", "0.8112x0"), "'0.8112x0' is not a finite number"),
+    (NEW_LINE.replace("0.811250", "nan"), "'nan' is not a finite number"),
+    (NEW_LINE.replace("10JUL28", "10JLY28"), "bad date '10JLY28'"),
+    (NEW_LINE.replace("10JUL28", "10FEB30"), "bad date '10FEB30'"),
+])
+def test_tenv3_malformed_line_names_file_and_line(tmp_path, bad, reason):
+    path = write_tenv3(tmp_path / "COVE.tenv3", tenv3_line("COVE", "2010-07-26"), bad)
+    with pytest.raises(SeisbindInputError, match=rf"COVE\.tenv3: line 3: .*{reason}") as error:
+        read_tenv3(path)
+    assert "\n" not in str(error.value)
+
+
+def test_tenv3_duplicated_day_names_both_lines(tmp_path):
+    path = write_tenv3(tmp_path / "COVE.tenv3", tenv3_line("COVE", "2010-07-26"), tenv3_line("COVE", "2010-07-27"),
+                       tenv3_line("COVE", "2010-07-26", east_m=0.7))
+    with pytest.raises(SeisbindInputError, match=r"COVE\.tenv3: lines 2 and 4: .*2010-07-26"):
+        read_tenv3(path)
+
+
+def test_pos_reader(tmp_path):
+    (tmp_path / "P403.pbo.igs14.pos").write_text(POS_TEXT)
+    table = read_pos(tmp_path / "P403.pbo.igs14.pos")
+    assert list(table.columns) == COLUMNS and (table["station"] == "P403").all()
+    assert table["time"].tolist() == [pd.Timestamp(f"2005-09-{d}T12:00", tz="UTC") for d in (13, 14, 16)]
+    np.testing.assert_allclose(table["east_m"], [-0.06055, -0.05190, -0.05100])
+    np.testing.assert_allclose(table["north_m"], [-0.04854, -0.04111, -0.04000])
+    np.testing.assert_allclose(table["up_m"], [0.00506, 0.00743, 0.00800])
+    np.testing.assert_allclose(table["sigma_east_m"], [0.00314, 0.00134, 0.00130])
+    np.testing.assert_allclose(table["sigma_north_m"], [0.00471, 0.00185, 0.00180])
+    np.testing.assert_allclose(table["longitude_deg"], 235.8591245168 - 360.0, atol=1e-6)
+    np.testing.assert_allclose(table["latitude_deg"], 48.06232, atol=1e-5)
+    lines = POS_TEXT.splitlines()
+    bad = tmp_path / "bad.pos"
+    bad.write_text("\n".join(lines[:-1] + [lines[-1].replace("0.00800", "O.00800")]) + "\n")
+    with pytest.raises(SeisbindInputError, match=rf"bad\.pos: line {len(lines)}: 'O.00800'"):
+        read_pos(bad)
+    bad.write_text("\n".join(lines + [lines[-2]]) + "\n")
+    with pytest.raises(SeisbindInputError, match=rf"bad\.pos: lines {len(lines) - 1} and {len(lines) + 1}"):
+        read_pos(bad)
+    bad.write_text("\n".join(lines[:2] + lines[3:]) + "\n")
+    with pytest.raises(SeisbindInputError, match="4-character ID"):
+        read_pos(bad)
+
+
+def test_read_gnss_dispatches_sorts_and_rejects(tmp_path):
+    (tmp_path / "P403.pos").write_text(POS_TEXT)
+    cove = write_tenv3(tmp_path / "COVE.tenv3", tenv3_line("COVE", "2010-07-28"), tenv3_line("COVE", "2010-07-27"))
+    table = read_gnss([tmp_path / "P403.pos", cove])
+    assert list(table.columns) == COLUMNS
+    assert table["station"].tolist() == ["COVE"] * 2 + ["P403"] * 3
+    assert table["time"].iloc[:2].tolist() == [pd.Timestamp(f"2010-07-{d}T12:00", tz="UTC") for d in (27, 28)]
+    other = write_tenv3(tmp_path / "COVE_again.tenv3", tenv3_line("COVE", "2010-08-01"))
+    with pytest.raises(SeisbindInputError, match=r"COVE is in two GNSS files: .*COVE\.tenv3 and .*COVE_again"):
+        read_gnss([cove, other])
+    (tmp_path / "COVE.csv").write_text("x")
+    with pytest.raises(SeisbindInputError, match=r"COVE\.csv: unknown GNSS file type"):
+        read_gnss([tmp_path / "COVE.csv"])
+
+
+# --------------------------------------------------------------------------------- residuals and model inputs
+def station_series(station: str, lat: float, lon: float, east_mm: np.ndarray, *, first_day: str = "2016-01-01",
+                   north_mm: np.ndarray | None = None, up_mm: np.ndarray | None = None,
+                   drop: tuple[int, ...] = ()) -> pd.DataFrame:
+    """A read_gnss table of one station, one row per day from `first_day`, positions given in mm."""
+    n = east_mm.size
+    zeros = np.zeros(n)
+    keep = np.setdiff1d(np.arange(n), drop)
+    return pd.DataFrame({
+        "station": station, "time": pd.date_range(first_day, periods=n, freq="D", tz="UTC")[keep] + pd.Timedelta(
+            hours=12), "east_m": east_mm[keep] / 1000.0,
+        "north_m": (zeros if north_mm is None else north_mm)[keep] / 1000.0,
+        "up_m": (zeros if up_mm is None else up_mm)[keep] / 1000.0,
+        "sigma_east_m": 0.0015, "sigma_north_m": 0.0015, "sigma_up_m": 0.005,
+        "latitude_deg": lat, "longitude_deg": lon, "height_m": 500.0}, columns=COLUMNS)
+
+
+def one_query(series: pd.DataFrame, end: pd.Timestamp, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    options = {"radius_km": 50.0, "window_days": 10, "trend_days": 60, "max_stations": 2, "min_coverage": 0.8}
+    values, mask = displacement_windows(series, np.array([end.value]), np.array([EPICENTRE[0]]),
+                                        np.array([EPICENTRE[1]]), **(options | kwargs))
+    return values[0], mask[0]
+
+
+def test_linear_trend_leaves_no_residual_and_a_step_in_the_trend_period_does_not_tilt_it():
+    days = np.arange(200.0)
+    trend = 0.08 * days + 30.0  # 29 mm/yr plus an offset
+    end = pd.Timestamp("2016-01-01", tz="UTC") + 150 * DAY  # window: days 140..149, trend: days 80..139
+    values, mask = one_query(station_series("LINE", 42.85, 13.10, trend, north_mm=-trend, up_mm=2 * trend), end)
+    assert mask.tolist() == [True] * 3 + [False] * 3
+    np.testing.assert_allclose(values[:3], 0.0, atol=1e-6)
+    assert (values[3:] == 0).all()
+
+    step = trend + 50.0 * (days >= 110)  # a co-seismic step in the middle of the trend period
+    values, _ = one_query(station_series("STEP", 42.85, 13.10, step), end)
+    np.testing.assert_allclose(values[0], 0.0, atol=1e-6)
+    slope = np.polyfit(days[80:140], step[80:140], 1)[0]  # a least-squares line would be tilted by the step
+    assert (slope - 0.08) * 10 > 5.0
+
+    noise = np.random.default_rng(3).normal(0.0, 1.5, (100, days.size))
+    residuals = [one_query(station_series("NOIS", 42.85, 13.10, step + n), end)[0][0] for n in noise]
+    assert abs(np.mean(residuals)) < 0.5 and np.std(np.mean(residuals, axis=1)) < 3.0
+
+
+def test_displacement_windows_recover_a_ramp_at_the_near_station_and_mask_the_far_one():
+    rng = np.random.default_rng(0)
+    days = np.arange(300)
+    end = pd.Timestamp("2016-01-01T13:00", tz="UTC") + 250 * DAY  # last usable day: day 249
+    ramp = 10.0 * np.clip((days - 244) / 5.0, 0.0, 1.0)  # 0 before day 245, 10 mm from day 249 on
+    near = station_series("NEAR", 42.85, 13.10, 0.01 * days + ramp + rng.normal(0, 0.5, days.size),
+                          north_mm=rng.normal(0, 0.5, days.size), drop=(246,))
+    far = station_series("FARR", 44.20, 13.10, rng.normal(0, 0.5, days.size))
+    spike = near.copy()
+    spike.loc[spike["time"] == pd.Timestamp("2016-01-01T12:00", tz="UTC") + 250 * DAY, "east_m"] = 1.0
+    series = pd.concat([spike, far], ignore_index=True)
+    values, mask = one_query(series, end)
+    assert epicentral_km(42.85, 13.10, *EPICENTRE) < 10 and epicentral_km(44.20, 13.10, *EPICENTRE) > 150
+    assert mask.tolist() == [True] * 3 + [False] * 3 and values.dtype == np.float32
+    east = values[0]
+    assert abs(east[:4].mean()) < 1.5  # days 240..243: before the ramp
+    assert 7.0 < east[-1] < 13.0  # day 249 (day 250, after the end, is not used: its spike does not show)
+    assert east[6] == east[5]  # day 246 is missing: the residual of day 245 is held
+    assert np.isfinite(values).all() and (values[3:] == 0).all()
+
+    values, mask = one_query(series, end, radius_km=200.0)
+    assert mask.all() and abs(values[3:6].mean()) < 1.5  # the far station fills the second slot
+    values, mask = one_query(series, end, radius_km=200.0, max_stations=1)
+    assert mask.tolist() == [True] * 3 and 7.0 < values[0, -1] < 13.0  # nearest first
+
+
+def test_displacement_windows_mask_queries_without_data_and_share_work():
+    days = np.arange(120)
+    series = station_series("NEAR", 42.85, 13.10, 0.01 * days, drop=tuple(range(60, 70)))
+    start = pd.Timestamp("2016-01-01", tz="UTC")
+    ends = np.array([(start + d * DAY).value for d in (100, 100, 25, 75, 500, 100)])
+    lat = np.array([EPICENTRE[0], EPICENTRE[0], EPICENTRE[0], EPICENTRE[0], EPICENTRE[0], np.nan])
+    lon = np.full(6, EPICENTRE[1])
+    values, mask = displacement_windows(series, ends, lat, lon, radius_km=50.0, window_days=10, trend_days=20,
+                                        max_stations=3, min_coverage=0.8)
+    assert values.shape == (6, 9, 10) and mask.shape == (6, 9)
+    assert mask[0, :3].all() and not mask[0, 3:].any() and (values[0] == values[1]).all()
+    # too little history, an outage in the window, after the data, no location: nothing counts
+    assert not mask[2:].any() and (values[2:] == 0).all()
+
+
+# -------------------------------------------------------------------------------------------- probe features
+def synthetic_config(gnss: float) -> SyntheticConfig:
+    """Small root over a year, its GNSS files starting 90 days before it (enough for a 60-day trend)."""
+    return SyntheticConfig(seed=7, n_traces=10, n_events=800, end="2017-08-01", noise_interval_hours=48.0,
+                           lead_in_days=90.0,
+                           animal=AnimalConfig(coverage=["2016-10-24/2016-10-25"]),
+                           precursor=PrecursorConfig(gnss=gnss))
+
+
+@pytest.fixture(scope="module")
+def gnss_roots(tmp_path_factory) -> dict[float, tuple[Path, dict]]:
+    roots = {}
+    for strength in (0.0, 2.0):
+        root = tmp_path_factory.mktemp(f"gnss{strength:g}")
+        roots[strength] = root, write_synthetic(root, synthetic_config(strength))
+    return roots
+
+
+def gnss_files(root: Path) -> list[Path]:
+    return sorted((root / GNSS_DIR).glob("*.tenv3"))
+
+
+def test_synthetic_tenv3_files_read_back(gnss_roots):
+    root, truth = gnss_roots[0.0]
+    stations = pd.DataFrame(truth["gnss"]["stations"])
+    assert [p.stem for p in gnss_files(root)] == stations["code"].tolist() and len(stations) == 8
+    lines = gnss_files(root)[0].read_text().splitlines()
+    assert lines[0] == TENV3_HEADER and {len(line.split()) for line in lines[1:]} == {23}
+    series = read_gnss(gnss_files(root))
+    assert (series["time"].dt.hour == 12).all()
+    per_station = series.groupby("station").agg(n=("time", "size"), lat=("latitude_deg", "median"),
+                                                lon=("longitude_deg", "median"))
+    n_days = 365 + 90
+    assert per_station["n"].between(0.9 * n_days - 10, n_days - 3).all()  # ~3 % missing and one outage each
+    np.testing.assert_allclose(per_station["lat"], stations["latitude_deg"], atol=1e-5)  # 1 m: they move
+    np.testing.assert_allclose(per_station["lon"], stations["longitude_deg"], atol=1e-5)
+    assert series["latitude_deg"].between(42.5, 43.2).all() and series["longitude_deg"].between(12.8, 13.5).all()
+
+    steps = pd.DataFrame(truth["gnss"]["steps"])
+    norcia = next(t for t in truth["targets"] if t["name"] == "Norcia")
+    step = steps[steps["event_id"] == norcia["event_id"]].sort_values("distance_km").iloc[0]
+    assert np.hypot(step["east_mm"], step["north_mm"]) > 50.0  # decimetres near the M6.5
+    track = series[series["station"] == step["station"]].set_index("time")
+    before = track.loc["2016-10-27":"2016-10-29"].iloc[-1]  # after Visso's step, before Norcia's
+    after = track.loc["2016-10-31":].iloc[0]
+    moved_mm = (after[["east_m", "north_m", "up_m"]] - before[["east_m", "north_m", "up_m"]]).to_numpy(float) * 1000
+    expected_mm = step[["east_mm", "north_mm", "up_mm"]].to_numpy(float)
+    np.testing.assert_allclose(moved_mm[:2], expected_mm[:2], atol=8.0)  # daily noise 1.5 mm horizontal
+    np.testing.assert_allclose(moved_mm[2], expected_mm[2], atol=25.0)  # and 5 mm up
+
+
+def test_gnss_precursor_changes_only_the_gnss_files_and_the_same_seed_writes_the_same_bytes(gnss_roots, tmp_path):
+    (null, null_truth), (planted, truth) = gnss_roots[0.0], gnss_roots[2.0]
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert {key for key, name in FILE_NAMES.items() if digest(null / name) != digest(planted / name)} == {"truth"}
+    assert truth["gnss"] == null_truth["gnss"] and not null_truth["precursors"]["gnss"]["transients"]
+    transients = pd.DataFrame(truth["precursors"]["gnss"]["transients"])
+    assert transients["distance_km"].le(50.0).all() and transients["amplitude_mm"].between(0.0, 10.0).all()
+    changed = {p.stem for p, q in zip(gnss_files(null), gnss_files(planted)) if digest(p) != digest(q)}
+    assert changed == set(transients["station"])
+    write_synthetic(tmp_path, synthetic_config(0.0))
+    assert [digest(p) for p in gnss_files(tmp_path)] == [digest(p) for p in gnss_files(null)]
+    gnss_files(tmp_path)[0].unlink()  # an incomplete root is rewritten, not reused
+    write_synthetic(tmp_path, synthetic_config(0.0))
+    assert [digest(p) for p in gnss_files(tmp_path)] == [digest(p) for p in gnss_files(null)]
+
+
+def quiet_ends(ends: np.ndarray, events: np.ndarray, before_days: float, after_days: float) -> np.ndarray:
+    """Which `ends` have no event in [end - before_days, end + after_days)."""
+    gap = (events[None, :] - ends[:, None]) / np.timedelta64(1, "D")
+    return ~((gap >= -before_days) & (gap < after_days)).any(axis=1)
+
+
+def pre_target_vs_background(root: Path, truth: dict) -> tuple[pd.Series, pd.Series]:
+    """Horizontal feature (east + north, mm) of the 5 days before each target and at background day ends.
+
+    Windows whose span or anchor days (11 days in all) hold a M >= 5 co-seismic step are left out of both sets (a
+    step is not a precursor, and mainshock sequences put steps before many targets), and background windows whose
+    span or anchor days overlap a target's 5-day transient too.
+    """
+    series = read_gnss(gnss_files(root))
+    targets = pd.to_datetime([t["time"] for t in truth["targets"]]).tz_localize(None).to_numpy()
+    events = pd.read_csv(root / FILE_NAMES["catalog"], sep="|")
+    large = pd.to_datetime(events.loc[events["Magnitude"] >= 5.0, "Time"]).to_numpy()
+    background = np.arange(np.datetime64("2016-08-01"), np.datetime64("2017-08-01"), np.timedelta64(1, "D"))
+    background = background[quiet_ends(background, large, 11, 0) & quiet_ends(background, targets, 10, 5)]
+    targets = targets[quiet_ends(targets, large, 11, 0)]
+    out = []
+    for ends in (targets, background):
+        windows = pd.DataFrame({"start_time": pd.to_datetime(ends, utc=True) - pd.Timedelta(hours=24),
+                                "end_time": pd.to_datetime(ends, utc=True)})
+        features = gnss_window_features(series, windows, window_days=5, trend_days=60, min_days=4)
+        assert (features["gnss_n_stations"] >= 4).all() and features.index.equals(windows.index)
+        out.append(features["gnss_east_mm"] + features["gnss_north_mm"])
+    return out[0], out[1]
+
+
+def test_window_features_see_the_planted_transient_and_nothing_at_strength_zero(gnss_roots):
+    planted_pre, planted_background = pre_target_vs_background(*gnss_roots[2.0])
+    assert len(planted_pre) >= 15 and len(planted_background) >= 80
+    assert stats.mannwhitneyu(planted_pre, planted_background, alternative="greater").pvalue < 1e-6
+    assert planted_pre.median() > 1.5 * planted_background.median()
+    null_pre, null_background = pre_target_vs_background(*gnss_roots[0.0])
+    assert len(null_pre) == len(planted_pre) and len(null_background) == len(planted_background)
+    assert stats.mannwhitneyu(null_pre, null_background).pvalue > 0.1
+    assert 0.8 < null_pre.median() / null_background.median() < 1.25
+
+
+def test_window_features_are_nan_without_stations():
+    series = station_series("NEAR", 42.85, 13.10, np.zeros(100))
+    ends = pd.to_datetime(["2016-01-10", "2016-03-15", "2016-12-01", None], utc=True)
+    windows = pd.DataFrame({"start_time": ends - pd.Timedelta(hours=1), "end_time": ends}, index=[5, 6, 7, 8])
+    features = gnss_window_features(series, windows, window_days=5, trend_days=30, min_days=4)
+    assert features.index.tolist() == [5, 6, 7, 8]
+    assert features["gnss_n_stations"].tolist() == [0, 1, 0, 0]
+    assert features.loc[[5, 7, 8], "gnss_east_mm"].isna().all()
+    np.testing.assert_allclose(features.loc[6, ["gnss_east_mm", "gnss_north_mm", "gnss_up_mm"]].astype(float), 0.0,
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize(("gnss", "precursor", "key"), [
+    ({"n_stations": 0}, {}, "gnss.n_stations"),
+    ({"outage_days": [5, 2]}, {}, "gnss.outage_days"),
+    ({"missing_day_fraction": 1.0}, {}, "gnss.missing_day_fraction"),
+    ({}, {"gnss": -1.0}, "precursor.gnss must be >= 0"),
+    ({}, {"gnss_days": 0.0}, "precursor.gnss_days"),
+])
+def test_gnss_keys_are_validated(tmp_path, gnss, precursor, key):
+    config = SyntheticConfig(gnss=GnssConfig(**gnss), precursor=PrecursorConfig(**precursor))
+    with pytest.raises(SeisbindInputError, match=key):
+        write_synthetic(tmp_path, config)
+    assert not any(tmp_path.iterdir())
