@@ -27,10 +27,10 @@ from seisbind.module import SeisBindModule
 METADATA = {"input": {"_target_": "seisbind.data.inputs.MetadataInput", "columns": {"x": 1.0}},
             "encoder": {"_target_": "seisbind.modalities.tabular.TabularMLP", "width": 512, "depth": 3}}
 PRESETS = {
-    "tiny": {"preprocess": {"_target_": "seisbind.data.spectra.LogSpectrogram", "n_fft": 100, "hop_length": 50},
+    "tiny": {"preprocess": {"_target_": "seisbind.modalities.spectra.LogSpectrogram", "n_fft": 100, "hop_length": 50},
              "encoder": {"_target_": "seisbind.modalities.spectrum.SpectrumTransformer.from_preset",
                          "preset": "tiny"}},
-    "seisclip": {"preprocess": {"_target_": "seisbind.data.spectra.SeisCLIPSpectrum", "nperseg": 100},
+    "seisclip": {"preprocess": {"_target_": "seisbind.modalities.spectra.SeisCLIPSpectrum", "nperseg": 100},
                  "encoder": {"_target_": "seisbind.modalities.spectrum.SpectrumTransformer.from_preset",
                              "preset": "seisclip"}},
 }

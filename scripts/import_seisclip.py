@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from seisbind.cli import cli_options, report_user_errors
 from seisbind.data.instance_schema import TRACE_NPTS
-from seisbind.seisclip import FRAMES_TO_NPERSEG, SPECTRUM, import_seisclip
+from seisbind.pretrained.seisclip import FRAMES_TO_NPERSEG, SPECTRUM, import_seisclip
 
 
 @dataclass

@@ -21,8 +21,8 @@ from seisbind.data.catalog import (
     read_catalog,
     window_catalog_features,
 )
-from seisbind.data.windows import select_targets
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.windows import select_targets
 
 HEADER_14 = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
              "Magnitude|MagAuthor|EventLocationName|EventType")

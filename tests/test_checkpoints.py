@@ -14,8 +14,8 @@ from seisbind.checkpoints import SafeCheckpointIO
 from seisbind.errors import SeisbindInputError, SeisbindOutputError
 from seisbind.files import write_csv
 from seisbind.module import SeisBindModule
+from seisbind.pretrained.seisclip import import_seisclip
 from seisbind.probe.study import run_study
-from seisbind.seisclip import import_seisclip
 from seisbind.train import train
 from tests.conftest import compose_config
 

@@ -10,9 +10,9 @@ import obspy
 import pytest
 from scipy.signal import butter, sosfiltfilt
 
-from seisbind.data.continuous import index_waveform_files, load_station, read_station_table
-from seisbind.data.continuous_synthetic import write_synthetic_network
+from seisbind.data.synthetic.continuous import write_synthetic_network
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.stations.continuous import index_waveform_files, load_station, read_station_table
 
 OBSPY = files("obspy")
 FFBX_MSEED = str(OBSPY / "core/tests/data/ffbx_unrotated_gaps.mseed")  # 3 stations, HH 200 Hz + BH 40 Hz, gaps

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from seisbind.data.spectra import LogSpectrogram, SeisCLIPSpectrum
 from seisbind.modalities.blocks import Attention, Transformer
 from seisbind.modalities.head import ModalityHead
+from seisbind.modalities.spectra import LogSpectrogram, SeisCLIPSpectrum
 from seisbind.modalities.spectrum import SpectrumTransformer
 from seisbind.modalities.tabular import TabularMLP
 from seisbind.modalities.timeseries import TimeSeriesEncoder

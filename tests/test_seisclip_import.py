@@ -13,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seisbind.data.spectra import SeisCLIPSpectrum
+from seisbind.data.inputs import SeisCLIPInfoInput, coda_duration_s
 from seisbind.errors import SeisbindInputError
 from seisbind.modalities.head import ModalityHead
+from seisbind.modalities.spectra import SeisCLIPSpectrum
 from seisbind.module import SeisBindModule
-from seisbind.seisclip import SeisCLIPInfoInput, coda_duration_s, import_seisclip, seisclip_modality
+from seisbind.pretrained.seisclip import import_seisclip, seisclip_modality
 from tests.conftest import compose_config
 
 timm = pytest.importorskip("timm")
@@ -259,4 +260,4 @@ def test_imported_checkpoint_initialises_training_and_probe(seisclip_file, synth
     result = train(cfg)
     assert np.isfinite(result["metrics"]["val/loss"])
     assert SeisBindModule.from_checkpoint(ckpt).hparams.modality["metadata"]["input"]["_target_"] == \
-        "seisbind.seisclip.SeisCLIPInfoInput"
+        "seisbind.data.inputs.SeisCLIPInfoInput"

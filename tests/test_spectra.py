@@ -3,7 +3,7 @@ import pytest
 import scipy.signal
 import torch
 
-from seisbind.data.spectra import LogSpectrogram, SeisCLIPSpectrum, seisclip_stft, zscore_channels
+from seisbind.modalities.spectra import LogSpectrogram, SeisCLIPSpectrum, seisclip_stft, zscore_channels
 
 
 @pytest.fixture(autouse=True)

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from seisbind.data.continuous_synthetic import write_synthetic_network
+from seisbind.data.synthetic.continuous import write_synthetic_network
 from seisbind.errors import SeisbindInputError
-from seisbind.probe import stations
-from seisbind.probe.station_features import fit_background, leave_out_scores, ledoit_wolf_covariance, make_window_grid
-from seisbind.probe.station_placebo import StationValues, eligible_shifts, shifted_scores
-from seisbind.probe.stations import pooled_auc, run
+from seisbind.probe.stations import analysis as stations
+from seisbind.probe.stations.analysis import pooled_auc, run
+from seisbind.probe.stations.features import fit_background, leave_out_scores, ledoit_wolf_covariance, make_window_grid
+from seisbind.probe.stations.placebo import StationValues, eligible_shifts, shifted_scores
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "probe" / "stations.yaml"
 OBSPY = files("obspy")
@@ -80,7 +80,7 @@ def balst_config(table: Path, event_time: str, out: Path, overrides: tuple[str, 
 def test_config_declares_the_documented_keys():
     assert CONFIG.read_text().splitlines()[0] == "# @package _global_"
     cfg = OmegaConf.load(CONFIG)
-    assert cfg.probe.name == "stations" and cfg.probe.entry == "seisbind.probe.stations.run"
+    assert cfg.probe.name == "stations" and cfg.probe.entry == "seisbind.probe.stations.analysis.run"
     for key in ("window_seconds", "step_seconds", "background_fraction", "lookback_seconds", "n_placebo",
                 "n_permutations", "n_bootstrap", "seed"):
         assert key in cfg.probe
@@ -329,7 +329,7 @@ def test_checkpoint_needs_100_hz():
 @pytest.mark.slow
 def test_embedding_scores_from_a_real_checkpoint(tmp_path):
     module_lib = pytest.importorskip("seisbind.module")
-    from seisbind.seisclip import save_checkpoint
+    from seisbind.pretrained.seisclip import save_checkpoint
 
     configs = CONFIG.parents[1] / "modality"
     modality = OmegaConf.to_container(OmegaConf.merge(*(OmegaConf.load(configs / f"{name}.yaml")

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from seisbind.data.catalog import window_catalog_features
-from seisbind.data.windows import WINDOW_COLUMNS, make_windows, select_targets
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.windows import WINDOW_COLUMNS, make_windows, select_targets
 
 T0 = pd.Timestamp("2016-08-01", tz="UTC")
 HOUR = pd.Timedelta(hours=1)

@@ -50,7 +50,7 @@ class ModalityInput(Protocol):
     def __call__(self, i: int) -> dict[str, torch.Tensor]: ...
 
 
-def _sample(x: np.ndarray, mask: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+def sample(x: np.ndarray, mask: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """Pack one sample; absent when nothing in it was observed."""
     out = {"x": torch.from_numpy(np.ascontiguousarray(x))}
     if mask is not None:
@@ -151,7 +151,7 @@ class MetadataInput:
         return (len(self.columns),)
 
     def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return _sample(self.values[i], self.mask[i])
+        return sample(self.values[i], self.mask[i])
 
 
 class CatalogInput:
@@ -191,7 +191,7 @@ class CatalogInput:
         return (len(self.feature_names),)
 
     def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return _sample(self.values[i], self.mask[i])
+        return sample(self.values[i], self.mask[i])
 
 
 class AnimalInput:
@@ -232,5 +232,73 @@ class AnimalInput:
         window = self.series[self.end_bin[i] - self.n_bins: self.end_bin[i]].T
         observed = np.isfinite(window)
         mask = observed.mean(axis=1) >= self.min_coverage
-        return _sample(np.where(observed, window, 0.0).astype(np.float32), mask)
+        return sample(np.where(observed, window, 0.0).astype(np.float32), mask)
 
+
+SEISCLIP_WINDOW_SAMPLES = 6000
+"""Samples (60 s at 100 Hz) of the STEAD window SeisCLIP was trained on (Si et al., arXiv 2309.02320)."""
+
+
+def coda_duration_s(magnitude: np.ndarray, distance_km: np.ndarray) -> np.ndarray:
+    """Signal duration from the P onset to the end of the coda (s), by inverting the duration-magnitude relation
+    of Lee, Bennett & Meagher (1972, USGS OFR 72-223): M = -0.87 + 2.00 log10(tau) + 0.0035 distance_km."""
+    return 10.0 ** ((magnitude + 0.87 - 0.0035 * distance_km) / 2.0)
+
+
+class SeisCLIPInfoInput:
+    """SeisCLIP's 8 info fields, in its order and scaling, from INSTANCE columns; NaN -> 0 with a mask.
+
+    SeisCLIP (STEAD)    INSTANCE                                                   scale
+    p_arrival_sample    trace_P_arrival_sample - offset_samples                     / 6000
+    p_weight            path_weight_phase_location_P                                / 1
+    p_travel_sec        path_travel_time_P_s                                        / 60
+    s_arrival_sample    trace_S_arrival_sample - offset_samples                     / 6000
+    s_weight            path_weight_phase_location_S                                / 1
+    source_distance_km  path_ep_distance_km                                         / 300
+    back_azimuth_deg    path_backazimuth_deg                                        / 360
+    coda_end_sample     estimated: P + coda_duration_s(source_magnitude,            / 6000
+                        path_ep_distance_km) * sampling_rate_hz, at most window_samples
+
+    INSTANCE has no coda end. The estimate keeps the field in the range SeisCLIP saw (it trained on STEAD
+    earthquakes only, which all have one) instead of a 0 that STEAD never held for an earthquake; it is cut at
+    the end of the window the spectrum sees, since a coda beyond it cannot be picked there. `offset_samples`
+    must equal the spectrum preprocess's offset (the samples it drops before its 6000-sample window). A trace
+    with none of the fields (a noise trace) is absent.
+    """
+
+    columns = ("trace_P_arrival_sample", "path_weight_phase_location_P", "path_travel_time_P_s",
+               "trace_S_arrival_sample", "path_weight_phase_location_S", "path_ep_distance_km",
+               "path_backazimuth_deg", "source_magnitude")
+    context_hours = 0.0
+
+    def __init__(self, window_samples: int = SEISCLIP_WINDOW_SAMPLES, offset_samples: int = 0,
+                 sampling_rate_hz: float = 100.0) -> None:
+        if window_samples < 1 or offset_samples < 0 or sampling_rate_hz <= 0:
+            raise SeisbindInputError(
+                f"SeisCLIPInfoInput: window_samples={window_samples} must be >= 1, offset_samples="
+                f"{offset_samples} >= 0 and sampling_rate_hz={sampling_rate_hz} > 0")
+        self.window_samples = window_samples
+        self.offset_samples = offset_samples
+        self.sampling_rate_hz = sampling_rate_hz
+
+    def setup(self, index: pd.DataFrame, sources: Any, on_bad_trace: str) -> None:
+        col = {name: index[name].to_numpy(dtype=np.float64) for name in self.columns}
+        p_sample = col["trace_P_arrival_sample"] - self.offset_samples
+        s_sample = col["trace_S_arrival_sample"] - self.offset_samples
+        duration_s = coda_duration_s(col["source_magnitude"], col["path_ep_distance_km"])
+        coda_sample = np.minimum(p_sample + duration_s * self.sampling_rate_hz, self.window_samples)
+        values = np.stack([
+            p_sample / SEISCLIP_WINDOW_SAMPLES, col["path_weight_phase_location_P"],
+            col["path_travel_time_P_s"] / 60.0, s_sample / SEISCLIP_WINDOW_SAMPLES,
+            col["path_weight_phase_location_S"], col["path_ep_distance_km"] / 300.0,
+            col["path_backazimuth_deg"] / 360.0, coda_sample / SEISCLIP_WINDOW_SAMPLES], axis=1)
+        self.mask = np.isfinite(values)
+        self.values = np.where(self.mask, values, 0.0).astype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (8,)
+
+    def __call__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": torch.from_numpy(self.values[i]), "mask": torch.from_numpy(self.mask[i]),
+                "present": torch.tensor(bool(self.mask[i].any()))}

@@ -9,5 +9,5 @@ from omegaconf import DictConfig
 
 
 def run(cfg: DictConfig) -> Any:
-    """Dispatch to `cfg.probe.entry` (e.g. seisbind.probe.study.run, seisbind.probe.stations.run)."""
+    """Dispatch to `cfg.probe.entry` (e.g. seisbind.probe.study.run, seisbind.probe.stations.analysis.run)."""
     return get_method(cfg.probe.entry)(cfg)

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from seisbind.data.catalog import to_utc_ns
-from seisbind.data.windows import make_windows
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import evaluate, features
 from seisbind.probe.etas import fit_etas, simulate_catalogs
 from seisbind.probe.evaluate import Settings
+from seisbind.probe.windows import make_windows
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The unit of work is one horizon's windows (pre-event windows of that horizon and background windows of the same
 length): labels y (1 = pre-event), groups (target event for pre-event windows, ISO week for background windows,
-from seisbind.data.windows) and a feature table. Scores are out-of-fold (seisbind.probe.scores, folds grouped
+from seisbind.probe.windows) and a feature table. Scores are out-of-fold (seisbind.probe.scores, folds grouped
 so overlapping windows never straddle train and test); every AUC's p-value and interval come from labels
 permuted within the matched strata with the whole cross-validation refitted (`refit_null_aucs`), and the
 family-wise p from the same permutations (`max_t_adjusted`).

@@ -25,7 +25,6 @@ from omegaconf import DictConfig, OmegaConf
 from seisbind.data.catalog import mc_max_curvature, to_utc_ns
 from seisbind.data.movebank import odba_bins
 from seisbind.data.tables import SideTables, TableSource
-from seisbind.data.windows import make_windows
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv, write_json
 from seisbind.probe import etas_null, evaluate, features, report
@@ -40,6 +39,7 @@ from seisbind.probe.families import (
     simulated_features,
 )
 from seisbind.probe.stats import auc_roc, bootstrap_auc_ci, delong_test, feature_tests
+from seisbind.probe.windows import make_windows
 from seisbind.study_area import Period
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,10 @@ from obspy.geodetics import gps2dist_azimuth  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E402
 
-from seisbind.data.continuous import StationRecord, index_waveform_files, load_station, read_station_table  # noqa: E402
 from seisbind.errors import SeisbindInputError  # noqa: E402
 from seisbind.files import jsonable, save_figure, write_csv, write_json  # noqa: E402
-from seisbind.probe.station_features import (  # noqa: E402
+from seisbind.probe.stations.continuous import StationRecord, index_waveform_files, load_station, read_station_table  # noqa: E402
+from seisbind.probe.stations.features import (  # noqa: E402
     Fitter,
     WindowGrid,
     band_edges_hz,
@@ -42,7 +42,7 @@ from seisbind.probe.station_features import (  # noqa: E402
     station_windows,
     window_features,
 )
-from seisbind.probe.station_placebo import StationValues, placebo_null  # noqa: E402
+from seisbind.probe.stations.placebo import StationValues, placebo_null  # noqa: E402
 from seisbind.probe.stats import weighted_auc  # noqa: E402
 
 log = logging.getLogger(__name__)

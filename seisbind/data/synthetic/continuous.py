@@ -1,6 +1,6 @@
 """Synthetic multi-station continuous recordings, written as MiniSEED + StationXML (or CSV) through ObsPy.
 
-Why: the station-anomaly probe (seisbind.probe.stations) makes claims that need a known truth. This generator
+Why: the station-anomaly probe (seisbind.probe.stations.analysis) makes claims that need a known truth. This generator
 plants a pre-event spectral change at chosen stations, so a test can check that those stations rank highest and
 that the pre-vs-background AUC leaves 0.5, and that with nothing planted it does not. The records also carry
 what real networks throw at a reader: a 50 Hz and a 200 Hz station, a gap, a vertical-only station, local

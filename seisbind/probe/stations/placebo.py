@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.station_features import Fitter, WindowGrid, leave_out_scores
+from seisbind.probe.stations.features import Fitter, WindowGrid, leave_out_scores
 
 log = logging.getLogger(__name__)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

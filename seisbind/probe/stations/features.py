@@ -22,8 +22,8 @@ from obspy.signal.trigger import classic_sta_lta
 from scipy.signal import welch
 from scipy.stats import kurtosis
 
-from seisbind.data.continuous import StationRecord
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.stations.continuous import StationRecord
 
 MIN_WINDOW_SAMPLES = 32  # below this an STFT has too few bins for separate bands
 WINSOR_Z = 3.0  # robust z beyond which a background window does not shape the covariance

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -33,19 +31,17 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from seisbind.checkpoints import load_untrusted
+from seisbind.data.inputs import SEISCLIP_WINDOW_SAMPLES
 from seisbind.data.instance_schema import TRACE_NPTS
-from seisbind.data.spectra import SEISCLIP_NFFT, seisclip_stft_frames
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
+from seisbind.modalities.spectra import SEISCLIP_NFFT, seisclip_stft_frames
 from seisbind.modalities.spectrum import patch_grid
 from seisbind.module import SeisBindModule
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SPECTRUM, INFO = "spectrum", "metadata"
 """Modality names the SeisCLIP-compatible configs use (configs/modality/{spectrum,metadata}_seisclip.yaml)."""
-
-SEISCLIP_WINDOW_SAMPLES = 6000
-"""SeisCLIP's traces: 60 s of STEAD at 100 Hz. Its sample-index fields are divided by this."""
 
 STEMS: dict[tuple[int, int], tuple[int, int]] = {(3, 5): (1, 2), (5, 5): (0, 0)}
 """Stem kernel -> padding of SeisCLIP's two code versions (2024 pre-training code; 2023 zero-shot code)."""
@@ -59,72 +55,6 @@ UNUSED_PREFIXES = ("spec.mlp_head.", "spec.v.head.", "spec.v.head_dist.")
 BLOCK_PARTS = {"norm1": "norm1", "attn.qkv": "attn.qkv", "attn.proj": "attn.proj", "norm2": "norm2",
                "mlp.fc1": "mlp.0", "mlp.fc2": "mlp.2"}
 """timm Block sub-module -> seisbind Block sub-module (each with .weight and .bias)."""
-
-
-# ------------------------------------------------------------------------------------------------ info fields
-def coda_duration_s(magnitude: np.ndarray, distance_km: np.ndarray) -> np.ndarray:
-    """Signal duration from the P onset to the end of the coda (s), by inverting the duration-magnitude relation
-    of Lee, Bennett & Meagher (1972, USGS OFR 72-223): M = -0.87 + 2.00 log10(tau) + 0.0035 distance_km."""
-    return 10.0 ** ((magnitude + 0.87 - 0.0035 * distance_km) / 2.0)
-
-
-class SeisCLIPInfoInput:
-    """SeisCLIP's 8 info fields, in its order and scaling, from INSTANCE columns; NaN -> 0 with a mask.
-
-    SeisCLIP (STEAD)    INSTANCE                                                   scale
-    p_arrival_sample    trace_P_arrival_sample - offset_samples                     / 6000
-    p_weight            path_weight_phase_location_P                                / 1
-    p_travel_sec        path_travel_time_P_s                                        / 60
-    s_arrival_sample    trace_S_arrival_sample - offset_samples                     / 6000
-    s_weight            path_weight_phase_location_S                                / 1
-    source_distance_km  path_ep_distance_km                                         / 300
-    back_azimuth_deg    path_backazimuth_deg                                        / 360
-    coda_end_sample     estimated: P + coda_duration_s(source_magnitude,            / 6000
-                        path_ep_distance_km) * sampling_rate_hz, at most window_samples
-
-    INSTANCE has no coda end. The estimate keeps the field in the range SeisCLIP saw (it trained on STEAD
-    earthquakes only, which all have one) instead of a 0 that STEAD never held for an earthquake; it is cut at
-    the end of the window the spectrum sees, since a coda beyond it cannot be picked there. `offset_samples`
-    must equal the spectrum preprocess's offset (the samples it drops before its 6000-sample window). A trace
-    with none of the fields (a noise trace) is absent.
-    """
-
-    columns = ("trace_P_arrival_sample", "path_weight_phase_location_P", "path_travel_time_P_s",
-               "trace_S_arrival_sample", "path_weight_phase_location_S", "path_ep_distance_km",
-               "path_backazimuth_deg", "source_magnitude")
-    context_hours = 0.0
-
-    def __init__(self, window_samples: int = SEISCLIP_WINDOW_SAMPLES, offset_samples: int = 0,
-                 sampling_rate_hz: float = 100.0) -> None:
-        if window_samples < 1 or offset_samples < 0 or sampling_rate_hz <= 0:
-            raise SeisbindInputError(
-                f"SeisCLIPInfoInput: window_samples={window_samples} must be >= 1, offset_samples="
-                f"{offset_samples} >= 0 and sampling_rate_hz={sampling_rate_hz} > 0")
-        self.window_samples = window_samples
-        self.offset_samples = offset_samples
-        self.sampling_rate_hz = sampling_rate_hz
-
-    def setup(self, index: pd.DataFrame, sources: Any, on_bad_trace: str) -> None:
-        col = {name: index[name].to_numpy(dtype=np.float64) for name in self.columns}
-        p_sample = col["trace_P_arrival_sample"] - self.offset_samples
-        s_sample = col["trace_S_arrival_sample"] - self.offset_samples
-        duration_s = coda_duration_s(col["source_magnitude"], col["path_ep_distance_km"])
-        coda_sample = np.minimum(p_sample + duration_s * self.sampling_rate_hz, self.window_samples)
-        values = np.stack([
-            p_sample / SEISCLIP_WINDOW_SAMPLES, col["path_weight_phase_location_P"],
-            col["path_travel_time_P_s"] / 60.0, s_sample / SEISCLIP_WINDOW_SAMPLES,
-            col["path_weight_phase_location_S"], col["path_ep_distance_km"] / 300.0,
-            col["path_backazimuth_deg"] / 360.0, coda_sample / SEISCLIP_WINDOW_SAMPLES], axis=1)
-        self.mask = np.isfinite(values)
-        self.values = np.where(self.mask, values, 0.0).astype(np.float32)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (8,)
-
-    def __call__(self, i: int) -> dict[str, Tensor]:
-        return {"x": torch.from_numpy(self.values[i]), "mask": torch.from_numpy(self.mask[i]),
-                "present": torch.tensor(bool(self.mask[i].any()))}
 
 
 # ------------------------------------------------------------------------------------------------ source files
