@@ -1,5 +1,6 @@
-"""GNSS daily positions: the NGL and PBO readers, the detrended residual, the per-trace input arrays, the per-window
-probe features, and the synthetic network (its files, its steps, its planted transient)."""
+"""GNSS daily positions: the NGL and PBO readers, the detrended residual, the per-trace input arrays, the probe's
+per-window family (seisbind.modalities.gnss.GnssFamily), and the synthetic network (its files, its steps, its planted
+transient)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from seisbind.data.gnss import (
-    COLUMNS,
-    displacement_windows,
-    gnss_window_features,
-    read_gnss,
-    read_pos,
-    read_tenv3,
-)
+from seisbind.data.catalog import read_catalog
+from seisbind.data.gnss import COLUMNS, displacement_windows, read_gnss, read_pos, read_tenv3
 from seisbind.data.synthetic import (
     FILE_NAMES,
     GNSS_DIR,
@@ -30,8 +25,11 @@ from seisbind.data.synthetic import (
     write_synthetic,
 )
 from seisbind.data.synthetic.gnss import TENV3_HEADER
+from seisbind.data.tables import SideTables
 from seisbind.errors import SeisbindInputError
 from seisbind.geodesy import epicentral_km
+from seisbind.modalities.gnss import GnssFamily
+from seisbind.probe.families import FamilyUnavailable, StudyData
 
 OLD_LINE = ("00NA 08MAR27 2008.2355 54552 1472 5  130.8   4781  0.498445  -1378706 -0.278810   104  0.839210  0.0000 "
             "0.000842 0.000745 0.003627  0.050600  0.024673  0.011391")
@@ -276,7 +274,7 @@ def test_displacement_windows_mask_queries_without_data_and_share_work():
     assert not mask[2:].any() and (values[2:] == 0).all()
 
 
-# -------------------------------------------------------------------------------------------- probe features
+# ------------------------------------------------------------------------------- synthetic network, probe family
 def synthetic_config(gnss: float) -> SyntheticConfig:
     """Small root over a year, its GNSS files starting 90 days before it (enough for a 60-day trend)."""
     return SyntheticConfig(seed=7, n_traces=10, n_events=800, end="2017-08-01", noise_interval_hours=48.0,
@@ -352,31 +350,56 @@ def quiet_ends(ends: np.ndarray, events: np.ndarray, before_days: float, after_d
     return ~((gap >= -before_days) & (gap < after_days)).any(axis=1)
 
 
+GNSS_SOURCE = {"reader": "seisbind.data.gnss.read_gnss", "glob": ["gnss/*.tenv3", "gnss/*.pos"]}
+"""The gnss modality's source (configs/modality/gnss.yaml)."""
+
+
+def study_data(root: Path, catalog: pd.DataFrame | None = None) -> StudyData:
+    """What the probe hands a family: the root's side tables and its catalog (event_id, epicentre, ...)."""
+    catalog = read_catalog(root / FILE_NAMES["catalog"]) if catalog is None else catalog
+    return StudyData(root=root, tables=SideTables(root), catalog=catalog, metadata=None)
+
+
+def windows_frame(ends: pd.DatetimeIndex, target_event_id: list, stratum: list, **kwargs) -> pd.DataFrame:
+    """Day-long windows ending at `ends` with the columns GnssFamily reads (target NaN for background)."""
+    return pd.DataFrame({"start_time": ends - pd.Timedelta(hours=24), "end_time": ends,
+                         "target_event_id": target_event_id, "stratum": stratum}, **kwargs)
+
+
 def pre_target_vs_background(root: Path, truth: dict) -> tuple[pd.Series, pd.Series]:
-    """Horizontal feature (east + north, mm) of the 5 days before each target and at background day ends.
+    """Horizontal displacement (east + north, mm, from GnssFamily's log10 features) before each target and at the
+    end of each background day, the background day matched to the target nearest in time (its stratum, as with
+    match_days), so both classes look at the stations of the same targets.
 
-    Windows whose span or anchor days (11 days in all) hold a M >= 5 co-seismic step are left out of both sets (a
-    step is not a precursor, and mainshock sequences put steps before many targets), and background windows whose
-    span or anchor days overlap a target's 5-day transient too.
+    Windows whose span or anchor days (11 days before the end: 5 window days, 5 anchor days, the day boundary) hold
+    a M >= 5 co-seismic step are left out of both classes: a step is not a precursor, and at the stations within
+    50 km it is tens of mm (Norcia's pre window holds Visso's M5.9 step, ~35 mm against 1-3 mm of noise), so step
+    windows would count for the pre class (mainshock sequences put steps before targets) or for the background at
+    any precursor strength. Background windows whose span or anchor days overlap a target's 5-day transient are
+    left out too: they would be pre-event windows.
     """
-    series = read_gnss(gnss_files(root))
-    targets = pd.to_datetime([t["time"] for t in truth["targets"]]).tz_localize(None).to_numpy()
-    events = pd.read_csv(root / FILE_NAMES["catalog"], sep="|")
-    large = pd.to_datetime(events.loc[events["Magnitude"] >= 5.0, "Time"]).to_numpy()
+    catalog = read_catalog(root / FILE_NAMES["catalog"])
+    targets = pd.DataFrame(truth["targets"])
+    target_ids = targets["event_id"].astype(str).to_numpy()
+    target_times = pd.to_datetime(targets["time"]).dt.tz_localize(None).to_numpy()
+    large = catalog.loc[catalog["magnitude"] >= 5.0, "time"].dt.tz_localize(None).to_numpy()
     background = np.arange(np.datetime64("2016-08-01"), np.datetime64("2017-08-01"), np.timedelta64(1, "D"))
-    background = background[quiet_ends(background, large, 11, 0) & quiet_ends(background, targets, 10, 5)]
-    targets = targets[quiet_ends(targets, large, 11, 0)]
-    out = []
-    for ends in (targets, background):
-        windows = pd.DataFrame({"start_time": pd.to_datetime(ends, utc=True) - pd.Timedelta(hours=24),
-                                "end_time": pd.to_datetime(ends, utc=True)})
-        features = gnss_window_features(series, windows, window_days=5, trend_days=60, min_days=4)
-        assert (features["gnss_n_stations"] >= 4).all() and features.index.equals(windows.index)
-        out.append(features["gnss_east_mm"] + features["gnss_north_mm"])
-    return out[0], out[1]
+    background = background[quiet_ends(background, large, 11, 0) & quiet_ends(background, target_times, 10, 5)]
+    nearest = np.abs(background[:, None] - target_times[None, :]).argmin(axis=1)
+    pre = quiet_ends(target_times, large, 11, 0)
+    windows = pd.concat([
+        windows_frame(pd.to_datetime(target_times[pre], utc=True), list(target_ids[pre]), list(target_ids[pre])),
+        windows_frame(pd.to_datetime(background, utc=True), [np.nan] * background.size, list(target_ids[nearest])),
+    ], ignore_index=True)
+    family = GnssFamily(GNSS_SOURCE)
+    features = family.compute(study_data(root, catalog), windows)
+    assert list(features.columns) == list(family.columns) and features.index.equals(windows.index)
+    assert (features["gnss_n_stations"] == family.max_stations).all()  # 4 of the 8 within 50 km
+    horizontal = 10.0 ** features["gnss_east_log10_mm"] + 10.0 ** features["gnss_north_log10_mm"]
+    return horizontal.iloc[: pre.sum()], horizontal.iloc[pre.sum():]
 
 
-def test_window_features_see_the_planted_transient_and_nothing_at_strength_zero(gnss_roots):
+def test_gnss_family_sees_the_planted_transient_and_nothing_at_strength_zero(gnss_roots):
     planted_pre, planted_background = pre_target_vs_background(*gnss_roots[2.0])
     assert len(planted_pre) >= 15 and len(planted_background) >= 80
     assert stats.mannwhitneyu(planted_pre, planted_background, alternative="greater").pvalue < 1e-6
@@ -387,16 +410,29 @@ def test_window_features_see_the_planted_transient_and_nothing_at_strength_zero(
     assert 0.8 < null_pre.median() / null_background.median() < 1.25
 
 
-def test_window_features_are_nan_without_stations():
-    series = station_series("NEAR", 42.85, 13.10, np.zeros(100))
-    ends = pd.to_datetime(["2016-01-10", "2016-03-15", "2016-12-01", None], utc=True)
-    windows = pd.DataFrame({"start_time": ends - pd.Timedelta(hours=1), "end_time": ends}, index=[5, 6, 7, 8])
-    features = gnss_window_features(series, windows, window_days=5, trend_days=30, min_days=4)
-    assert features.index.tolist() == [5, 6, 7, 8]
-    assert features["gnss_n_stations"].tolist() == [0, 1, 0, 0]
-    assert features.loc[[5, 7, 8], "gnss_east_mm"].isna().all()
-    np.testing.assert_allclose(features.loc[6, ["gnss_east_mm", "gnss_north_mm", "gnss_up_mm"]].astype(float), 0.0,
-                               atol=1e-9)
+def test_gnss_family_is_nan_without_a_located_target_or_a_station_nearby(gnss_roots):
+    root, truth = gnss_roots[0.0]
+    catalog = read_catalog(root / FILE_NAMES["catalog"])
+    far = catalog.iloc[:1].assign(event_id="FAR", latitude_deg=45.5, longitude_deg=9.2)  # Milan, ~400 km away
+    data = study_data(root, pd.concat([catalog, far], ignore_index=True))
+    target = next(t for t in truth["targets"] if t["name"] == "independent")
+    target_id, target_time = str(target["event_id"]), pd.Timestamp(target["time"])
+    first_day = read_gnss(gnss_files(root))["time"].min()
+    ends = pd.DatetimeIndex([target_time, target_time - 3 * DAY, target_time - 3 * DAY, target_time, target_time,
+                             first_day + 10 * DAY])
+    windows = windows_frame(ends, [target_id, np.nan, np.nan, "NOT_IN_CATALOG", "FAR", target_id],
+                            [target_id, target_id, "all", "NOT_IN_CATALOG", "FAR", target_id],
+                            index=[5, 6, 7, 8, 9, 10])
+    family = GnssFamily(GNSS_SOURCE)
+    features = family.compute(data, windows)
+    assert features.index.tolist() == [5, 6, 7, 8, 9, 10] and list(features.columns) == list(family.columns)
+    # its pre window and a background window of its stratum: the same 4 stations
+    assert features.loc[[5, 6], "gnss_n_stations"].tolist() == [4, 4] and features.loc[[5, 6]].notna().all(axis=None)
+    # unmatched background (stratum "all"), a target not in the catalog, one 400 km from every station, and one
+    # 10 days after the first GNSS day (too little trend): no station, so every feature and the count are NaN
+    assert features.loc[[7, 8, 9, 10]].isna().all(axis=None)
+    with pytest.raises(FamilyUnavailable, match="no GNSS station within 50 km of any target"):
+        family.compute(data, windows.loc[[7, 8, 9, 10]])
 
 
 @pytest.mark.parametrize(("gnss", "precursor", "key"), [

@@ -1,9 +1,11 @@
 """GNSS daily positions (NGL `.tenv3`, EarthScope/UNAVCO PBO `.pos`) and the detrended displacements drawn from them.
 
 Readers turn either published format into one long table of daily east/north/up positions in metres
-(`read_gnss`). The consumers (a model input per trace, probe features per window) both need the same quantity: how
-far a station moved over the days before a given time, beyond what its own steady motion predicts. That quantity,
-the residual (daily positions minus the station's prior trend, in mm; `_residuals`), is computed here once for both.
+(`read_gnss`). Its two consumers, the model input per trace (seisbind.modalities.gnss.GnssInput) and the probe's
+feature family per window (seisbind.modalities.gnss.GnssFamily, which reduces each window's stations to a few
+numbers), both need the same quantity: how far a station moved over the days before a given time, beyond what its
+own steady motion predicts. That quantity, the residual (daily positions minus the station's prior trend, in mm;
+`_residuals`), is computed here once for both, at the stations near each query (`displacement_windows`).
 
 Which days precede a time: a daily solution averages the observations of its UTC day, so it says nothing about the
 time `end` only if the whole day has ended by then. The days before `end` are therefore those with
@@ -30,9 +32,6 @@ log = logging.getLogger(__name__)
 COLUMNS = ["station", "time", "east_m", "north_m", "up_m", "sigma_east_m", "sigma_north_m", "sigma_up_m",
            "latitude_deg", "longitude_deg", "height_m"]
 """The columns of `read_gnss`, in order; positions and sigmas in metres, coordinates in degrees and metres."""
-
-FEATURE_COLUMNS = ["gnss_east_mm", "gnss_north_mm", "gnss_up_mm", "gnss_n_stations"]
-"""The columns of `gnss_window_features`."""
 
 DAY_NS = 86_400 * 10**9
 NOON_NS = DAY_NS // 2
@@ -403,16 +402,17 @@ def _counted(grid: _Grid, station: np.ndarray, end_index: np.ndarray, window_day
     return (n_window >= min_window) & (n_trend >= max(min_trend, _velocity_lag(trend_days) + 1))
 
 
-# ------------------------------------------------------------------------------------- per trace: model inputs
+# ------------------------------------------------------------------------ per query: model inputs, probe features
 def displacement_windows(series: pd.DataFrame, ends_ns: np.ndarray, latitudes_deg: np.ndarray,
                          longitudes_deg: np.ndarray, *, radius_km: float, window_days: int, trend_days: int,
                          max_stations: int, min_coverage: float) -> tuple[np.ndarray, np.ndarray]:
-    """Residual daily displacement at the stations near each query, before its end time (model input).
+    """Residual daily displacement at the stations near each query, before its end time (both consumers).
 
-    Query i is an end time `ends_ns[i]` (ns since 1970 UTC, or datetime64; e.g. a trace's start) and a location (its
-    event's epicentre, degrees). Its stations are those within `radius_km` (great circle) whose channels count,
-    nearest first, up to `max_stations`; a station counts for that end when at least `min_coverage` of its
-    `window_days` days before the end and of its `trend_days` days before those have a solution. Returns
+    Query i is an end time `ends_ns[i]` (ns since 1970 UTC, or datetime64) and a location (degrees): a trace's start
+    and its event's epicentre, or a probe window's end and its target's epicentre. Its stations are those within
+    `radius_km` (great circle) whose channels count, nearest first, up to `max_stations`; a station counts for that
+    end when at least `min_coverage` of its `window_days` days before the end and of its `trend_days` days before
+    those have a solution. Returns
 
     - values float32 (n, max_stations * 3, window_days): residual east, north, up (mm; `_residuals`) of station 0,
       then station 1, ..., oldest day first; a missing day holds the previous day's residual, 0 before the first;
@@ -420,8 +420,8 @@ def displacement_windows(series: pd.DataFrame, ends_ns: np.ndarray, latitudes_de
     - mask bool (n, max_stations * 3): which channels hold a station.
 
     A query with a NaN location or end, or no counted station nearby, has an all-False mask. Work is shared by the
-    queries of one (end day, location), i.e. the traces of one event in one day, and the residual of a
-    (station, end day) pair is computed once, so the cost grows with events and stations, not traces.
+    queries of one (end day, location), e.g. the traces of one event in one day, and the residual of a
+    (station, end day) pair is computed once, so the cost grows with events and stations, not traces or windows.
     """
     _check_days(window_days, trend_days)
     if radius_km <= 0 or max_stations < 1 or not 0 < min_coverage <= 1:
@@ -485,46 +485,3 @@ def _as_ns(times: np.ndarray) -> np.ndarray:
         return pd.DatetimeIndex(pd.to_datetime(pd.Series(np.ravel(array)), utc=True)).as_unit("ns").asi8.reshape(
             array.shape)
     return array.astype(np.int64)
-
-
-# ------------------------------------------------------------------------------------- per window: probe features
-def gnss_window_features(series: pd.DataFrame, windows: pd.DataFrame, *, window_days: int, trend_days: int,
-                         min_days: int) -> pd.DataFrame:
-    """Station-averaged residual displacement over the `window_days` before each window's end (probe features).
-
-    For each window (`windows.end_time`, datetime64 UTC; the window's start does not enter, since daily solutions
-    cannot resolve a window of hours) and each station with at least `min_days` solutions among the `window_days`
-    days before the end and the same fraction of the `trend_days` days before those: the residual (mm,
-    `_residuals`) at the end of that span, i.e. the displacement over it beyond the prior trend, per component.
-    Returns, indexed like `windows`: gnss_east_mm, gnss_north_mm, gnss_up_mm (mean over the counted stations of the
-    absolute residual; absolute because a slip transient moves stations in different directions), gnss_n_stations
-    (how many); the features are NaN where no station counts. Work is done once per (station, end day), so a long
-    window table over a few years costs the stations times the days, not the windows.
-    """
-    _check_days(window_days, trend_days)
-    if not 1 <= min_days <= window_days:
-        raise SeisbindInputError(f"min_days must be in 1..window_days ({window_days}) (got {min_days})")
-    if "end_time" not in windows.columns:
-        raise SeisbindInputError(f"windows lack an 'end_time' column (got {list(windows.columns)})")
-    features = pd.DataFrame(np.nan, index=windows.index, columns=FEATURE_COLUMNS)
-    features["gnss_n_stations"] = 0
-    grid = _daily_grid(series)
-    ends = _as_ns(windows["end_time"])
-    valid = ends != np.iinfo(np.int64).min
-    if grid.stations.size == 0 or not valid.any():
-        return features
-    days, day_of_window = np.unique(_end_index(grid, ends[valid]), return_inverse=True)
-    station = np.repeat(np.arange(grid.stations.size), days.size)
-    end = np.tile(days, grid.stations.size)
-    counted = _counted(grid, station, end, window_days, trend_days, min_days,
-                       math.ceil(trend_days * min_days / window_days - 1e-9))
-    residual = _hold_gaps(_residuals(grid, station[counted], end[counted], window_days, trend_days))[:, :, -1]
-    total = np.zeros((days.size, 3))
-    np.add.at(total, np.searchsorted(days, end[counted]), np.abs(residual))
-    n_stations = np.bincount(np.searchsorted(days, end[counted]), minlength=days.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / n_stations[:, None]
-    rows = np.flatnonzero(valid)
-    features.iloc[rows, :3] = mean[day_of_window]
-    features.iloc[rows, 3] = n_stations[day_of_window]
-    return features
