@@ -52,7 +52,7 @@ def test_animal_input_is_present_only_where_animals_were_recorded(synthetic_root
     dm.setup("fit")
     animal = dm.inputs["animal"]
     start = dm.index["trace_start_time"]
-    present = np.array([bool(animal(i)["present"]) for i in range(len(dm.index))])
+    present = animal.batch(np.arange(len(dm.index)))["present"].numpy()
     covered = (start >= pd.Timestamp("2016-10-02", tz="UTC")) & (start < pd.Timestamp("2016-12-01", tz="UTC"))
     uncovered = start < pd.Timestamp("2016-09-30", tz="UTC")
     assert present[covered.to_numpy()].all() and not present[uncovered.to_numpy()].any()

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from seisbind.config import plain
 from seisbind.data.convert import block_of
-from seisbind.data.dataset import TraceDataset
+from seisbind.data.dataset import TraceDataset, collate
 from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
@@ -123,7 +123,7 @@ class SeisBindDataModule(L.LightningDataModule):
         self.split = {"strategy": "time", "val_fraction": 0.2, "gap_hours": None, "seed": 0} | (plain(split) or {})
         self.on_bad_trace = on_bad_trace
         self.loader_args = {"batch_size": batch_size, "num_workers": num_workers, "pin_memory": pin_memory,
-                            "persistent_workers": persistent_workers and num_workers > 0}
+                            "persistent_workers": persistent_workers and num_workers > 0, "collate_fn": collate}
         self.index: pd.DataFrame | None = None
 
     def _load_index(self, columns: list[str]) -> tuple[pd.DataFrame, list[Any]]:

@@ -1,6 +1,8 @@
-"""One sample per trace: a dict keyed by modality, built by the configured inputs."""
+"""The traces of the index as batches: a dict keyed by modality, each built by its input for all rows at once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -8,10 +10,17 @@ from torch.utils.data import Dataset
 
 from seisbind.data.inputs import ModalityInput
 
+Batch = dict[str, dict[str, Any]]
+
 
 class TraceDataset(Dataset):
     """`rows` are positions in the metadata index shared by all inputs; `info.row` carries the position through
-    batching so that embeddings can be joined back to their traces."""
+    batching so that embeddings can be joined back to their traces.
+
+    torch's DataLoader fetches a batch with `__getitems__`, and every input builds its part of the batch from its
+    arrays in one gather (the waveform input with one HDF5 selection per block), so no per-trace tensors are made
+    and collated: the loaders use `collate` below, which passes the batch through. `dataset[k]` is the batch of
+    one trace (every tensor with a leading dimension of 1)."""
 
     def __init__(self, rows: np.ndarray, inputs: dict[str, ModalityInput]) -> None:
         self.rows = np.asarray(rows, dtype=np.int64)
@@ -20,17 +29,16 @@ class TraceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, k: int) -> dict[str, dict[str, torch.Tensor]]:
-        i = int(self.rows[k])
-        sample = {name: make(i) for name, make in self.inputs.items()}
-        sample["info"] = {"row": torch.tensor(i)}
-        return sample
+    def __getitem__(self, k: int) -> Batch:
+        return self.__getitems__([k])
 
-    def __getitems__(self, ks: list[int]) -> list[dict[str, dict[str, torch.Tensor]]]:
-        """A whole batch at once (torch's DataLoader calls this when it exists): inputs that can read many rows
-        together (`batch`, e.g. traces from blocks) do so; the others build their samples one by one."""
+    def __getitems__(self, ks: list[int]) -> Batch:
         rows = self.rows[np.asarray(ks, dtype=np.int64)]
-        by_input = {name: make.batch(rows) if hasattr(make, "batch") else [make(int(i)) for i in rows]
-                    for name, make in self.inputs.items()}
-        return [{name: samples[j] for name, samples in by_input.items()} | {"info": {"row": torch.tensor(int(i))}}
-                for j, i in enumerate(rows)]
+        return {name: make.batch(rows) for name, make in self.inputs.items()} | {
+            "info": {"row": torch.from_numpy(rows.copy())}}
+
+
+def collate(batch: Batch) -> Batch:
+    """The DataLoader's collate_fn for TraceDataset: its batches come collated (module-level, so workers can
+    pickle it)."""
+    return batch

@@ -1,11 +1,12 @@
-"""Per-modality inputs: what the data layer hands each encoder for one trace.
+"""Per-modality inputs: what the data layer hands each encoder for a batch of traces.
 
 Each input is configured under `modality.<name>.input` and knows three things: which metadata columns it needs,
 how far back in time it looks (`context_hours`, used to keep train and validation windows from overlapping),
-and how to turn trace `i` into `{"x": Tensor, "present": BoolTensor, "mask": Tensor}`. Everything that can be
-computed for all traces at once (metadata scaling, catalog features, the ODBA matrix) is computed in `setup`,
-in the main process, as compact numpy arrays; `__call__` only slices them, and only the waveform input reads
-from disk (HDF5, opened lazily in each worker).
+and how to turn index rows into one batch `{"x": Tensor (B, ...), "present": BoolTensor (B,), "mask": Tensor}`.
+Everything that can be computed for all traces at once (metadata scaling, catalog features, the ODBA matrix) is
+computed in `setup`, in the main process, as compact numpy arrays; `batch` only slices them with the batch's rows
+(one numpy gather and one tensor per key, not one per trace), and only the waveform input reads from disk (HDF5,
+opened lazily in each worker).
 """
 
 from __future__ import annotations
@@ -47,23 +48,14 @@ class ModalityInput(Protocol):
     @property
     def shape(self) -> tuple[int, ...]: ...
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]: ...
+    def batch(self, rows: np.ndarray) -> dict[str, Any]: ...
 
 
-def sample(x: np.ndarray, mask: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """Pack one sample; absent when nothing in it was observed."""
-    out = {"x": torch.from_numpy(np.ascontiguousarray(x))}
-    if mask is not None:
-        out["mask"] = torch.from_numpy(np.ascontiguousarray(mask))
-        out["present"] = torch.tensor(bool(mask.any()))
-    else:
-        out["present"] = torch.tensor(True)
-    return out
+def masked_batch(x: np.ndarray, mask: np.ndarray) -> dict[str, torch.Tensor]:
+    """Pack one batch (B, ...) with its mask (B, ...); a sample is absent when nothing in it was observed."""
+    return {"x": torch.from_numpy(np.ascontiguousarray(x)), "mask": torch.from_numpy(np.ascontiguousarray(mask)),
+            "present": torch.from_numpy(mask.reshape(len(mask), -1).any(axis=1))}
 
-
-# Shared flags of every good trace: collation copies them into the batch, so one tensor serves all samples and
-# saves a tensor construction per sample (a measurable share of a read from a blocked file).
-_TRUE, _FALSE = torch.tensor(True), torch.tensor(False)
 
 
 class WaveformInput:
@@ -81,51 +73,68 @@ class WaveformInput:
         self.files = index["waveform_file"].to_numpy(dtype=np.int8)
         self.readers = sources.waveforms
         self.on_bad_trace = on_bad_trace
+        # Readers of blocked files (seisbind/data/convert.py) locate every row once here, so that a batch is
+        # read with one selection per block and no per-trace work.
+        self.block = np.full(len(index), -1, dtype=np.int64)
+        self.block_row = np.full(len(index), -1, dtype=np.int64)
+        self.block_keys: dict[int, list[tuple[str, str, str]]] = {}
+        for file, reader in enumerate(self.readers):
+            if hasattr(reader, "locate_blocks"):
+                rows = np.flatnonzero(self.files == file)
+                self.block[rows], self.block_row[rows], self.block_keys[file] = reader.locate_blocks(
+                    self.trace_names[rows])
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (3, self.n_samples)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        reader = self.readers[self.files[i]]
-        try:
-            x = reader.read(self.trace_names[i])
-        except BadTraceError as err:
-            x = err
-        return self._sample(i, x)
-
-    def batch(self, rows: np.ndarray) -> list[dict[str, torch.Tensor]]:
-        """The samples of several rows; readers with `read_many` (blocked SeisBench files) read them per block."""
-        traces: dict[int, np.ndarray | BadTraceError] = {}
-        for file in np.unique(self.files[rows]):
-            chosen = [int(i) for i in rows if self.files[i] == file]
-            reader = self.readers[file]
-            if hasattr(reader, "read_many"):
-                traces.update(zip(chosen, reader.read_many([self.trace_names[i] for i in chosen])))
-            else:
-                traces.update((i, self._read(reader, i)) for i in chosen)
-        return [self._sample(int(i), traces[int(i)]) for i in rows]
-
-    def _read(self, reader: Any, i: int) -> np.ndarray | BadTraceError:
-        try:
-            return reader.read(self.trace_names[i])
-        except BadTraceError as err:
-            return err
-
-    def _sample(self, i: int, x: np.ndarray | BadTraceError) -> dict[str, torch.Tensor]:
-        reader = self.readers[self.files[i]]
-        if not isinstance(x, BadTraceError) and x.shape[-1] < self.n_samples:
-            x = BadTraceError(str(getattr(reader, "path", reader)), self.trace_names[i],
-                              f"{x.shape[-1]} samples, need {self.n_samples}")
-        if isinstance(x, BadTraceError):
+    def batch(self, rows: np.ndarray) -> dict[str, Any]:
+        """The traces of `rows` as one (B, 3, n_samples) tensor. A bad trace is zeros with present=False,
+        bad=True, and "trace<TAB>reason" in `skipped` (empty strings for good ones), so that the run's skips are
+        counted once, with reasons."""
+        rows = np.asarray(rows, dtype=np.int64)
+        x = np.zeros((rows.size, *self.shape), dtype=np.float32)
+        problems: dict[int, BadTraceError] = {}
+        blocked = np.flatnonzero(self.block[rows] >= 0)
+        one_by_one = list(np.flatnonzero(self.block[rows] < 0))
+        pairs = self.files[rows[blocked]].astype(np.int64) * (1 << 40) + self.block[rows[blocked]]
+        for pair in np.unique(pairs):
+            positions = blocked[pairs == pair]
+            file, code = divmod(int(pair), 1 << 40)
+            unique, inverse = np.unique(self.block_row[rows[positions]], return_inverse=True)
+            try:
+                traces, finite = self.readers[file].read_block_rows(self.block_keys[file][code], unique)
+            except BadTraceError:
+                one_by_one += list(positions)  # trace by trace, each with its own reason
+                continue
+            if traces.shape[-1] < self.n_samples:
+                one_by_one += list(positions)
+                continue
+            x[positions] = traces[inverse, :, : self.n_samples]
+            for j in positions[~finite[inverse]]:
+                problems[int(j)] = BadTraceError(str(self.readers[file].folder), self.trace_names[rows[j]],
+                                                 "NaN or Inf samples")
+        for j in one_by_one:
+            reader, name = self.readers[self.files[rows[j]]], self.trace_names[rows[j]]
+            try:
+                trace = reader.read(name)
+                if trace.shape[-1] < self.n_samples:
+                    raise BadTraceError(str(getattr(reader, "path", reader)), name,
+                                        f"{trace.shape[-1]} samples, need {self.n_samples}")
+                x[j] = trace[:, : self.n_samples]
+            except BadTraceError as err:
+                problems[int(j)] = err
+        bad = np.zeros(rows.size, dtype=bool)
+        skipped = [""] * rows.size
+        for j, err in problems.items():
             if self.on_bad_trace == "raise":
-                raise x
-            log.warning("skipping bad trace: %s", x)
-            # "trace<TAB>reason" travels with the batch so that the run's skips are counted once, with reasons.
-            return {"x": torch.zeros(self.shape), "present": _TRUE.logical_not(), "bad": _TRUE.clone(),
-                    "skipped": f"{x.trace_name}\t{x.reason.replace(x.trace_name, '<trace>')}"}
-        return {"x": torch.from_numpy(np.ascontiguousarray(x[:, : self.n_samples])), "present": _TRUE,
-                "bad": _FALSE, "skipped": ""}
+                raise err
+            log.warning("skipping bad trace: %s", err)
+            bad[j] = True
+            x[j] = 0.0
+            skipped[j] = f"{err.trace_name}\t{err.reason.replace(err.trace_name, '<trace>')}"
+        return {"x": torch.from_numpy(x), "present": torch.from_numpy(~bad), "bad": torch.from_numpy(bad),
+                "skipped": skipped}
 
 
 class MetadataInput:
@@ -150,8 +159,8 @@ class MetadataInput:
     def shape(self) -> tuple[int, ...]:
         return (len(self.columns),)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return sample(self.values[i], self.mask[i])
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        return masked_batch(self.values[rows], self.mask[rows])
 
 
 class CatalogInput:
@@ -190,8 +199,8 @@ class CatalogInput:
     def shape(self) -> tuple[int, ...]:
         return (len(self.feature_names),)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return sample(self.values[i], self.mask[i])
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        return masked_batch(self.values[rows], self.mask[rows])
 
 
 class AnimalInput:
@@ -228,11 +237,12 @@ class AnimalInput:
     def shape(self) -> tuple[int, ...]:
         return (len(self.individuals), self.n_bins)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        window = self.series[self.end_bin[i] - self.n_bins: self.end_bin[i]].T
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        bins = self.end_bin[rows][:, None] + np.arange(-self.n_bins, 0)
+        window = self.series[bins].transpose(0, 2, 1)       # (B, animals, bins)
         observed = np.isfinite(window)
-        mask = observed.mean(axis=1) >= self.min_coverage
-        return sample(np.where(observed, window, 0.0).astype(np.float32), mask)
+        mask = observed.mean(axis=2) >= self.min_coverage
+        return masked_batch(np.where(observed, window, 0.0).astype(np.float32), mask)
 
 
 SEISCLIP_WINDOW_SAMPLES = 6000

@@ -244,60 +244,49 @@ class SeisBenchWaveforms:
             raise BadTraceError(path, trace_name, f"unreadable ({error})") from None
         return _as_enz(out.reshape(trace_shape), layout, path, trace_name)
 
-    def read_many(self, trace_names: Sequence[str]) -> list[np.ndarray | BadTraceError]:
-        """The traces of `trace_names`, or the BadTraceError of each one that cannot be read, in order.
+    def locate_blocks(self, trace_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str, str]]]:
+        """Where each trace lies in a block, for `read_block_rows`: (block code per name, -1 for a name that is not
+        a block row; the row in the block; the blocks as (chunk, dataset, trailing slices)). Names of one block
+        (`bucket3$12,:3,:12000`, the same trailing slices) share a code. Vectorised over names: a data module
+        locates its whole index once, in setup."""
+        pattern = r"^(?:(?P<chunk>[^/]*)/)?(?P<dataset>[^/$]+)\$(?P<row>\d+)(?:,(?P<rest>.*))?$" if self._chunked \
+            else r"^(?P<chunk>)(?P<dataset>[^$]+)\$(?P<row>\d+)(?:,(?P<rest>.*))?$"
+        parts = pd.Series(np.asarray(trace_names, dtype=object), dtype="string").str.extract(pattern)
+        blocked = parts["dataset"].notna().to_numpy()
+        keys = parts[["chunk", "dataset", "rest"]].fillna("").astype(str)
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+        codes = np.where(blocked, codes, -1).astype(np.int64)
+        rows = np.where(blocked, pd.to_numeric(parts["row"], errors="coerce").fillna(-1), -1).astype(np.int64)
+        return codes, rows, [tuple(key) for key in uniques]
 
-        Names that address rows of one block (`bucket3$12,:3,:12000`, the same trailing slices) are read with one
-        HDF5 selection per block: the Python cost of a read is then paid per block, not per trace, which is what
-        lets a batch of traces from a few blocks come off the disk at the rate of the block layout. Anything
-        else goes through `read` one by one."""
-        out: list[np.ndarray | BadTraceError | None] = [None] * len(trace_names)
-        groups: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
-        for k, trace_name in enumerate(trace_names):
-            chunk, name = trace_name.partition("/")[::2] if self._chunked else ("", trace_name)
-            dataset, sep, location = name.partition("$")
-            row, comma, rest = location.partition(",")
-            if sep and row.isdigit() and (comma or not rest):
-                groups.setdefault((chunk, dataset, rest), []).append((k, int(row)))
-            else:
-                out[k] = self._read_or_error(trace_name)
-        for (chunk, dataset_name, rest), members in groups.items():
-            try:
-                opened = self._chunk(chunk)
-                dataset = opened.blocks.get(dataset_name)
-                if dataset is None:
-                    dataset = opened.blocks[dataset_name] = opened.handle["data"][dataset_name]
-                trailing = parse_trace_location(f"x$0,{rest}")[1][1:] if rest else ()
-                rows = np.array([row for _, row in members])
-                unique, inverse = np.unique(rows, return_inverse=True)
-                if unique[-1] >= dataset.shape[0]:
-                    raise ValueError(f"row {unique[-1]} outside a block of {dataset.shape[0]}")
-                block = dataset[unique][(slice(None), *trailing)].astype(np.float32, copy=False)
-            except (KeyError, ValueError, OSError, TypeError, SeisbindInputError):
-                for k, _ in members:  # the one-by-one path names the trace and the reason
-                    out[k] = self._read_or_error(trace_names[k])
-                continue
-            path, layout = opened.handle.filename, opened.layout
-            if block.ndim != 3 or block.shape[1 + layout.component_axis] != layout.n_components:
-                for k, _ in members:
-                    out[k] = BadTraceError(path, trace_names[k], f"trace shape {block.shape[1:]} does not hold "
-                                                                 f"{layout.n_components} components")
-                continue
-            # The whole selection at once: component order and the finiteness check per block, not per trace.
-            enz = block[:, layout.enz_rows, :] if layout.component_axis == 0 else \
-                block[:, :, layout.enz_rows].transpose(0, 2, 1)
-            enz = np.ascontiguousarray(enz, dtype=np.float32)
-            finite = np.isfinite(enz).all(axis=(1, 2))
-            for (k, _), position in zip(members, inverse):
-                out[k] = enz[position] if finite[position] else \
-                    BadTraceError(path, trace_names[k], "NaN or Inf samples")
-        return out
-
-    def _read_or_error(self, trace_name: str) -> np.ndarray | BadTraceError:
+    def read_block_rows(self, block: tuple[str, str, str], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows `rows` (sorted, distinct) of one block as float32 (k, 3, n_samples) E, N, Z with one HDF5
+        selection, and which of them are finite. The Python cost of a read is then paid per block, not per
+        trace, which lets a batch from a few blocks come off the disk at the rate of the block layout. Raises
+        BadTraceError (naming the block) when the block cannot be read as traces."""
+        chunk, dataset_name, rest = block
+        opened = self._chunk(chunk)
+        path, layout = opened.handle.filename, opened.layout
+        where = f"{dataset_name}${rows[0]},{rest}" if rest else f"{dataset_name}${rows[0]}"
         try:
-            return self.read(trace_name)
-        except BadTraceError as error:
-            return error
+            dataset = opened.blocks.get(dataset_name)
+            if dataset is None:
+                dataset = opened.blocks[dataset_name] = opened.handle["data"][dataset_name]
+            trailing = parse_trace_location(f"x$0,{rest}")[1][1:] if rest else ()
+            if rows[-1] >= dataset.shape[0]:
+                raise ValueError(f"row {rows[-1]} outside a block of {dataset.shape[0]}")
+            values = dataset[rows][(slice(None), *trailing)]
+        except (KeyError, ValueError, OSError, TypeError) as error:
+            raise BadTraceError(path, where, f"block data/{dataset_name} unreadable ({error})") from None
+        if values.ndim != 3 or values.shape[1 + layout.component_axis] != layout.n_components:
+            raise BadTraceError(path, where, f"trace shape {values.shape[1:]} does not hold "
+                                             f"{layout.n_components} components")
+        # The whole selection at once: component order and the finiteness check per block, not per trace.
+        enz = values[:, layout.enz_rows, :] if layout.component_axis == 0 else \
+            values[:, :, layout.enz_rows].transpose(0, 2, 1)
+        enz = np.ascontiguousarray(enz, dtype=np.float32)
+        return enz, np.isfinite(enz).all(axis=(1, 2))
+
 
     def close(self) -> None:
         """Release this process's file handles (the next `read` opens again)."""

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.gnss import FEATURE_COLUMNS, displacement_windows, gnss_window_features
-from seisbind.data.inputs import DataSources, sample
+from seisbind.data.gnss import displacement_windows
+from seisbind.data.inputs import DataSources, masked_batch
 from seisbind.data.tables import TableSource
 from seisbind.probe.families import FamilyUnavailable, StudyData, load_or_unavailable
 
@@ -57,32 +57,57 @@ class GnssInput:
     def shape(self) -> tuple[int, ...]:
         return (self.max_stations * 3, self.window_days)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return sample(self.values[i], self.mask[i])
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        return masked_batch(self.values[rows], self.mask[rows])
 
 
 class GnssFamily:
-    """Probe features per window: the station-averaged absolute displacement per component over the
-    `window_days` days before the window ends, beyond each station's trend over the `trend_days` before those
-    (seisbind.data.gnss.gnss_window_features), and the number of stations counted (NaN where none: the window
-    lacks the family)."""
+    """Probe features per window: how far the GNSS stations near the window's target moved over the
+    `window_days` days before the window ends, beyond each station's trend over the `trend_days` before those.
+
+    A pre-event window's target is its own; a matched background window's is the target of its stratum
+    (probe.background.match_days), so both classes of a stratum look at the same stations and station
+    differences cancel. Per window: the stations within `radius_km` of the target's epicentre that have
+    `min_coverage` of their days (at most `max_stations`, nearest first; seisbind.data.gnss.displacement_windows),
+    and per component the log10 of the mean over them of the absolute residual at the last day (mm; absolute
+    because a slip transient moves stations in different directions, log10 because co-seismic steps of nearby
+    earthquakes reach decimetres where noise is a few mm), with `gnss_n_stations`. Windows without a located target
+    (unmatched background) or without a station nearby lack the family."""
 
     name = "gnss"
-    columns = tuple(FEATURE_COLUMNS)
+    columns = ("gnss_east_log10_mm", "gnss_north_log10_mm", "gnss_up_log10_mm", "gnss_n_stations")
     simulated = False
 
-    def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 7, trend_days: int = 30,
-                 min_days: int = 3) -> None:
+    def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 5, trend_days: int = 30,
+                 radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.6) -> None:
         self.source = TableSource.of(source, "gnss features source")
-        self.window_days, self.trend_days, self.min_days = int(window_days), int(trend_days), int(min_days)
+        self.window_days, self.trend_days = int(window_days), int(trend_days)
+        self.radius_km, self.max_stations, self.min_coverage = float(radius_km), int(max_stations), float(min_coverage)
 
     def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
         series = load_or_unavailable(data, self.source, "gnss features")
-        table = gnss_window_features(series, windows, window_days=self.window_days, trend_days=self.trend_days,
-                                     min_days=self.min_days)
-        table["gnss_n_stations"] = table["gnss_n_stations"].where(table["gnss_n_stations"] > 0)
-        if table["gnss_n_stations"].isna().all():
-            raise FamilyUnavailable(f"no GNSS station has {self.min_days} of the {self.window_days} days before any "
-                                    f"window ({series['station'].nunique()} stations, {series['time'].min()} to "
+        target = windows["target_event_id"].astype("string").fillna(windows["stratum"].astype("string"))
+        located = data.catalog.assign(event_id=data.catalog["event_id"].astype("string"))
+        located = located.drop_duplicates("event_id").set_index("event_id")
+        lat = located["latitude_deg"].reindex(target).to_numpy(np.float64)
+        lon = located["longitude_deg"].reindex(target).to_numpy(np.float64)
+        values, mask = displacement_windows(
+            series, pd.DatetimeIndex(windows["end_time"]).as_unit("ns").asi8, lat, lon, radius_km=self.radius_km,
+            window_days=self.window_days, trend_days=self.trend_days, max_stations=self.max_stations,
+            min_coverage=self.min_coverage)
+        last = np.abs(values[:, :, -1]).reshape(len(windows), self.max_stations, 3)
+        counted = mask.reshape(len(windows), self.max_stations, 3).all(axis=2)
+        n = counted.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counted[:, :, None], last, 0.0).sum(axis=1) / n[:, None]
+        with np.errstate(divide="ignore"):
+            logged = np.log10(np.maximum(mean, 1e-3))
+        table = pd.DataFrame(np.where(n[:, None] > 0, logged, np.nan), index=windows.index,
+                             columns=list(self.columns[:3]))
+        table["gnss_n_stations"] = np.where(n > 0, n, np.nan)
+        if not (n > 0).any():
+            raise FamilyUnavailable(f"no GNSS station within {self.radius_km:g} km of any target has "
+                                    f"{self.min_coverage:.0%} of the {self.window_days} days before its windows "
+                                    f"({series['station'].nunique()} stations, {series['time'].min()} to "
                                     f"{series['time'].max()})")
         return table

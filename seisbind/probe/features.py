@@ -258,6 +258,7 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
     from torch.utils.data import DataLoader
 
     from seisbind.data.datamodule import SeisBindDataModule
+    from seisbind.data.dataset import collate
     from seisbind.module import SeisBindModule
 
     module = SeisBindModule.from_checkpoint(ckpt).to(device)
@@ -288,7 +289,7 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n
     lo, hi = window_ranges(times, windows)
     used = _rows_in_windows(times, lo, hi)
     log.info("embedding %d traces of %d windows with %s", used.size, len(windows), ckpt)
-    loader = DataLoader(datamodule.dataset(order[used]), batch_size=batch_size, shuffle=False,
+    loader = DataLoader(datamodule.dataset(order[used]), batch_size=batch_size, shuffle=False, collate_fn=collate,
                         num_workers=num_workers)
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     present: dict[str, list[np.ndarray]] = {name: [] for name in names}
