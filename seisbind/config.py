@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
-from hydra.utils import get_object, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from seisbind.errors import SeisbindInputError
@@ -57,20 +56,6 @@ def validate_train_config(cfg: DictConfig) -> None:
                 f"{[m for m in modalities if m != cfg.anchor]}")
         if float(weight) < 0:
             raise SeisbindInputError(f"pairs.{name}={weight}: pair weights must be >= 0")
-
-
-def check_keys(node: DictConfig, where: str) -> None:
-    """Every key of a `_target_` config node must be a parameter of its target (keyword-only included): an
-    unknown key is a typo that would otherwise change nothing, silently."""
-    target = get_object(node._target_)
-    params = inspect.signature(target).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    unknown = [k for k in node if not str(k).startswith("_") and k not in params]
-    if unknown:
-        known = ", ".join(k for k in params if k not in ("self", "inputs"))
-        raise SeisbindInputError(f"{', '.join(f'{where}.{k}' for k in unknown)}: no such setting of {node._target_} "
-                                 f"(known: {known})")
 
 
 def build(node: Any, where: str, **kwargs: Any) -> Any:

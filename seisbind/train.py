@@ -16,22 +16,25 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from seisbind.checkpoints import LastCheckpoint, read_checkpoint
-from seisbind.config import build, check_keys, validate_train_config, wandb_default_offline
+from seisbind.config import build, validate_train_config, wandb_default_offline
+from seisbind.config_schema import TrainConfig, typed_config
 from seisbind.module import SeisBindModule
 
 log = logging.getLogger(__name__)
 
 
 def build_datamodule(cfg: DictConfig):
-    """The data module with one input per configured modality; a key under `data` that the data module does not
-    take (a typo such as `data.rot=`) is an error naming it."""
-    check_keys(cfg.data, "data")
+    """The data module with one input per configured modality."""
     inputs = {name: build(m.input, f"modality.{name}.input") for name, m in cfg.modality.items()}
     return build(cfg.data, "data", inputs=inputs, _recursive_=False)
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit the configured model; returns {"checkpoint": last checkpoint path, "best": best path, "metrics": ...}."""
+    """Fit the configured model; returns {"checkpoint": last checkpoint path, "best": best path, "metrics": ...}.
+
+    `data` is checked against its schema first (seisbind.config_schema.TrainData): a typo such as `data.rot=` or
+    a wrong type such as `data.batch_size=1.5` is an error naming the key before anything is read."""
+    cfg = typed_config(cfg, TrainConfig)
     validate_train_config(cfg)
     if cfg.get("ckpt_path"):
         read_checkpoint(cfg.ckpt_path, key="ckpt_path")  # a bad file fails here, before any data is read

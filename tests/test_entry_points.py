@@ -30,12 +30,26 @@ def assert_user_error(done: subprocess.CompletedProcess, *needles: str) -> None:
 @pytest.mark.parametrize(("script", "args", "needles"), [
     ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none"], ["NOWHERE", "not a folder"]),
     ("probe.py", ["data.root=NOWHERE"], ["data.root=NOWHERE", "not a folder"]),
+    # Typed configs (seisbind/config_schema.py) are checked before the data root is looked at.
+    ("probe.py", ["data.root=NOWHERE", "probe.n_permutations=abc"], ["probe.n_permutations", "'abc'", "Integer"]),
+    ("probe.py", ["data.root=NOWHERE", "+probe.n_permutation=5"], ["probe.n_permutation:", "no such setting"]),
+    ("probe.py", ["probe=stations", "data.stations=s.xml"], ["set data.waveforms=...", "event.time=..."]),
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "data.batch_size=1.5"],
+     ["data.batch_size", "'1.5'", "Integer"]),
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "+data.rot=x"],
+     ["data.rot:", "no such setting"]),
     ("scripts/make_synthetic.py", ["out=x", "n_trace=5"], ["n_trace"]),
     ("scripts/import_seisclip.py", ["src=missing.pt"], ["src=missing.pt", "no such file"]),
     ("scripts/import_seisclip.py", [], ["src=..."]),
-], ids=["train-root", "probe-root", "synthetic-key", "seisclip-src", "seisclip-required"])
+], ids=["train-root", "probe-root", "probe-type", "probe-key", "stations-required", "train-type", "train-key",
+        "synthetic-key", "seisclip-src", "seisclip-required"])
 def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], needles: list[str]) -> None:
     assert_user_error(run(script, *args, cwd=tmp_path), *needles)
+
+
+def test_a_key_the_config_lacks_is_still_refused_by_hydra(tmp_path: Path) -> None:
+    done = run("probe.py", "data.root=NOWHERE", "probe.n_permutation=5", cwd=tmp_path)
+    assert done.returncode != 0 and "probe.n_permutation" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_corrupt_probe_checkpoint_is_one_line(tmp_path: Path, synthetic_root: Path) -> None:

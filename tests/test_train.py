@@ -157,7 +157,7 @@ def test_smoke_flags_end_with_a_current_checkpoint(tmp_path: Path, synthetic_roo
 @pytest.mark.parametrize(("override", "message"), [
     ("data.batch_size=0", r"data\.batch_size=0: must be a whole number >= 1"),
     ("data.batch_size=5000", r"data\.batch_size=5000 is larger than the \d+ training traces"),
-    ("+data.rot=/data", r"data\.rot: no such setting of seisbind\.data\.datamodule\.SeisBindDataModule"),
+    ("+data.rot=/data", r"data\.rot: no such setting \(known: root, "),
 ])
 def test_bad_data_settings_fail_at_start(tmp_path: Path, synthetic_root: Path, override: str, message: str) -> None:
     with pytest.raises(SeisbindInputError, match=message):

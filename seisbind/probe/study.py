@@ -22,6 +22,7 @@ import pandas as pd
 import sklearn
 from omegaconf import DictConfig, OmegaConf
 
+from seisbind.config_schema import StudyConfig, typed_config
 from seisbind.data.catalog import mc_max_curvature, to_utc_ns
 from seisbind.data.movebank import odba_bins
 from seisbind.data.tables import SideTables, TableSource
@@ -87,9 +88,8 @@ def run(cfg: DictConfig) -> dict:
 
 def settings_of(cfg: DictConfig) -> Settings:
     p = cfg.probe
-    return Settings(n_bootstrap=int(p.n_bootstrap), n_permutations=int(p.n_permutations),
-                    n_folds=int(p.n_folds), logistic_C=float(p.logistic_C),
-                    min_windows_per_class=int(p.min_windows_per_class), seed=int(cfg.seed))
+    return Settings(n_bootstrap=p.n_bootstrap, n_permutations=p.n_permutations, n_folds=p.n_folds,
+                    logistic_C=p.logistic_C, min_windows_per_class=p.min_windows_per_class, seed=int(cfg.seed))
 
 
 # ------------------------------------------------------------------------------------------------ sources
@@ -158,9 +158,9 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
     start_ns, end_ns = to_utc_ns(other["start_time"]), to_utc_ns(other["end_time"])
     inside = (start_ns >= span_lo) & (end_ns <= span_hi)
     catalog = sources.catalog
-    loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= float(p.quiet_min_magnitude), "time"]),
+    loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= p.quiet_min_magnitude, "time"]),
                          to_utc_ns(windows.loc[windows["window_type"] == "pre", "target_time"])])
-    quiet_ns = int(float(p.quiet_hours) * 3.6e12)
+    quiet_ns = int(p.quiet_hours * 3.6e12)
     near = np.searchsorted(loud, start_ns - quiet_ns, side="left") < np.searchsorted(loud, end_ns + quiet_ns,
                                                                                        side="right")
     info = {"shift_days": shift / pd.Timedelta(days=1), "n_copied": int(len(other)),
@@ -174,19 +174,19 @@ def study_windows(cfg: DictConfig, sources: Sources) -> tuple[pd.DataFrame, dict
 def window_options(cfg: DictConfig) -> dict:
     """The `make_windows` settings of the study, also used on every ETAS-simulated catalog."""
     p = cfg.probe
-    return dict(target_min_magnitude=float(p.target_min_magnitude), decluster=p.decluster,
-                decluster_hours=float(p.decluster_hours), decluster_km=float(p.decluster_km),
-                horizons_hours=list(p.horizons_hours), n_background=int(p.n_background),
-                quiet_min_magnitude=float(p.quiet_min_magnitude), quiet_hours=float(p.quiet_hours),
-                post_hours=(float(p.post_start_hours), float(p.post_start_hours) + max(p.horizons_hours)),
+    return dict(target_min_magnitude=p.target_min_magnitude, decluster=p.decluster,
+                decluster_hours=p.decluster_hours, decluster_km=p.decluster_km,
+                horizons_hours=list(p.horizons_hours), n_background=p.n_background,
+                quiet_min_magnitude=p.quiet_min_magnitude, quiet_hours=p.quiet_hours,
+                post_hours=(p.post_start_hours, p.post_start_hours + max(p.horizons_hours)),
                 period=study_period(cfg), match_days=p.background.match_days,
-                background_per_target=int(p.background.per_target), seed=int(cfg.seed))
+                background_per_target=p.background.per_target, seed=int(cfg.seed))
 
 
 def study_period(cfg: DictConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
     """probe.period as UTC timestamps (configs/area/*.yaml by default)."""
     period = cfg.probe.period
-    return Period(str(period.start), str(period.end)).timestamps("probe.period")
+    return Period(period.start, period.end).timestamps("probe.period")
 
 
 def other_period_shift(cfg: DictConfig, main: pd.DataFrame, span_ns: tuple[int, int],
@@ -195,10 +195,10 @@ def other_period_shift(cfg: DictConfig, main: pd.DataFrame, span_ns: tuple[int, 
     or `auto`: back by the period's length when the data reach that far before it (the copies then lie wholly
     outside the study period), else -30 days, which keeps most copies inside a short data span."""
     other = cfg.probe.other_period
-    if other.get("start"):
+    if other.start:
         return pd.Timestamp(other.start, tz="UTC") - main["start_time"].min()
-    if str(other.shift_days) != "auto":
-        return pd.Timedelta(days=float(other.shift_days))
+    if other.shift_days != "auto":
+        return pd.Timedelta(days=other.shift_days)
     length = period[1] - period[0]
     if span_ns[0] <= (period[0] - length).value:
         return -length
@@ -218,7 +218,7 @@ def completeness(cfg: DictConfig, catalog: pd.DataFrame, after_days: float = 2.0
     times = pd.to_datetime(catalog["time"], utc=True)
     inside = catalog[(times >= start) & (times <= end)]
     months = pd.to_datetime(inside["time"], utc=True).dt.strftime("%Y-%m")
-    need = int(cfg.probe.min_count_b)
+    need = cfg.probe.min_count_b
     monthly = {month: mc_max_curvature(group["magnitude"]) for month, group in inside.groupby(months)
                if group["magnitude"].notna().sum() >= need}
     after = {}
@@ -227,13 +227,12 @@ def completeness(cfg: DictConfig, catalog: pd.DataFrame, after_days: float = 2.0
         window = inside["magnitude"].to_numpy()[(inside_ns > t) & (inside_ns <= t + int(after_days * 86400e9))]
         if np.isfinite(window).sum() >= need:
             after[f"{pd.Timestamp(t, tz='UTC').isoformat()} M{m:.1f}"] = mc_max_curvature(window)
-    setting = str(cfg.probe.min_magnitude)
-    if setting == "auto":
+    if cfg.probe.min_magnitude == "auto":
         floor = max(monthly.values()) if monthly else float("nan")
         how = (f"largest monthly Mc of {len(monthly)} months" if monthly else
                f"no month with {need} events: no floor")
     else:
-        floor, how = float(setting), "probe.min_magnitude"
+        floor, how = cfg.probe.min_magnitude, "probe.min_magnitude"
     return {"floor": floor, "method": how, "monthly_mc": monthly, f"mc_{after_days:g}_days_after_m5": after}
 
 
@@ -246,7 +245,7 @@ def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog
     """
     pre = windows[windows["window_type"] == "pre"]
     post = pre.copy()
-    post["start_time"] = pre["target_time"] + pd.Timedelta(hours=float(post_start_hours))
+    post["start_time"] = pre["target_time"] + pd.Timedelta(hours=post_start_hours)
     post["end_time"] = post["start_time"] + pd.to_timedelta(pre["horizon_hours"], unit="h")
     post["window_type"] = "post"
     post["window_id"] = "post" + pre["window_id"].str.removeprefix("pre")
@@ -272,9 +271,9 @@ def window_features(cfg: DictConfig, sources: Sources, windows: pd.DataFrame, st
     if cfg.get("ckpt"):
         e = cfg.probe.embedding
         data = OmegaConf.to_container(cfg.data, resolve=True)
-        parts.append(features.embedding_features(cfg.ckpt, data, windows, n_components=int(e.n_components),
-                                                 batch_size=int(e.batch_size), num_workers=int(e.num_workers),
-                                                 device=str(e.device)))
+        parts.append(features.embedding_features(cfg.ckpt, data, windows, n_components=e.n_components,
+                                                 batch_size=e.batch_size, num_workers=e.num_workers,
+                                                 device=e.device))
     else:
         study.skip("feature family embedding", "no checkpoint given (ckpt=PATH adds the embedding feature sets)")
     return pd.concat(parts, axis=1)
@@ -369,8 +368,8 @@ def comparisons(cfg: DictConfig, study: Study, data: HorizonData, settings: Sett
             evaluate.check_classes(part.y, settings, what)
             X = study.features.iloc[part.index]
             result = evaluate.compare(X[cols_a], X[cols_b], part.y, part.groups, cfg.probe.comparison_score,
-                                      settings, test=str(cfg.probe.comparison_test),
-                                      n_permutations=int(cfg.probe.n_comparison_permutations))
+                                      settings, test=cfg.probe.comparison_test,
+                                      n_permutations=cfg.probe.n_comparison_permutations)
         except SeisbindInputError as err:
             study.skip(what, str(err))
             continue
@@ -503,8 +502,8 @@ def _study_horizon(cfg: DictConfig, study: Study, h: float, settings: Settings) 
 
 def evaluate_horizons(cfg: DictConfig, study: Study, settings: Settings) -> list[HorizonOutcome]:
     """`study_horizon` for every horizon, in `probe.n_jobs` processes (joblib; 1 = in this process)."""
-    horizons = [float(h) for h in cfg.probe.horizons_hours]
-    n_jobs = int(cfg.probe.get("n_jobs", 1))
+    horizons = list(cfg.probe.horizons_hours)
+    n_jobs = cfg.probe.n_jobs
     if n_jobs == 1 or len(horizons) == 1:
         return [study_horizon(cfg, study, h, settings) for h in horizons]
     from joblib import Parallel, delayed
@@ -514,8 +513,10 @@ def evaluate_horizons(cfg: DictConfig, study: Study, settings: Settings) -> list
 
 
 def run_study(cfg: DictConfig) -> dict:
-    """The study; returns the metrics dict also written to OUT/metrics.json."""
+    """The study; returns the metrics dict also written to OUT/metrics.json. `probe` and `data` are checked
+    against seisbind.config_schema.StudyConfig first, so a wrong type or key stops it before any data is read."""
     started = time.perf_counter()
+    cfg = typed_config(cfg, StudyConfig)
     settings = settings_of(cfg)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -585,7 +586,7 @@ def clustering_null(cfg: DictConfig, sources: Sources, study: Study, results: li
     sets = {name: feature_columns(cfg, study, name)[0] for name in cfg.probe.feature_sets}
     sets = etas_null.catalog_only(sets, simulated_columns(study.families))
     nulls, info = {}, None
-    if int(e.n_sims) <= 0:
+    if e.n_sims <= 0:
         study.skip("ETAS null", "probe.etas.n_sims=0")
     elif not sets:
         study.skip("ETAS null", "no feature set is made of catalog features only")
@@ -594,9 +595,9 @@ def clustering_null(cfg: DictConfig, sources: Sources, study: Study, results: li
         try:
             nulls, info = etas_null.etas_null(
                 sources.catalog, study.completeness["floor"], study_period(cfg), window_options(cfg), sets,
-                [float(h) for h in cfg.probe.horizons_hours], list(cfg.probe.scores), settings,
+                list(cfg.probe.horizons_hours), list(cfg.probe.scores), settings,
                 features_of=lambda catalog, windows: simulated_features(study.families, catalog, windows),
-                family_of=study.family_of, n_sims=int(e.n_sims), seed=int(cfg.seed))
+                family_of=study.family_of, n_sims=e.n_sims, seed=int(cfg.seed))
             info["seconds"] = time.perf_counter() - started
         except SeisbindInputError as err:
             study.skip("ETAS null", str(err))
@@ -625,10 +626,10 @@ def headline(cfg: DictConfig, study: Study, results: list[dict]) -> dict:
     Ties are common (permutation p-values share a floor); among them the row that can be tested against
     clustering (it has an ETAS null) comes first, then the larger AUC, then the fewer columns. The ETAS p-value
     itself plays no part in the choice, only whether the row has one."""
-    primary = cfg.probe.get("primary")
+    primary = cfg.probe.primary
     if primary:
         chosen = [r for r in results if (r["feature_set"], r["score"], r["horizon_hours"]) ==
-                  (primary.feature_set, primary.score, float(primary.horizon_hours))]
+                  (primary.feature_set, primary.score, primary.horizon_hours)]
         if not chosen:
             raise SeisbindInputError(
                 f"probe.primary={dict(primary)} is not among the result rows (feature sets "
@@ -670,7 +671,7 @@ def wikelski_results(cfg: DictConfig, sources: Sources, study: Study, settings: 
         study.skip("wikelski2020", sources.metadata_missing or f"no Movebank file ({source.describe(cfg.data.root)})")
         return [], None
     try:
-        odba = odba_bins(sources.tables.load(source, "the Wikelski baseline"), bin_minutes=float(w.bin_minutes))
+        odba = odba_bins(sources.tables.load(source, "the Wikelski baseline"), bin_minutes=w.bin_minutes)
         meta = sources.metadata
         events = pd.DataFrame({"time": pd.to_datetime(features.trace_times_ns(meta), utc=True),
                                "pga": meta["trace_pga_cmps2"].astype(np.float64).fillna(0.0)})
@@ -681,21 +682,21 @@ def wikelski_results(cfg: DictConfig, sources: Sources, study: Study, settings: 
         return [], None
     records = []
     for h in cfg.probe.horizons_hours:
-        data = horizon_data(study.windows, float(h))
-        s = wb.wikelski_score(study.windows.iloc[data.index], animal, min_coverage=float(w.min_coverage))
+        data = horizon_data(study.windows, h)
+        s = wb.wikelski_score(study.windows.iloc[data.index], animal, min_coverage=w.min_coverage)
         part = subset(data, np.isfinite(s))
-        what = f"wikelski2020 at {float(h):g} h"
+        what = f"wikelski2020 at {h:g} h"
         try:
             evaluate.check_classes(part.y, settings, what)
         except SeisbindInputError as err:
             study.skip(what, str(err))
             continue
         s = s[np.isfinite(s)]
-        oof[(float(h), "wikelski2020")] = (part, {"wikelski2020": s})
+        oof[(h, "wikelski2020")] = (part, {"wikelski2020": s})
         labels = horizon_labels(study, data, settings)[:, np.searchsorted(data.index, part.index)]
         record = evaluate.auc_record(part.y, s)
         null = evaluate.fixed_null_aucs(s, labels)
-        records.append({"horizon_hours": float(h), "feature_set": "animal", "score": "wikelski2020"} | record
+        records.append({"horizon_hours": h, "feature_set": "animal", "score": "wikelski2020"} | record
                        | evaluate.refit_inference(record["auc"], null) | {"n_features": 1, "null_aucs": null})
     bins = pga[pga > 0]
     detector = None
@@ -717,11 +718,11 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
     present = [f for f in study.families if set(f.columns) & set(study.features.columns)]
     coverage = {f.name: float(study.features[list(set(f.columns) & set(study.features.columns))].notna()
                               .any(axis=1).mean()) for f in present}
-    return {"root": str(cfg.data.root), "ckpt": cfg.get("ckpt"), "catalog_events": int(len(catalog)),
+    return {"root": cfg.data.root, "ckpt": cfg.get("ckpt"), "catalog_events": int(len(catalog)),
             "period": [t.isoformat() for t in study_period(cfg)], "match_days": cfg.probe.background.match_days,
             "magnitude_floor": study.completeness["floor"], "magnitude_floor_method": study.completeness["method"],
             "catalog_start": str(catalog["time"].min()), "catalog_end": str(catalog["time"].max()),
-            "target_min_magnitude": float(cfg.probe.target_min_magnitude), "decluster": cfg.probe.decluster,
+            "target_min_magnitude": cfg.probe.target_min_magnitude, "decluster": cfg.probe.decluster,
             "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),
             "n_traces": int(len(sources.metadata)) if sources.metadata is not None else 0,
             "families": [f.name for f in present],
@@ -743,11 +744,11 @@ def write_outputs(out: Path, study: Study, metrics: dict, oof: dict, cfg: DictCo
     numeric = feats.select_dtypes("number")
     tests = []
     for h in cfg.probe.horizons_hours:
-        data = horizon_data(study.windows, float(h))
+        data = horizon_data(study.windows, h)
         if min(data.y.sum(), (~data.y).sum()) < 2:
             continue
         table_h = feature_tests(numeric.iloc[data.index], data.y)
-        tests.append(table_h.reset_index().assign(horizon_hours=float(h)))
+        tests.append(table_h.reset_index().assign(horizon_hours=h))
     stats_table = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame()
     if len(stats_table):
         stats_table = stats_table[["horizon_hours"] + [c for c in stats_table.columns if c != "horizon_hours"]]

@@ -28,6 +28,7 @@ from obspy.geodetics import gps2dist_azimuth  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E402
 
+from seisbind.config_schema import StationsConfig, typed_config  # noqa: E402
 from seisbind.errors import SeisbindInputError  # noqa: E402
 from seisbind.files import jsonable, save_figure, write_csv, write_json  # noqa: E402
 from seisbind.probe.stations.continuous import StationRecord, index_waveform_files, load_station, read_station_table  # noqa: E402
@@ -60,11 +61,11 @@ class Event:
 
 def parse_event(event: DictConfig) -> Event:
     """event.time (ISO 8601; naive means UTC), event.latitude, event.longitude (degrees)."""
+    latitude, longitude = event.latitude, event.longitude
     try:
-        time = pd.Timestamp(str(event.time))
-        latitude, longitude = float(event.latitude), float(event.longitude)
+        time = pd.Timestamp(event.time)
     except (ValueError, TypeError) as exc:
-        raise SeisbindInputError(f"event: cannot read time/latitude/longitude from {dict(event)} ({exc})") from exc
+        raise SeisbindInputError(f"event.time={event.time!r}: not an ISO 8601 time ({exc})") from exc
     time = time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 360):
         raise SeisbindInputError(f"event: latitude {latitude} / longitude {longitude} out of range")
@@ -364,6 +365,7 @@ def run(cfg: DictConfig) -> dict:
     """Score every station and window, test the network-level claims, write OUT/stations.csv,
     station_windows.csv, summary.json, placebo.csv, map.png, timeseries.png, print the claims table (see
     console_summary); return the summary."""
+    cfg = typed_config(cfg, StationsConfig)
     probe, data = cfg.probe, cfg.data
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -371,7 +373,7 @@ def run(cfg: DictConfig) -> dict:
     table = read_station_table(data.stations)
     waveforms = OmegaConf.to_container(data.waveforms) if OmegaConf.is_list(data.waveforms) else data.waveforms
     index, skipped_files = index_waveform_files(waveforms, format=data.format, on_bad_file=data.on_bad_file)
-    coordinates, skipped, without_waveforms = _coordinates(index, table, str(data.stations))
+    coordinates, skipped, without_waveforms = _coordinates(index, table, data.stations)
     if not coordinates:
         raise SeisbindInputError(f"no station in data.waveforms={waveforms!r} has coordinates in "
                                  f"data.stations={data.stations}: {skipped}")
