@@ -45,9 +45,9 @@ lock:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# The demo data root carries all three planted precursors (strength 1); strength 0 is the null.
+# The demo data root carries all four planted precursors (strength 1); strength 0 is the null.
 $(DATA)/truth.json: | $(STAMP)
-	$(PY) scripts/make_synthetic.py out=$(DATA) seed=0 precursor.catalog=1 precursor.spectrum=1 precursor.animal=1
+	$(PY) scripts/make_synthetic.py out=$(DATA) seed=0 precursor.catalog=1 precursor.spectrum=1 precursor.animal=1 precursor.gnss=1
 
 demo: $(STAMP) $(DATA)/truth.json
 	mkdir -p $(RUN)

@@ -65,6 +65,8 @@ class Background:
 
 @dataclass
 class Embedding:
+    traces: str = "auto"
+    center_per_station: bool = True
     n_components: int = 8
     batch_size: int = 64
     num_workers: int = 0

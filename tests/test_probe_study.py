@@ -278,19 +278,45 @@ def tiny_checkpoint(path: Path, names: tuple[str, ...], shapes: dict[str, list[i
 
 
 @pytest.mark.slow
-def test_checkpoint_adds_embedding_features(roots, tmp_path):
+def test_checkpoint_adds_one_embedding_set_per_encoder(roots, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "tiny.ckpt", ("spectrum", "metadata", "catalog"),
                            {"spectrum": [3, 12000], "metadata": [8], "catalog": [8]})
     metrics = run_study(probe_config(roots["catalog"], tmp_path / "out", f"ckpt={ckpt}", "probe.horizons_hours=[24]",
-                                     "probe.n_permutations=20", "probe.embedding.n_components=3"))
+                                     "probe.n_permutations=20", "probe.embedding.n_components=3",
+                                     "probe.embedding.traces=events"))
     table = pd.read_csv(tmp_path / "out" / "features.csv")
     assert {f"emb_{m}_pc{i}" for m in ("spectrum", "metadata", "catalog") for i in range(3)} <= set(table.columns)
     embedded = table.filter(like="emb_spectrum").notna().all(axis=1)
     assert embedded.sum() >= 20 and not embedded.all()   # only windows holding traces have an embedding
     sets = {r["feature_set"] for r in metrics["results"]}
-    assert {"embedding", "catalog+embedding"} <= sets
+    assert {"embedding:spectrum", "embedding:metadata", "catalog+embedding:spectrum"} <= sets
     compared = {(c["feature_set_a"], c["feature_set_b"]) for c in metrics["comparisons"]}
-    assert ("catalog", "catalog+embedding") in compared
+    assert ("catalog", "catalog+embedding:spectrum") in compared
+    cover = metrics["data"]["embedding"]
+    assert cover["traces"] == "events" and cover["anchor"] == "spectrum"
+    assert cover["per_window_type"]["pre"]["with_embedding"] == int(embedded[table["window_id"].str.startswith(
+        "pre_h24")].sum())
+    assert "Windows with a spectrum embedding: " in (tmp_path / "out" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_noise_traces_give_windows_embeddings_independent_of_seismicity(synthetic_root, tmp_path):
+    """On a root with the noise pair (one noise trace a day), `auto` pools noise traces: windows of both types
+    get spectrum embeddings at the rate the noise schedule gives, whatever their seismicity, and the metadata
+    encoder (noise traces have no source metadata) gives none."""
+    ckpt = tiny_checkpoint(tmp_path / "tiny.ckpt", ("spectrum", "metadata"), {"spectrum": [3, 12000], "metadata": [8]})
+    metrics = run_study(probe_config(synthetic_root, tmp_path / "out", f"ckpt={ckpt}", "probe.horizons_hours=[24]",
+                                     "probe.n_permutations=20", "probe.embedding.n_components=3",
+                                     "probe.etas.n_sims=0"))
+    cover = metrics["data"]["embedding"]
+    assert cover["traces"] == "noise" and "noise pair" in cover["note"]
+    shares = {kind: c["with_embedding"] / c["windows"] for kind, c in cover["per_window_type"].items()}
+    assert shares["pre"] > 0.5 and shares["background"] > 0.5 and abs(shares["pre"] - shares["background"]) < 0.3
+    table = pd.read_csv(tmp_path / "out" / "features.csv")
+    assert table.filter(like="emb_spectrum").notna().any().all()
+    assert not table.filter(like="emb_metadata").notna().any().any()
+    reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
+    assert "feature set embedding:metadata" in reasons
 
 
 def test_checkpoint_needing_absent_data_or_of_another_kind_is_a_clear_message(roots, tmp_path):

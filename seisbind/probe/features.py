@@ -43,7 +43,7 @@ def window_ranges(times_ns: np.ndarray, windows: pd.DataFrame) -> tuple[np.ndarr
     return lo, hi
 
 
-def _window_sum(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def window_sum(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Sum of values[lo:hi] along axis 0 for every window, from one cumulative sum (float64)."""
     cumulative = np.zeros((values.shape[0] + 1,) + values.shape[1:])
     np.cumsum(values, axis=0, out=cumulative[1:])
@@ -53,8 +53,8 @@ def _window_sum(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarra
 def _window_nanmean(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Mean of the finite values in each window; NaN where a window holds none."""
     finite = np.isfinite(values)
-    total = _window_sum(np.where(finite, values, 0.0), lo, hi)
-    count = _window_sum(finite.astype(np.float64), lo, hi)
+    total = window_sum(np.where(finite, values, 0.0), lo, hi)
+    count = window_sum(finite.astype(np.float64), lo, hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.nan)
 
@@ -170,11 +170,11 @@ def animal_features(odba: pd.DataFrame, windows: pd.DataFrame, min_coverage: flo
         deviation = residual / np.nanstd(residual, axis=0).clip(min=1e-12)
     lo, hi = window_ranges(starts, windows)
     n_bins = np.maximum(np.round((to_utc_ns(windows["end_time"]) - to_utc_ns(windows["start_time"])) / bin_ns), 1)
-    observed = _window_sum(np.isfinite(logged).astype(np.float64), lo, hi)
+    observed = window_sum(np.isfinite(logged).astype(np.float64), lo, hi)
     counted = observed >= min_coverage * n_bins[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        level = _window_sum(np.nan_to_num(logged), lo, hi) / observed
-        dev = _window_sum(np.nan_to_num(deviation), lo, hi) / observed
+        level = window_sum(np.nan_to_num(logged), lo, hi) / observed
+        dev = window_sum(np.nan_to_num(deviation), lo, hi) / observed
         n_counted = counted.sum(axis=1)
         return pd.DataFrame({
             "animal_odba_log10": np.where(n_counted > 0, np.where(counted, level, 0).sum(axis=1) / n_counted, np.nan),
@@ -225,101 +225,3 @@ def read_trace_metadata(root: str | Path, filters: dict | None = None) -> pd.Dat
     metadata, _ = open_waveforms(root, WAVEFORM_META_COLUMNS if instance else None,
                                  filters=MetadataFilter(**filters) if filters else None)
     return metadata[[c for c in [*WAVEFORM_META_COLUMNS, "trace_name"] if c in metadata]]
-
-
-# ------------------------------------------------------------------------------------------------- embedding
-def _rows_in_windows(times_ns: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Positions (in sorted order) of the records that lie in at least one window, from a difference array."""
-    marks = np.zeros(times_ns.size + 1, dtype=np.int64)
-    np.add.at(marks, lo, 1)
-    np.add.at(marks, hi, -1)
-    return np.flatnonzero(np.cumsum(marks)[:-1] > 0)
-
-
-def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, n_components: int = 8,
-                       batch_size: int = 64, num_workers: int = 0, device: str = "cpu") -> pd.DataFrame:
-    """Mean embedding of the traces in each window, per modality of the checkpoint, reduced by PCA.
-
-    The data module is rebuilt from the checkpoint's own input configs (`hparams.modality[name]["input"]`, their
-    sources included: globs relative to the data root) on `data["root"]`, so the probe feeds each encoder exactly
-    what it was trained on. Every trace whose start lies in some window is embedded once (torch.no_grad,
-    batches); a trace counts from `trace_times_ns` (never before its event's origin, so a pre-event window does
-    not embed its target's own records). Absent inputs (`present` False: no animal coverage, a bad trace) are
-    left out of the mean, and a window without any present trace is NaN.
-
-    Dimension reduction: per modality, PCA on the embeddings of all the traces embedded, pre-event and
-    background alike. It uses no label, so under the null the pre-event and background windows stay
-    exchangeable and the cross-validated AUCs stay calibrated; every supervised step (scaling, weights, feature
-    choice) happens later, inside the cross-validation folds. Columns: `emb_<modality>_pc<i>`.
-    """
-    import torch
-    from hydra.utils import instantiate
-    from sklearn.decomposition import PCA
-    from torch.utils.data import DataLoader
-
-    from seisbind.data.datamodule import SeisBindDataModule
-    from seisbind.data.dataset import collate
-    from seisbind.module import SeisBindModule
-
-    module = SeisBindModule.from_checkpoint(ckpt).to(device)
-    modality = module.hparams.get("modality") or {}
-    names = list(modality)
-    try:
-        inputs = {name: instantiate(cfg["input"]) for name, cfg in modality.items()}
-        datamodule = SeisBindDataModule(
-            root=data["root"], inputs=inputs, filters=data.get("filters"),
-            split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip",
-            batch_size=batch_size, num_workers=num_workers)
-        datamodule.setup("predict")
-    except (SeisbindInputError, FileNotFoundError, KeyError) as err:
-        raise SeisbindInputError(
-            f"{ckpt}: its modalities {names} need data that {data['root']} does not provide: {err}") from err
-    expected = {k: list(v) for k, v in (module.hparams.get("input_shapes") or {}).items()}
-    found = datamodule.input_shapes()
-    wrong = {k: (expected.get(k), v) for k, v in found.items() if expected.get(k) != v}
-    if wrong:
-        raise SeisbindInputError(
-            f"{ckpt}: the inputs built on {data['root']} do not fit the checkpoint (modality: (trained, found) "
-            f"shapes) {wrong}; was it trained on another data layout (other metadata columns, another number of "
-            "animals)?")
-
-    seen = trace_times_ns(datamodule.index)
-    order = np.argsort(seen, kind="stable")
-    times = seen[order]
-    lo, hi = window_ranges(times, windows)
-    used = _rows_in_windows(times, lo, hi)
-    log.info("embedding %d traces of %d windows with %s", used.size, len(windows), ckpt)
-    loader = DataLoader(datamodule.dataset(order[used]), batch_size=batch_size, shuffle=False, collate_fn=collate,
-                        num_workers=num_workers)
-    chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    present: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with torch.no_grad():
-        for batch in loader:
-            batch = {k: {kk: vv.to(device) if isinstance(vv, torch.Tensor) else vv for kk, vv in v.items()}
-                     for k, v in batch.items()}
-            for name, emb in module.embed(batch).items():
-                chunks[name].append(emb.float().cpu().numpy())
-                present[name].append(batch[name]["present"].bool().cpu().numpy())
-
-    columns: dict[str, np.ndarray] = {}
-    for name in names:
-        if not chunks[name]:
-            continue
-        emb = np.concatenate(chunks[name]).astype(np.float64)
-        mask = np.concatenate(present[name])
-        if mask.sum() < 3:
-            log.warning("modality %s: %d present traces in the windows, no embedding features", name, mask.sum())
-            continue
-        k = int(min(n_components, emb.shape[1], mask.sum() - 1))
-        pca = PCA(n_components=k, random_state=0).fit(emb[mask])
-        reduced = np.zeros((times.size, k))
-        weight = np.zeros(times.size)
-        reduced[used] = np.where(mask[:, None], pca.transform(emb), 0.0)
-        weight[used] = mask
-        total = _window_sum(reduced, lo, hi)
-        count = _window_sum(weight, lo, hi)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pooled = np.where(count[:, None] > 0, total / count[:, None], np.nan)
-        for i in range(k):
-            columns[f"emb_{name}_pc{i}"] = pooled[:, i]
-    return pd.DataFrame(columns, index=windows.index)

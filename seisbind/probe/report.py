@@ -253,6 +253,17 @@ def headline_sentence(head: dict) -> str:
             + warn + verdict)
 
 
+def embedding_lines(data: dict) -> list[str]:
+    """What the embedding features pool and how many windows of each type have one (seisbind/probe/embedding.py)."""
+    cover = data.get("embedding") or {}
+    counts = "; ".join(f"{kind} {c['with_embedding']}/{c['windows']} windows (mean {c['mean_traces']:.1f} traces)"
+                       for kind, c in (cover.get("per_window_type") or {}).items())
+    return [f"Embedding features: mean embedding of the {cover.get('traces', '?')} traces in each window per modality "
+            f"of {data['ckpt']}, centred per station and reduced by a PCA fitted without labels on all embedded "
+            f"traces, so no label reaches the features. {cover.get('note', '')}".rstrip(),
+            f"Windows with a {cover.get('anchor', 'anchor')} embedding: {counts}.", ""]
+
+
 def write_report(metrics: dict, path: Path) -> None:
     """report.md: data, AUC table, comparisons, sanity verdicts in words, the Wikelski baseline, skipped parts."""
     data = metrics["data"]
@@ -266,9 +277,7 @@ def write_report(metrics: dict, path: Path) -> None:
              + f". Checkpoint: {data['ckpt'] or 'none'}.", "",
              "Windows per horizon (pre-event / background): "
              + ", ".join(f"{h} h: {c['pre']}/{c['background']}" for h, c in data["windows"].items()) + ".", "",
-             *([f"Embedding features: mean embedding of the traces in each window per modality of {data['ckpt']}, "
-                "reduced by a PCA fitted without labels on all embedded traces (pre-event and background alike), "
-                "so no label reaches the features; windows without traces have none.", ""] if data["ckpt"] else []),
+             *(embedding_lines(data) if data["ckpt"] else []),
              f"Study period {data['period'][0]} to {data['period'][1]}; background windows matched to each "
              f"target within {data['match_days']} days; event counts above M {data['magnitude_floor']:.2f} "
              f"({data['magnitude_floor_method']}).", "",

@@ -28,7 +28,7 @@ from seisbind.data.movebank import odba_bins
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv, write_json
-from seisbind.probe import etas_null, evaluate, features, report
+from seisbind.probe import embedding, etas_null, evaluate, features, report
 from seisbind.probe.evaluate import Settings
 from seisbind.probe.families import (
     FamilyUnavailable,
@@ -68,6 +68,8 @@ class Study:
     features: pd.DataFrame
     families: list[FeatureFamily] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    embedding: dict | None = None
+    """Which traces the embedding features pool and how many windows have one (seisbind/probe/embedding.py)."""
     completeness: dict = field(default_factory=lambda: {"floor": float("nan")})
 
     def family_of(self, column: str) -> str:
@@ -271,9 +273,11 @@ def window_features(cfg: DictConfig, sources: Sources, windows: pd.DataFrame, st
     if cfg.get("ckpt"):
         e = cfg.probe.embedding
         data = OmegaConf.to_container(cfg.data, resolve=True)
-        parts.append(features.embedding_features(cfg.ckpt, data, windows, n_components=e.n_components,
-                                                 batch_size=e.batch_size, num_workers=e.num_workers,
-                                                 device=e.device))
+        table, study.embedding = embedding.embedding_features(
+            cfg.ckpt, data, windows, traces=e.traces, n_components=e.n_components,
+            center_per_station=e.center_per_station, batch_size=e.batch_size, num_workers=e.num_workers,
+            device=e.device)
+        parts.append(table)
     else:
         study.skip("feature family embedding", "no checkpoint given (ckpt=PATH adds the embedding feature sets)")
     return pd.concat(parts, axis=1)
@@ -725,7 +729,7 @@ def describe_data(cfg: DictConfig, sources: Sources, study: Study) -> dict:
             "target_min_magnitude": cfg.probe.target_min_magnitude, "decluster": cfg.probe.decluster,
             "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),
             "n_traces": int(len(sources.metadata)) if sources.metadata is not None else 0,
-            "families": [f.name for f in present],
+            "families": [f.name for f in present], "embedding": study.embedding,
             "windows_with_family": coverage,
             "n_post_windows": int((windows["window_type"] == "post").sum()),
             "windows": counts}
