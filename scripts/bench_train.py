@@ -92,7 +92,7 @@ def counted_flops(fn: Callable[[], None]) -> int:
 
 def trunk_comparison(model: SeisBindModule, batch_size: int, steps: int, device: str, bf16: bool) -> float:
     """Forward + backward seconds of torch's encoder / seconds of seisbind's trunk on the same token tensor."""
-    encoder = model.encoders["spectrum"]
+    encoder = model.encoders[model.hparams.anchor]
     trunk = encoder.transformer
     width = encoder.out_dim
     tokens = torch.randn(batch_size, encoder.n_extra + encoder.n_patches, width, device=device, requires_grad=True)
