@@ -237,7 +237,8 @@ def headline_sentence(head: dict) -> str:
     etas = (f"against ETAS clustering p = {head['p_value_etas']:.3g}" if head.get("p_value_etas") is not None
             else f"against ETAS clustering: not computed ({head.get('etas_reason', 'see skipped')})")
     chosen = "declared in advance (probe.primary)" if head["declared"] else \
-        f"the smallest family-wise p of {head['n_rows']} rows"
+        f"the smallest family-wise p among the rows with a clustering null, of {head['n_rows']} rows" \
+        if head.get("chosen_among") == "testable" else f"the smallest family-wise p of {head['n_rows']} rows"
     warn = (" FEWER THAN 20 INDEPENDENT TARGETS: read the p-values as rough." if head["n_independent"] < 20
             else "")
     floor = " (at the permutation floor: more permutations would tell how far below)" \
@@ -246,11 +247,17 @@ def headline_sentence(head: dict) -> str:
                " Verdict: the windows differ, but not tested against clustering." if head.get("p_value_etas") is None
                else " Verdict: SIGNAL BEYOND CLUSTERING." if head.get("beyond_clustering") else
                " Verdict: the windows differ, no more than ETAS clustering gives.")
+    other = head.get("best_untested")
+    untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
+                f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
+                f"{other['p_value_adjusted']:.3g} (activity that clustering alone can give; what a modality adds "
+                "to the catalog is in the comparisons)." if other and not head["declared"]
+                and head.get("chosen_among") == "testable" else "")
     return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
             f"{floor}; family-wise p = {head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
             f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
-            + warn + verdict)
+            + warn + verdict + untested)
 
 
 def embedding_lines(data: dict) -> list[str]:
