@@ -92,10 +92,10 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
     note = ""
     if traces == "auto":
         traces = "noise" if has_noise_pair(data["root"]) else "events"
-        note = ("the root has INSTANCE's noise pair: windows pool noise traces, timed independently of events"
+        note = ("The root has INSTANCE's noise pair: windows pool noise traces, timed independently of events."
                 if traces == "noise" else
-                "the root has no noise pair (metadata_Instance_noise*.csv + Instance_noise*.hdf5): windows pool "
-                "event traces, so whether a window has an embedding depends on its seismicity")
+                "The root has no noise pair (metadata_Instance_noise*.csv + Instance_noise*.hdf5): windows pool "
+                "event traces, so whether a window has an embedding depends on its seismicity.")
         if traces == "events":
             log.warning("embedding features: %s", note)
     module = SeisBindModule.from_checkpoint(ckpt).to(device)

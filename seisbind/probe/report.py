@@ -250,8 +250,9 @@ def headline_sentence(head: dict) -> str:
     other = head.get("best_untested")
     untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
                 f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
-                f"{other['p_value_adjusted']:.3g} (activity that clustering alone can give; what a modality adds "
-                "to the catalog is in the comparisons)." if other and not head["declared"]
+                f"{other['p_value_adjusted']:.3g} (trace, animal and embedding features have no simulated "
+                "counterpart, so it cannot be told from clustering; what a modality adds to the catalog is in the "
+                "comparisons)." if other and not head["declared"]
                 and head.get("chosen_among") == "testable" else "")
     return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
