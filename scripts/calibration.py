@@ -1,7 +1,7 @@
 """Calibration of the pre-event study on synthetic nulls that hold the field's confounders, and its power.
 
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
-    [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]]
+    [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]] [keep_roots=false]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
@@ -21,6 +21,7 @@ Last line: `trap=... headline_fwer=... rows_ci_excluding=... ...` per trap.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Options:
     n_permutations: int = 200
     n_etas_sims: int = 200
     horizons_hours: list[float] = field(default_factory=lambda: [2.0, 6.0, 12.0, 24.0])
+    keep_roots: bool = False
+    """Each root is ~0.3 GB and a full sweep writes 90: by default a root is deleted once its run is scored."""
 
 
 def study_config(root: Path, out: Path, opts: Options):
@@ -78,6 +81,8 @@ def one_run(opts: Options, trap: str, seed: int, catalog_strength: float) -> dic
     write_synthetic(root, config)
     started = time.perf_counter()
     metrics = run_study(study_config(root, out, opts))
+    if not opts.keep_roots:
+        shutil.rmtree(root)
     rows = pd.DataFrame(metrics["results"])
     head = metrics["headline"]
     excluding = (rows["auc_ci_low"] > 0.5) | (rows["auc_ci_high"] < 0.5)
