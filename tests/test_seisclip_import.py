@@ -213,7 +213,8 @@ def test_info_input_scales_instance_columns_like_seisclip() -> None:
         "path_backazimuth_deg": [90.0, 270.0, np.nan], "source_magnitude": [2.0, 5.5, np.nan]})
     info = SeisCLIPInfoInput(offset_samples=500)
     info.setup(index, None, "raise")
-    first, second, noise = info(0), info(1), info(2)
+    batch = info.batch(np.arange(3))
+    first, second, noise = ({key: value[i] for key, value in batch.items()} for i in range(3))
     coda = (1000 + 100 * 10 ** ((2.0 + 0.87 - 0.0035 * 30) / 2)) / 6000
     np.testing.assert_allclose(first["x"].numpy(), [1000 / 6000, 0.8, 0.1, 1600 / 6000, 0.5, 0.1, 0.25, coda],
                                rtol=1e-6)

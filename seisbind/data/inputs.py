@@ -309,6 +309,5 @@ class SeisCLIPInfoInput:
     def shape(self) -> tuple[int, ...]:
         return (8,)
 
-    def __call__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"x": torch.from_numpy(self.values[i]), "mask": torch.from_numpy(self.mask[i]),
-                "present": torch.tensor(bool(self.mask[i].any()))}
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        return masked_batch(self.values[rows], self.mask[rows])

@@ -608,6 +608,15 @@ def clustering_null(cfg: DictConfig, sources: Sources, study: Study, results: li
     for record in results:
         key = (record["horizon_hours"], record["feature_set"], record["score"])
         record |= etas_null.etas_record(record["auc"], nulls.get(key) if record["feature_set"] in sets else None)
+    short = [r for r in results if r["feature_set"] in sets and r["p_value_etas"] is None]
+    if info is not None and short:
+        # Simulated catalogs with fewer targets than the study needs per class cannot be scored: say so, since
+        # those rows then cannot lead the report, and a missing p_value_etas must not read as a pass.
+        worst = min(r["n_etas"] for r in short)
+        study.skip("ETAS null", f"{len(short)} catalog rows have fewer than 2 scorable simulated catalogs (as few "
+                                f"as {worst} of {int(e.n_sims)}): the fitted ETAS model rarely simulates enough "
+                                f"targets M >= {cfg.probe.target_min_magnitude:g} in the period (as when the "
+                                "catalog holds more large events than its Gutenberg-Richter law gives)")
     if nulls:
         report.plot_etas_null(results, nulls, out / "etas_null.png")
     return info
