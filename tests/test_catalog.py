@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from scipy.stats import norm
 
 from seisbind.data.catalog import (
     CATALOG_COLUMNS,
     FEATURE_COLUMNS,
     b_value_aki_utsu,
-    find_catalog,
     gardner_knopoff_mainshocks,
     mc_max_curvature,
     moment_Nm,
     read_catalog,
     window_catalog_features,
 )
+from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import select_targets
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 HEADER_14 = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
              "Magnitude|MagAuthor|EventLocationName|EventType")
@@ -198,13 +202,15 @@ def test_plain_csv_with_aliases(tmp_path):
         read_catalog(write(tmp_path / "bad.csv", "time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n2016-08-25,42.7,,3\n"))
 
 
-def test_find_catalog(tmp_path):
-    with pytest.raises(FileNotFoundError, match="catalog.txt"):
-        find_catalog(tmp_path)
+def test_catalog_source_takes_the_first_pattern_that_matches(tmp_path):
+    """The catalog modality's source (configs/modality/catalog.yaml): catalog.txt, else .xml, else .csv."""
+    source = TableSource.of(OmegaConf.load(CONFIGS / "modality" / "catalog.yaml").catalog.source)
+    with pytest.raises(SeisbindInputError, match="catalog.txt"):
+        SideTables(tmp_path).load(source, "the catalog")
     write(tmp_path / "catalog.csv", "x")
-    assert find_catalog(tmp_path).name == "catalog.csv"
+    assert [p.name for p in source.paths(tmp_path)] == ["catalog.csv"]
     write(tmp_path / "catalog.txt", "x")
-    assert find_catalog(tmp_path).name == "catalog.txt"
+    assert [p.name for p in source.paths(tmp_path)] == ["catalog.txt"]
 
 
 # ------------------------------------------------------------------------------------------------ statistics

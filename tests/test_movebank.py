@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seisbind.data.movebank import burst_odba, find_animals, odba_bins, read_movebank
+from seisbind.data.movebank import burst_odba, odba_bins, read_movebank
+from seisbind.data.tables import TableSource
 from seisbind.errors import SeisbindInputError
 
 COLUMNS = ("event-id,timestamp,individual-local-identifier,tag-local-identifier,sensor-type,"
@@ -151,13 +152,14 @@ def test_missing_column_and_gps_only(tmp_path):
         read_movebank(gps)
 
 
-def test_find_animals_and_several_files(farm_csv, tmp_path):
+def test_animal_source_glob_and_several_files(farm_csv, tmp_path):
     second = write_csv(tmp_path / "animals" / "sheep.csv", [
         row(1, "2016-10-28 00:30:00.000", "Sheep_1", cosine_burst([10, 10, 10]), taxon="Ovis aries", tag="6001"),
     ])
-    found = find_animals(tmp_path)
+    source = TableSource(reader="seisbind.data.movebank.read_movebank", glob=("animals/*.csv",))
+    found = source.paths(tmp_path)
     assert found == sorted([farm_csv, second])
-    assert find_animals(tmp_path / "nowhere") == []
+    assert source.paths(tmp_path / "nowhere") == []
     assert set(read_movebank(found)["individual"]) == {"Cow_1", "Dog_1", "Sheep_1"}
 
 

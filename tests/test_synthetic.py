@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 from scipy import signal
 
-from seisbind.data.catalog import find_catalog, read_catalog
+from seisbind.data.catalog import read_catalog
 from seisbind.data.instance import InstanceWaveforms, find_instance_files, read_instance_metadata
 from seisbind.data.instance_schema import EVENT_COLUMNS, NOISE_COLUMNS
-from seisbind.data.movebank import find_animals, odba_bins, read_movebank
+from seisbind.data.movebank import odba_bins, read_movebank
 from seisbind.data.synthetic import (
     FILE_NAMES,
     AnimalConfig,
@@ -290,7 +290,7 @@ def test_instance_readers_round_trip(roots):
 
 def test_catalog_reader_round_trip(roots):
     fdsn = read_fdsn(roots["catalog"])
-    catalog = read_catalog(find_catalog(roots["catalog"]))
+    catalog = read_catalog(roots["catalog"] / "catalog.txt")
     assert len(catalog) == (fdsn["EventType"] == "earthquake").sum()
     assert catalog.attrs["dropped_event_types"] == {"quarry blast": (fdsn["EventType"] == "quarry blast").sum()}
     truth = read_truth(roots["catalog"])
@@ -303,11 +303,11 @@ def test_catalog_reader_round_trip(roots):
 def test_movebank_reader_round_trip_sees_the_animal_precursor(roots):
     truth = read_truth(roots["animal"])
     g_per_count = 1.0 / truth["animal_counts_per_g"]
-    bursts = read_movebank(find_animals(roots["null"]))
+    bursts = read_movebank(sorted((roots["null"] / "animals").glob("*.csv")))
     assert len(bursts) == len(pd.read_csv(roots["null"] / FILE_NAMES["animals"]))
     assert {b.shape for b in bursts["raw"]} == {(40, 3)}
     base = odba_bins(bursts, g_per_count=g_per_count)
-    raised = odba_bins(read_movebank(find_animals(roots["animal"])), g_per_count=g_per_count)
+    raised = odba_bins(read_movebank(sorted((roots["animal"] / "animals").glob("*.csv"))), g_per_count=g_per_count)
     assert base.shape[1] == 13 and set(base.attrs["taxon"].values()) == {
         "Bos taurus", "Ovis aries", "Canis lupus familiaris"}
     inside = np.zeros(len(base), bool)

@@ -30,7 +30,6 @@ CATALOG_COLUMNS = [
     "magnitude_type",
     "event_type",
 ]
-CATALOG_NAMES = ("catalog.txt", "catalog.xml", "catalog.csv")
 EARTH_RADIUS_KM = 6371.0
 FEATURE_COLUMNS = [
     "n_events",
@@ -110,15 +109,6 @@ def to_utc_ns(values) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------- readers
-def find_catalog(root: str | Path) -> Path:
-    """The catalog file of a data root: catalog.txt (FDSN text), catalog.xml (QuakeML) or catalog.csv."""
-    root = Path(root)
-    for name in CATALOG_NAMES:
-        if (root / name).is_file():
-            return root / name
-    raise FileNotFoundError(f"{root}: no catalog file (looked for {', '.join(CATALOG_NAMES)})")
-
-
 def read_catalogs(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The events of one or more catalog files (each read by `read_catalog`), sorted by time; the reader a
     catalog source names (seisbind/data/tables.py). An event_id listed by two files is kept once (the first

@@ -33,11 +33,6 @@ REQUIRED = (TIMESTAMP, INDIVIDUAL, SENSOR, RAW, SAMPLING_HZ)
 BURST_COLUMNS = ["timestamp", "individual", "tag", "taxon", "sampling_hz", "axes", "raw", "source", "line"]
 
 
-def find_animals(root: str | Path) -> list[Path]:
-    """Movebank CSV files of a data root (root/animals/*.csv, sorted); empty when there is no animal data."""
-    return sorted((Path(root) / "animals").glob("*.csv"))
-
-
 def read_movebank(paths: str | Path | Iterable[str | Path], *, on_bad: str = "raise") -> pd.DataFrame:
     """Acceleration bursts from one or more Movebank CSV files, one row per burst.
 
