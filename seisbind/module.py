@@ -1,4 +1,5 @@
-"""The LightningModule: one encoder + head per configured modality, pairwise InfoNCE against the anchor.
+"""The LightningModule: one encoder + head per configured modality, pairwise InfoNCE against the anchor, and
+optionally the anchor's segment pair (seisbind/segments.py).
 
 Modalities are data: the module loops over `modality` (a plain dict of configs, saved as hyperparameters so that
 `SeisBindModule.load_from_checkpoint(path)` rebuilds everything) and never branches on a modality's name.
@@ -20,9 +21,10 @@ from torch import nn
 from seisbind.checkpoints import read_checkpoint
 from seisbind.config import build, plain
 from seisbind.errors import SeisbindInputError
-from seisbind.losses import ContrastiveObjective
+from seisbind.losses import ContrastiveObjective, pairwise_infonce
 from seisbind.modalities.head import ModalityHead
 from seisbind.retrieval import retrieval_recall
+from seisbind.segments import SegmentPair
 
 Batch = dict[str, dict[str, torch.Tensor]]
 log = logging.getLogger(__name__)
@@ -35,12 +37,15 @@ class SeisBindModule(L.LightningModule):
 
     def __init__(self, modality: dict, input_shapes: dict[str, list[int]], anchor: str,
                  pairs: dict[str, float] | None = None, embed_dim: int = 128, optimizer: dict | None = None,
-                 scheduler: dict | None = None, retrieval_k: list[int] = (1, 5), init_from: str | None = None) -> None:
+                 scheduler: dict | None = None, retrieval_k: list[int] = (1, 5), init_from: str | None = None,
+                 segment_pair: dict | None = None) -> None:
         super().__init__()
         modality, optimizer, scheduler = plain(modality), plain(optimizer), plain(scheduler)
+        segment_pair = plain(segment_pair) or {}
         self.save_hyperparameters({"modality": modality, "input_shapes": plain(input_shapes), "anchor": anchor,
                                    "pairs": plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
-                                   "scheduler": scheduler, "retrieval_k": list(retrieval_k)})
+                                   "scheduler": scheduler, "retrieval_k": list(retrieval_k),
+                                   "segment_pair": segment_pair})
         # init_from is not a hyperparameter: the checkpoint holds the weights, so reloading it must not need the
         # file the run started from.
         self.preprocess = nn.ModuleDict()
@@ -60,6 +65,10 @@ class SeisBindModule(L.LightningModule):
             self.heads[name] = ModalityHead(self.encoders[name].out_dim, embed_dim, **head)
         weights = pairs or {name: 1.0 for name in modality if name != anchor}
         self.objective = ContrastiveObjective([(anchor, name, weight) for name, weight in weights.items()])
+        try:
+            self.segment_pair = SegmentPair(**segment_pair)
+        except (TypeError, ValueError) as err:
+            raise SeisbindInputError(f"model.segment_pair: {err}") from err
         self.val_outputs: list[dict[str, torch.Tensor]] = []
         self.skipped: dict[str, str] = {}   # trace name -> why it was skipped, over the whole run
         if init_from:
@@ -68,18 +77,27 @@ class SeisBindModule(L.LightningModule):
     # -- forward ------------------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> dict[str, torch.Tensor]:
         """L2-normalised embeddings (B, embed_dim) of every configured modality present in `batch`."""
-        out = {}
-        for name in self.encoders:
-            if name not in batch:
-                continue
-            x = batch[name]["x"]
-            if name in self.preprocess:
-                # STFTs have no bf16 kernels and lose precision in half: always float32.
-                with torch.autocast(x.device.type, enabled=False):
-                    x = self.preprocess[name](x.float())
-            features = self.encoders[name](x, batch[name].get("mask"))
-            out[name] = self.heads[name](features)
-        return out
+        return {name: self._encode(name, self._encoder_input(name, batch), batch[name].get("mask"))
+                for name in self.encoders if name in batch}
+
+    def _encoder_input(self, name: str, batch: Batch) -> torch.Tensor:
+        x = batch[name]["x"]
+        if name in self.preprocess:
+            # STFTs have no bf16 kernels and lose precision in half: always float32.
+            with torch.autocast(x.device.type, enabled=False):
+                x = self.preprocess[name](x.float())
+        return x
+
+    def _encode(self, name: str, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.heads[name](self.encoders[name](x, mask))
+
+    def _segment_loss(self, batch: Batch, present: torch.Tensor, stage: str, gather, rank: int) -> torch.Tensor:
+        """InfoNCE between two disjoint time segments of each anchor record (seisbind/segments.py)."""
+        anchor = self.hparams.anchor
+        first, second = self.segment_pair.views(self._encoder_input(anchor, batch), random=stage == "train")
+        mask = batch[anchor].get("mask")
+        return pairwise_infonce(self._encode(anchor, first, mask), self._encode(anchor, second, mask), present,
+                                self.segment_pair.logit_scale, gather=gather, rank=rank)
 
     def _step(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         embeddings = self.embed(batch)
@@ -87,6 +105,11 @@ class SeisBindModule(L.LightningModule):
         gather = (lambda t: self.all_gather(t, sync_grads=True)) if self.trainer.world_size > 1 else None
         scales = {name: self.heads[name].logit_scale() for name in embeddings}
         loss, per_pair = self.objective(embeddings, present, scales, gather=gather, rank=self.global_rank)
+        anchor = self.hparams.anchor
+        if self.segment_pair.weight > 0 and anchor in embeddings:
+            per_pair[f"{anchor}-segments"] = self._segment_loss(batch, present[anchor], stage, gather,
+                                                                self.global_rank)
+            loss = loss + self.segment_pair.weight * per_pair[f"{anchor}-segments"]
         batch_size = next(iter(embeddings.values())).shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=stage != "train", batch_size=batch_size)
         for pair, value in per_pair.items():
@@ -120,7 +143,8 @@ class SeisBindModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         """Retrieval recall@k over the whole validation set for every modality pair, trained or not (the untrained
-        ones measure ImageBind's emergent alignment), each next to its chance level k / n.
+        ones measure ImageBind's emergent alignment), each next to its chance level k / n and its 95 % Wilson
+        interval (`/ci_low`, `/ci_high`), so that "above chance" can be read off the log.
 
         Under DDP every rank holds a shard: recall among a shard's samples is an easier task than among all of
         them (fewer candidates), so the shards are gathered and the recall computed once over the whole set,
@@ -138,10 +162,13 @@ class SeisBindModule(L.LightningModule):
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 both = joined[f"present/{a}"] & joined[f"present/{b}"]
-                for k, (recall, chance) in retrieval_recall(joined[a][both], joined[b][both],
-                                                            self.hparams.retrieval_k).items():
-                    self.log(f"val/recall@{k}/{a}-{b}", recall)
-                    self.log(f"val/recall@{k}/{a}-{b}/chance", chance)
+                for k, recall in retrieval_recall(joined[a][both], joined[b][both],
+                                                  self.hparams.retrieval_k).items():
+                    key = f"val/recall@{k}/{a}-{b}"
+                    self.log(key, recall.recall)
+                    self.log(f"{key}/chance", recall.chance)
+                    self.log(f"{key}/ci_low", recall.low)
+                    self.log(f"{key}/ci_high", recall.high)
 
     def on_train_end(self) -> None:
         """The run's distinct skipped traces, gathered from every rank, printed once with their reasons."""

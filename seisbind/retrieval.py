@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
+Z_95 = 1.959963984540054
+"""Two-sided 95 % standard normal quantile."""
 
-def retrieval_recall(a: torch.Tensor, b: torch.Tensor, ks: Sequence[int]) -> dict[int, tuple[float, float]]:
+
+class Recall(NamedTuple):
+    """Recall@k with its chance level k / n and a 95 % Wilson interval (all fractions in [0, 1])."""
+
+    recall: float
+    chance: float
+    low: float
+    high: float
+
+
+def wilson_interval(fraction: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion observed as `fraction` of `n` trials (Wilson 1927).
+
+    Unlike the normal interval it stays inside [0, 1] and does not collapse to a point at 0 hits, which matters
+    here: a recall near its chance level k / n is a proportion near 0.
+    """
+    denominator = 1.0 + z * z / n
+    centre = (fraction + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(max(fraction * (1.0 - fraction), 0.0) / n + z * z / (4 * n * n))
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def retrieval_recall(a: torch.Tensor, b: torch.Tensor, ks: Sequence[int]) -> dict[int, Recall]:
     """Recall@k of finding sample i's partner among n candidates, averaged over both directions (a->b, b->a).
 
-    `a`, `b`: (n, D) L2-normalised embeddings of the same n samples. Returns {k: (recall, chance)} with chance =
-    min(k, n) / n, the recall of random embeddings; NaN for both when n < 2.
+    `a`, `b`: (n, D) L2-normalised embeddings of the same n samples. Returns {k: Recall} with chance =
+    min(k, n) / n, the recall of random embeddings. The interval counts n trials, not 2n: a sample's two
+    directions share its pair and are not independent. NaN everywhere when n < 2.
     """
     n = a.shape[0]
     if n < 2:
-        return {k: (float("nan"), float("nan")) for k in ks}
+        return {k: Recall(*(4 * [float("nan")])) for k in ks}
     sim = a.float() @ b.float().T
     target = torch.arange(n, device=sim.device)
     # Rank of the true partner = number of candidates scoring strictly higher.
     rank_ab = (sim > sim[target, target][:, None]).sum(dim=1)
     rank_ba = (sim.T > sim[target, target][:, None]).sum(dim=1)
-    return {k: (0.5 * ((rank_ab < k).float().mean() + (rank_ba < k).float().mean()).item(), min(k, n) / n)
-            for k in ks}
+    out = {}
+    for k in ks:
+        recall = 0.5 * ((rank_ab < k).float().mean() + (rank_ba < k).float().mean()).item()
+        out[k] = Recall(recall, min(k, n) / n, *wilson_interval(recall, n))
+    return out

@@ -78,13 +78,14 @@ def test_log_spectrogram_shape_and_standardisation(kwargs):
 
 def test_log_spectrogram_defaults_and_frequency_axis():
     module = LogSpectrogram()
-    assert module.output_shape(12000) == (3, 241, 50)  # 0.5 s hop, 1..50 Hz at 1 Hz
+    assert module.output_shape(12000) == (3, 61, 100)  # 2 s hop, 0.25..25 Hz at 0.25 Hz
     t = torch.arange(12000) / 100.0
-    x = torch.stack([torch.sin(2 * torch.pi * f * t) for f in (5.0, 12.0, 30.0)])[None]
+    x = torch.stack([torch.sin(2 * torch.pi * f * t) for f in (0.75, 5.0, 12.0)])[None]
     peak_bin = module(x).mean(-2).argmax(-1)[0]
-    assert peak_bin.tolist() == [4, 11, 29]  # bin k holds (k + 1) Hz: the DC bin is cropped
+    assert peak_bin.tolist() == [2, 19, 47]  # bin k holds (k + 1) / 4 Hz: the DC bin is cropped
     cropped = LogSpectrogram(f_max_hz=20.0)
-    assert cropped.output_shape(12000)[-1] == 20
+    assert cropped.output_shape(12000)[-1] == 80
+    assert LogSpectrogram(n_fft=100, hop_length=50, f_min_hz=1.0, f_max_hz=None).output_shape(12000) == (3, 241, 50)
 
 
 def test_log_spectrogram_ignores_units_and_offset_and_keeps_dead_channels_finite():

@@ -25,7 +25,7 @@ from seisbind.data.dataset import TraceDataset, collate
 from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
-from seisbind.data.sources import open_waveforms
+from seisbind.data.sources import has_noise_pair, open_waveforms
 from seisbind.data.tables import SideTables
 from seisbind.errors import SeisbindInputError
 
@@ -140,7 +140,11 @@ class SeisBindDataModule(L.LightningDataModule):
             events, reader = open_waveforms(self.root, columns, filters=filters)
             readers = [reader]
         frames = [events.assign(waveform_file=np.int8(0))]
-        if self.include_noise:
+        if self.include_noise and not has_noise_pair(self.root):
+            log.warning("data.include_noise=true, but %s has no INSTANCE noise pair (metadata_Instance_noise*.csv + "
+                        "Instance_noise*.hdf5): training on its %d event traces only (data.include_noise=false "
+                        "silences this)", self.root, len(events))
+        elif self.include_noise:
             noise_filters = MetadataFilter(**(self.filters | {"min_magnitude": None, "max_magnitude": None}))
             noise, noise_reader = open_waveforms(self.root, [c for c in columns if c in NOISE_COLUMNS],
                                                  kind="noise", filters=noise_filters)

@@ -94,6 +94,13 @@ def _read_metadata(
     return metadata
 
 
+def has_noise_pair(root: str | os.PathLike) -> bool:
+    """Whether the root holds INSTANCE's noise metadata and waveforms (`metadata_Instance_noise*.csv` +
+    `Instance_noise*.hdf5`)."""
+    root = Path(root)
+    return any(root.glob("metadata_Instance_noise*.csv")) and any(root.glob("Instance_noise*.hdf5"))
+
+
 def open_waveforms(
     root: str | os.PathLike,
     columns: Sequence[str] | None = None,

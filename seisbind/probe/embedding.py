@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seisbind.data.sources import has_noise_pair
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.features import trace_times_ns, window_ranges, window_sum
 
@@ -67,12 +68,6 @@ def _data_module(module, data: dict, ckpt: str | Path, include_noise: bool, batc
     return datamodule
 
 
-def has_noise_pair(root: str | Path) -> bool:
-    """Whether the root holds INSTANCE's noise metadata and waveforms."""
-    root = Path(root)
-    return any(root.glob("metadata_Instance_noise*.csv")) and any(root.glob("Instance_noise*.hdf5"))
-
-
 def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, traces: str = "auto",
                        n_components: int = 8, center_per_station: bool = True, batch_size: int = 64,
                        num_workers: int = 0, device: str = "cpu") -> tuple[pd.DataFrame, dict]:
@@ -98,6 +93,9 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
                 "event traces, so whether a window has an embedding depends on its seismicity.")
         if traces == "events":
             log.warning("embedding features: %s", note)
+    if traces != "events" and not has_noise_pair(data["root"]):
+        raise SeisbindInputError(f"probe.embedding.traces={traces}: {data['root']} has no INSTANCE noise pair "
+                                 "(metadata_Instance_noise*.csv + Instance_noise*.hdf5); use traces=events")
     module = SeisBindModule.from_checkpoint(ckpt).to(device)
     names = list(module.hparams.get("modality") or {})
     anchor = module.hparams.get("anchor") or names[0]
