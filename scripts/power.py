@@ -1,7 +1,7 @@
 """Power of the embedding path: is a planted spectrum precursor found, and is its absence?
 
 python scripts/power.py out=runs/power strengths=[0,0.5,1,2] seeds=5 [first_seed=500] [n_permutations=100]
-    [train=[trainer.max_epochs=4]]
+    [train=[trainer.max_epochs=4]] [keep_roots=false]
 
 For every (strength, seed) a synthetic root at the demo size (seisbind.data.synthetic defaults: 1,000 event
 traces, the INSTANCE noise pair every 6 h) carries the spectrum precursor at that strength and nothing else
@@ -17,6 +17,7 @@ OUT/power.csv holds one row per run and OUT/power.png the power curves.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class Options:
     first_seed: int = 500
     n_permutations: int = 100
     train: list[str] = field(default_factory=list)
+    keep_roots: bool = False
+    """Each root is ~0.25 GB: by default a root is deleted once its run is probed."""
 
 
 def compose_with_hydra(name: str, overrides: list[str]):
@@ -84,9 +87,13 @@ def one_run(opts: Options, strength: float, seed: int) -> dict:
         f"ckpt={trained['checkpoint']}", f"data.root={root}", f"out={out}/probe", f"paths.root_dir={out}",
         f"probe.n_permutations={opts.n_permutations}", "probe.etas.n_sims=0", "probe.wikelski.enabled=false",
         "probe.n_jobs=1", f"seed={seed}"]))
+    if not opts.keep_roots:
+        shutil.rmtree(root)
     record = {"strength": strength, "seed": seed, "train_seconds": train_seconds,
               "val_loss": float(trained["metrics"].get("val/loss", float("nan"))),
               "embedding_traces": (metrics["data"].get("embedding") or {}).get("traces")}
+    record |= {key.removeprefix("val/"): value for key, value in trained["metrics"].items()
+               if key.startswith(("val/recall@", "val/loss/"))}
     for family, feature_set in FAMILIES.items():
         record[f"{family}_detected"], record[f"{family}_p_adjusted"] = detected(metrics["results"], feature_set)
     return record

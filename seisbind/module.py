@@ -91,10 +91,13 @@ class SeisBindModule(L.LightningModule):
     def _encode(self, name: str, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.heads[name](self.encoders[name](x, mask))
 
-    def _segment_loss(self, batch: Batch, present: torch.Tensor, stage: str, gather, rank: int) -> torch.Tensor:
-        """InfoNCE between two disjoint time segments of each anchor record (seisbind/segments.py)."""
+    def _segment_loss(self, batch: Batch, present: torch.Tensor, seed: int | None, gather, rank: int) -> torch.Tensor:
+        """InfoNCE between two disjoint time segments of each anchor record (seisbind/segments.py); split points
+        drawn from `seed`, or in the middle when it is None."""
         anchor = self.hparams.anchor
-        first, second = self.segment_pair.views(self._encoder_input(anchor, batch), random=stage == "train")
+        x = self._encoder_input(anchor, batch)
+        fraction = None if seed is None else self.segment_pair.draw(x.shape[0], seed)
+        first, second = self.segment_pair.views(x, fraction)
         mask = batch[anchor].get("mask")
         return pairwise_infonce(self._encode(anchor, first, mask), self._encode(anchor, second, mask), present,
                                 self.segment_pair.logit_scale, gather=gather, rank=rank)
@@ -107,7 +110,8 @@ class SeisBindModule(L.LightningModule):
         loss, per_pair = self.objective(embeddings, present, scales, gather=gather, rank=self.global_rank)
         anchor = self.hparams.anchor
         if self.segment_pair.weight > 0 and anchor in embeddings:
-            per_pair[f"{anchor}-segments"] = self._segment_loss(batch, present[anchor], stage, gather,
+            seed = self.global_step * self.trainer.world_size + self.global_rank if stage == "train" else None
+            per_pair[f"{anchor}-segments"] = self._segment_loss(batch, present[anchor], seed, gather,
                                                                 self.global_rank)
             loss = loss + self.segment_pair.weight * per_pair[f"{anchor}-segments"]
         batch_size = next(iter(embeddings.values())).shape[0]

@@ -12,7 +12,8 @@ spectrum and its band levels), not one transient.
 The segments are cut from the preprocessed input of the anchor (e.g. spectra (B, C, T, F), time on axis -2) by
 setting everything outside them to 0, which for a standardised log spectrogram (seisbind.modalities.spectra) is
 the record's own mean level, so the encoder keeps the input shape it was built for. The split point is drawn per
-record in [split_low, split_high] of the time axis during training and is the middle for validation; `gap_frames`
+record in [split_low, split_high] of the time axis during training (from a generator seeded by the step, so that a
+resumed run repeats them) and is the middle for validation; `gap_frames`
 frames between the two segments keep overlapping STFT frames (hop < n_fft) from sharing samples.
 """
 
@@ -47,19 +48,24 @@ class SegmentPair:
             raise ValueError(f"model.segment_pair: need 0 < split_low <= split_high < 1, gap_frames >= 0 and a "
                              f"negative time_dim, got {self}")
 
-    def views(self, x: Tensor, random: bool) -> tuple[Tensor, Tensor]:
+    def draw(self, n: int, seed: int) -> Tensor:
+        """Split points of `n` records as fractions of the time axis, drawn uniformly in [split_low, split_high]
+        from their own generator: seeded by the training step (and rank), they repeat exactly when a run resumes
+        from a checkpoint, which the global random state would not."""
+        generator = torch.Generator().manual_seed(seed)
+        return self.split_low + (self.split_high - self.split_low) * torch.rand(n, generator=generator)
+
+    def views(self, x: Tensor, fraction: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(x with only its first segment kept, x with only its second segment kept), same shape as x (B, ...).
 
-        random: draw the split point per record (training); False puts it in the middle (validation)."""
+        fraction: (B,) split points as fractions of the time axis (`draw`, for training); None puts every split in
+        the middle (validation)."""
         n = x.shape[self.time_dim]
         if n < 2 * (self.gap_frames + 1):
             raise ValueError(f"model.segment_pair: the anchor's input has {n} frames on axis {self.time_dim}, too "
                              f"few for two segments and a gap of {self.gap_frames}")
-        if random:
-            fraction = torch.empty(x.shape[0], device=x.device).uniform_(self.split_low, self.split_high)
-        else:
-            fraction = torch.full((x.shape[0],), 0.5, device=x.device)
-        split = (fraction * n).long().clamp(1, n - self.gap_frames - 1)
+        fraction = torch.full((x.shape[0],), 0.5) if fraction is None else fraction
+        split = (fraction.to(x.device) * n).long().clamp(1, n - self.gap_frames - 1)
         frames = torch.arange(n, device=x.device)
         first = frames[None, :] < split[:, None]                       # (B, n)
         second = frames[None, :] >= (split + self.gap_frames)[:, None]

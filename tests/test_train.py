@@ -45,6 +45,8 @@ def test_train_writes_checkpoint_that_loads_alone(tmp_path: Path, synthetic_root
     key = "val/recall@1/spectrum-metadata"
     assert key + "/chance" in metrics
     assert 0 <= metrics[key + "/ci_low"] <= metrics[key] <= metrics[key + "/ci_high"] <= 1
+    # experiment=seisclip trains on the noise traces too, which only the anchor's segment pair can use
+    assert metrics["val/loss/spectrum-segments"] > 0 and metrics["val/present/metadata"] < 0.9
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
 
 
