@@ -142,7 +142,7 @@ class LogSpectrogram(nn.Module):
       for a 120 s INSTANCE trace. The resolution below 2 Hz is what lets an encoder see a change of the ambient
       noise between the microseism peak (~0.2 Hz) and cultural noise (> 1 Hz); with 1 Hz bins (n_fft=100) a
       0.5-2 Hz band is 2 of 50 bins and a planted 0.5-2 Hz precursor that a band-power ratio separates at trace
-      AUC 0.92 was seen at 0.62-0.69 by the best embedding dimension (README, "Power of the embedding path").
+      AUC 0.92 was seen at 0.62-0.72 by the best embedding dimension (README, "Power of the embedding path").
     - The DC bin is dropped by default (f_min_hz = one bin): after demeaning it holds only numerical noise, whose
       log would dominate the standardisation.
     - The log floor is relative (`eps` times the mean power of that sample and channel), so the output does not
