@@ -27,7 +27,8 @@ from seisbind.module import SeisBindModule
 METADATA = {"input": {"_target_": "seisbind.data.inputs.MetadataInput", "columns": {"x": 1.0}},
             "encoder": {"_target_": "seisbind.modalities.tabular.TabularMLP", "width": 512, "depth": 3}}
 PRESETS = {
-    "tiny": {"preprocess": {"_target_": "seisbind.modalities.spectra.LogSpectrogram"},
+    "tiny": {"preprocess": {"_target_": "seisbind.modalities.spectra.LogSpectrogram", "n_fft": 400, "hop_length": 200,
+                            "f_min_hz": 0.25, "f_max_hz": 25.0},   # configs/modality/spectrum.yaml
              "encoder": {"_target_": "seisbind.modalities.spectrum.SpectrumTransformer.from_preset",
                          "preset": "tiny"}},
     "seisclip": {"preprocess": {"_target_": "seisbind.modalities.spectra.SeisCLIPSpectrum", "nperseg": 100},

@@ -51,11 +51,13 @@ class SeisBindModule(L.LightningModule):
         self.preprocess = nn.ModuleDict()
         self.encoders = nn.ModuleDict()
         self.heads = nn.ModuleDict()
+        encoder_shapes = {}   # per-sample shape each encoder receives, after its preprocess
         for name, cfg in modality.items():
             shape = tuple(input_shapes[name])
             if cfg.get("preprocess"):
                 self.preprocess[name] = build(cfg["preprocess"], f"modality.{name}.preprocess")
                 shape = tuple(self.preprocess[name].output_shape(shape[-1]))
+            encoder_shapes[name] = shape
             self.encoders[name] = build(cfg["encoder"], f"modality.{name}.encoder", input_shape=shape)
             head = dict(cfg.get("head") or {})
             if name == anchor:
@@ -67,6 +69,8 @@ class SeisBindModule(L.LightningModule):
         self.objective = ContrastiveObjective([(anchor, name, weight) for name, weight in weights.items()])
         try:
             self.segment_pair = SegmentPair(**segment_pair)
+            if self.segment_pair.weight > 0:
+                self.segment_pair.check_input(anchor, encoder_shapes[anchor])
         except (TypeError, ValueError) as err:
             raise SeisbindInputError(f"model.segment_pair: {err}") from err
         self.val_outputs: list[dict[str, torch.Tensor]] = []
@@ -91,19 +95,19 @@ class SeisBindModule(L.LightningModule):
     def _encode(self, name: str, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.heads[name](self.encoders[name](x, mask))
 
-    def _segment_loss(self, batch: Batch, present: torch.Tensor, seed: int | None, gather, rank: int) -> torch.Tensor:
-        """InfoNCE between two disjoint time segments of each anchor record (seisbind/segments.py); split points
-        drawn from `seed`, or in the middle when it is None."""
+    def _segment_loss(self, x: torch.Tensor, mask: torch.Tensor | None, present: torch.Tensor, seed: int | None,
+                      gather, rank: int) -> torch.Tensor:
+        """InfoNCE between two disjoint time segments of each anchor record (seisbind/segments.py), from the
+        anchor's encoder input `x`; split points drawn from `seed`, or in the middle when it is None."""
         anchor = self.hparams.anchor
-        x = self._encoder_input(anchor, batch)
         fraction = None if seed is None else self.segment_pair.draw(x.shape[0], seed)
         first, second = self.segment_pair.views(x, fraction)
-        mask = batch[anchor].get("mask")
         return pairwise_infonce(self._encode(anchor, first, mask), self._encode(anchor, second, mask), present,
                                 self.segment_pair.logit_scale, gather=gather, rank=rank)
 
     def _step(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        embeddings = self.embed(batch)
+        inputs = {name: self._encoder_input(name, batch) for name in self.encoders if name in batch}
+        embeddings = {name: self._encode(name, x, batch[name].get("mask")) for name, x in inputs.items()}
         present = {name: batch[name]["present"].bool() for name in embeddings}
         gather = (lambda t: self.all_gather(t, sync_grads=True)) if self.trainer.world_size > 1 else None
         scales = {name: self.heads[name].logit_scale() for name in embeddings}
@@ -111,8 +115,8 @@ class SeisBindModule(L.LightningModule):
         anchor = self.hparams.anchor
         if self.segment_pair.weight > 0 and anchor in embeddings:
             seed = self.global_step * self.trainer.world_size + self.global_rank if stage == "train" else None
-            per_pair[f"{anchor}-segments"] = self._segment_loss(batch, present[anchor], seed, gather,
-                                                                self.global_rank)
+            per_pair[f"{anchor}-segments"] = self._segment_loss(inputs[anchor], batch[anchor].get("mask"),
+                                                                present[anchor], seed, gather, self.global_rank)
             loss = loss + self.segment_pair.weight * per_pair[f"{anchor}-segments"]
         batch_size = next(iter(embeddings.values())).shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=stage != "train", batch_size=batch_size)

@@ -9,12 +9,19 @@ representations", ICASSP) learns such representations by contrasting segments of
 other clips: what two disjoint parts of one record share is its stationary content (site response, the noise
 spectrum and its band levels), not one transient.
 
-The segments are cut from the preprocessed input of the anchor (e.g. spectra (B, C, T, F), time on axis -2) by
-setting everything outside them to 0, which for a standardised log spectrogram (seisbind.modalities.spectra) is
-the record's own mean level, so the encoder keeps the input shape it was built for. The split point is drawn per
+The segments are cut from the preprocessed input of the anchor (spectra (B, C, T, F), time on axis -2) by
+setting everything outside them to 0, which for `LogSpectrogram` (standardised log power) is the record's own
+mean level, so the encoder keeps the input shape it was built for; anchors whose encoder input has fewer than 3
+axes, or whose time axis would be the channel axis, are refused (`check_input`). The split point is drawn per
 record in [split_low, split_high] of the time axis during training (from a generator seeded by the step, so that a
 resumed run repeats them) and is the middle for validation; `gap_frames`
-frames between the two segments keep overlapping STFT frames (hop < n_fft) from sharing samples.
+frames between the two segments keep neighbouring STFT frames from sharing samples when n_fft <= 3 hops (the
+default spectrogram is 2 hops: n_fft 400, hop 200).
+
+Known leaks, measured with rather than removed: the spectrogram is standardised over the whole record before the
+cut, so a segment's mean level says something about the other's; and both views show the same split point. Both
+let the encoder match a pair without its content; the power measured with them (README, "Power of the embedding
+path") is what the defaults give.
 """
 
 from __future__ import annotations
@@ -47,6 +54,13 @@ class SegmentPair:
         if not 0 < self.split_low <= self.split_high < 1 or self.gap_frames < 0 or self.time_dim >= 0:
             raise ValueError(f"model.segment_pair: need 0 < split_low <= split_high < 1, gap_frames >= 0 and a "
                              f"negative time_dim, got {self}")
+
+    def check_input(self, anchor: str, shape: tuple[int, ...]) -> None:
+        """Refuse an anchor whose per-sample encoder input (C, T, ...) has no time axis at `time_dim` besides the
+        channel axis."""
+        if len(shape) < 3 or -self.time_dim >= len(shape):
+            raise ValueError(f"the anchor {anchor!r} feeds its encoder per-sample inputs of shape {shape}; two time "
+                             f"segments need (channel, time, frequency) spectra with time at time_dim={self.time_dim}")
 
     def draw(self, n: int, seed: int) -> Tensor:
         """Split points of `n` records as fractions of the time axis, drawn uniformly in [split_low, split_high]

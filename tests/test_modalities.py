@@ -47,7 +47,7 @@ def test_transformer_drop_path_is_active_only_in_training():
     [
         (SeisCLIPSpectrum(nperseg=100), "seisclip", 44),
         (SeisCLIPSpectrum(nperseg=20), "seisclip", 236),
-        (LogSpectrogram(), "tiny", 3 * 6),
+        (LogSpectrogram(), "tiny", 15 * 3),
     ],
 )
 def test_spectrum_presets_token_count_and_output(preprocess, preset, tokens):

@@ -39,7 +39,7 @@ def test_views_keep_two_disjoint_segments_with_the_gap_between() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"weight": -1.0}, {"split_low": 0.8, "split_high": 0.2}, {"time_dim": 1},
-                                 {"wieght": 1.0}])
+                                 {"wieght": 1.0}, {"weight": 1.0, "time_dim": -3}])
 def test_bad_settings_name_the_config_key(bad: dict) -> None:
     with pytest.raises(SeisbindInputError, match="model.segment_pair"):
         _module(bad)
@@ -65,10 +65,11 @@ def test_records_without_a_partner_train_the_anchor_only_through_the_segment_pai
     scales = {name: module.heads[name].logit_scale() for name in embeddings}
     pair_loss, _ = module.objective(embeddings, present, scales)
     assert pair_loss.item() == 0.0
-    segment_loss = module._segment_loss(batch, present["spectrum"], 7, None, 0)
+    segment_loss = module._segment_loss(module._encoder_input("spectrum", batch), None, present["spectrum"], 7, None, 0)
     assert segment_loss.item() > 0.5                        # near log 8 for an untrained encoder
     segment_loss.backward()
     grads = [p.grad for p in module.encoders["spectrum"].parameters() if p.grad is not None]
     assert grads and sum(g.abs().sum() for g in grads) > 0
-    absent = module._segment_loss(batch, torch.zeros(8, dtype=torch.bool), 7, None, 0)
+    absent = module._segment_loss(module._encoder_input("spectrum", batch), None, torch.zeros(8, dtype=torch.bool), 7,
+                                  None, 0)
     assert absent.item() == 0.0                             # absent anchors are left out, as in every pair

@@ -1,9 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.signal
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from seisbind.modalities.spectra import LogSpectrogram, SeisCLIPSpectrum, seisclip_stft, zscore_channels
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(autouse=True)
@@ -78,14 +84,15 @@ def test_log_spectrogram_shape_and_standardisation(kwargs):
 
 def test_log_spectrogram_defaults_and_frequency_axis():
     module = LogSpectrogram()
-    assert module.output_shape(12000) == (3, 61, 100)  # 2 s hop, 0.25..25 Hz at 0.25 Hz
+    # The keyword defaults rebuild checkpoints whose hyperparameters name only n_fft=100 and hop_length=50.
+    assert module.output_shape(12000) == (3, 241, 50)  # 0.5 s hop, 1..50 Hz at 1 Hz
+    configured = instantiate(OmegaConf.load(CONFIGS / "modality" / "spectrum.yaml").spectrum.preprocess)
+    assert configured.output_shape(12000) == (3, 61, 100)  # 2 s hop, 0.25..25 Hz at 0.25 Hz
     t = torch.arange(12000) / 100.0
     x = torch.stack([torch.sin(2 * torch.pi * f * t) for f in (0.75, 5.0, 12.0)])[None]
-    peak_bin = module(x).mean(-2).argmax(-1)[0]
+    peak_bin = configured(x).mean(-2).argmax(-1)[0]
     assert peak_bin.tolist() == [2, 19, 47]  # bin k holds (k + 1) / 4 Hz: the DC bin is cropped
-    cropped = LogSpectrogram(f_max_hz=20.0)
-    assert cropped.output_shape(12000)[-1] == 80
-    assert LogSpectrogram(n_fft=100, hop_length=50, f_min_hz=1.0, f_max_hz=None).output_shape(12000) == (3, 241, 50)
+    assert LogSpectrogram(f_max_hz=20.0).output_shape(12000)[-1] == 20
 
 
 def test_log_spectrogram_ignores_units_and_offset_and_keeps_dead_channels_finite():

@@ -96,9 +96,10 @@ def _read_metadata(
 
 def has_noise_pair(root: str | os.PathLike) -> bool:
     """Whether the root holds INSTANCE's noise metadata and waveforms (`metadata_Instance_noise*.csv` +
-    `Instance_noise*.hdf5`)."""
+    `Instance_noise*.hdf5`), by the names `find_instance_files` accepts; half a pair is its error."""
     root = Path(root)
-    return any(root.glob("metadata_Instance_noise*.csv")) and any(root.glob("Instance_noise*.hdf5"))
+    return root.is_dir() and any(root.glob("metadata_Instance_*.csv")) and \
+        find_instance_files(root).noise_csv is not None
 
 
 def open_waveforms(

@@ -138,13 +138,17 @@ class LogSpectrogram(nn.Module):
     Input (B, C, n_samples) at `sample_rate_hz` -> output (B, C, T, F) with T = n_samples // hop_length + 1
     (centred frames) and F the one-sided bins with frequency in [f_min_hz, f_max_hz].
 
-    - Defaults: 4 s Hann windows every 2 s (n_fft=400, hop 200 at 100 Hz), 0.25-25 Hz in 0.25 Hz bins, (3, 61, 100)
-      for a 120 s INSTANCE trace. The resolution below 2 Hz is what lets an encoder see a change of the ambient
-      noise between the microseism peak (~0.2 Hz) and cultural noise (> 1 Hz); with 1 Hz bins (n_fft=100) a
-      0.5-2 Hz band is 2 of 50 bins and a planted 0.5-2 Hz precursor that a band-power ratio separates at trace
-      AUC 0.92 was seen at 0.62-0.72 by the best embedding dimension (README, "Power of the embedding path").
-    - The DC bin is dropped by default (f_min_hz = one bin): after demeaning it holds only numerical noise, whose
-      log would dominate the standardisation.
+    - The configured default (configs/modality/spectrum.yaml) is 4 s Hann windows every 2 s (n_fft=400, hop 200
+      at 100 Hz), 0.25-25 Hz in 0.25 Hz bins: (3, 61, 100) for a 120 s INSTANCE trace. The resolution below 2 Hz
+      is what lets an encoder see a change of the ambient noise between the microseism peak (~0.2 Hz) and
+      cultural noise (> 1 Hz); with 1 Hz bins (n_fft=100) a 0.5-2 Hz band is 2 of 50 bins and a planted 0.5-2 Hz
+      precursor that a band-power ratio separates at trace AUC 0.92 was seen at 0.62-0.72 by the best embedding
+      dimension (README, "Power of the embedding path").
+    - The keyword defaults are the former configuration (1 Hz bins from 1 Hz, (3, 241, 50)) and stay so: a
+      checkpoint's hyperparameters hold the preprocess arguments its config named, and one saved when the config
+      named only n_fft and hop_length must rebuild the module it was trained with.
+    - The DC bin is dropped (f_min_hz >= one bin): after demeaning it holds only numerical noise, whose log would
+      dominate the standardisation.
     - The log floor is relative (`eps` times the mean power of that sample and channel), so the output does not
       depend on the trace's units (counts or m/s) and an all-zero channel maps to zeros rather than to -inf.
     - Standardising per (sample, channel) removes the amplitude, which mostly encodes magnitude and distance;
@@ -153,11 +157,11 @@ class LogSpectrogram(nn.Module):
 
     def __init__(
         self,
-        n_fft: int = 400,
-        hop_length: int = 200,
+        n_fft: int = 100,
+        hop_length: int = 50,
         sample_rate_hz: float = 100.0,
-        f_min_hz: float = 0.25,
-        f_max_hz: float | None = 25.0,
+        f_min_hz: float = 1.0,
+        f_max_hz: float | None = None,
         n_channels: int = 3,
         eps: float = 1e-10,
     ) -> None:
