@@ -17,20 +17,21 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from seisbind.module import SeisBindModule
 
+SPECTRUM = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "modality" / "spectrum.yaml").spectrum
+"""The configured spectrum modality, the `tiny` preset as training runs it."""
 METADATA = {"input": {"_target_": "seisbind.data.inputs.MetadataInput", "columns": {"x": 1.0}},
             "encoder": {"_target_": "seisbind.modalities.tabular.TabularMLP", "width": 512, "depth": 3}}
 PRESETS = {
-    "tiny": {"preprocess": {"_target_": "seisbind.modalities.spectra.LogSpectrogram", "n_fft": 400, "hop_length": 200,
-                            "f_min_hz": 0.25, "f_max_hz": 25.0},   # configs/modality/spectrum.yaml
-             "encoder": {"_target_": "seisbind.modalities.spectrum.SpectrumTransformer.from_preset",
-                         "preset": "tiny"}},
+    "tiny": {key: OmegaConf.to_container(SPECTRUM[key]) for key in ("preprocess", "encoder")},
     "seisclip": {"preprocess": {"_target_": "seisbind.modalities.spectra.SeisCLIPSpectrum", "nperseg": 100},
                  "encoder": {"_target_": "seisbind.modalities.spectrum.SpectrumTransformer.from_preset",
                              "preset": "seisclip"}},

@@ -81,8 +81,14 @@ class SeisBindModule(L.LightningModule):
     # -- forward ------------------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> dict[str, torch.Tensor]:
         """L2-normalised embeddings (B, embed_dim) of every configured modality present in `batch`."""
-        return {name: self._encode(name, self._encoder_input(name, batch), batch[name].get("mask"))
-                for name in self.encoders if name in batch}
+        return self._embed(batch, self._encoder_inputs(batch))
+
+    def _encoder_inputs(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """What each configured modality present in `batch` feeds its encoder (after its preprocess)."""
+        return {name: self._encoder_input(name, batch) for name in self.encoders if name in batch}
+
+    def _embed(self, batch: Batch, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: self._encode(name, x, batch[name].get("mask")) for name, x in inputs.items()}
 
     def _encoder_input(self, name: str, batch: Batch) -> torch.Tensor:
         x = batch[name]["x"]
@@ -106,8 +112,8 @@ class SeisBindModule(L.LightningModule):
                                 self.segment_pair.logit_scale, gather=gather, rank=rank)
 
     def _step(self, batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        inputs = {name: self._encoder_input(name, batch) for name in self.encoders if name in batch}
-        embeddings = {name: self._encode(name, x, batch[name].get("mask")) for name, x in inputs.items()}
+        inputs = self._encoder_inputs(batch)   # the segment pair reuses the anchor's STFT
+        embeddings = self._embed(batch, inputs)
         present = {name: batch[name]["present"].bool() for name in embeddings}
         gather = (lambda t: self.all_gather(t, sync_grads=True)) if self.trainer.world_size > 1 else None
         scales = {name: self.heads[name].logit_scale() for name in embeddings}

@@ -93,7 +93,7 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
                 "event traces, so whether a window has an embedding depends on its seismicity.")
         if traces == "events":
             log.warning("embedding features: %s", note)
-    if traces != "events" and not has_noise_pair(data["root"]):
+    elif traces != "events" and not has_noise_pair(data["root"]):
         raise SeisbindInputError(f"probe.embedding.traces={traces}: {data['root']} has no INSTANCE noise pair "
                                  "(metadata_Instance_noise*.csv + Instance_noise*.hdf5); use traces=events")
     module = SeisBindModule.from_checkpoint(ckpt).to(device)
