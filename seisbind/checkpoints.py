@@ -2,7 +2,9 @@
 
 A checkpoint is a pickle, and unpickling runs whatever the file asks for. Every file a user names (`ckpt=`,
 `ckpt_path=`, `model.init_from=`, a SeisCLIP weight file) is read with `torch.load(weights_only=True)`, which
-only rebuilds tensors and plain containers; anything else is refused with the file named.
+only rebuilds tensors and plain containers; anything else is refused with the file named. The hyperparameters
+that rebuild the model then choose what `hydra.utils.instantiate` calls, so their `_target_`s must be on the
+allowlist of seisbind/allowlist.py too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from seisbind.allowlist import check_targets
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
 
@@ -50,11 +53,33 @@ def _refusal(error: Exception) -> str:
 
 
 def read_checkpoint(path: str | os.PathLike, key: str = "ckpt") -> dict[str, Any]:
-    """A Lightning checkpoint dict (with `state_dict`) from a user-supplied file."""
+    """A Lightning checkpoint dict (with `state_dict`) from a user-supplied file, its hyperparameters naming only
+    buildable targets (seisbind/allowlist.py) whichever path uses them."""
     checkpoint = load_untrusted(path, key)
     if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("state_dict"), Mapping):
         raise SeisbindInputError(f"{key}={path}: not a seisbind/Lightning checkpoint (no 'state_dict' mapping)")
+    check_targets(checkpoint.get("hyper_parameters"), f"{key}={path}: hyper_parameters")
     return dict(checkpoint)
+
+
+def mismatched_tensors(own: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> list[str]:
+    """"name: (checkpoint shape) vs (model shape)" for every tensor of `state` that `own` holds in another
+    shape."""
+    return [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+            if k in own and getattr(v, "shape", None) != own[k].shape]
+
+
+def check_resumable(model: torch.nn.Module, checkpoint: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Refuse, in one line, a `ckpt_path=` checkpoint whose weights do not fit `model` (another experiment, other
+    modalities or sizes): Lightning would otherwise fail deep in `load_state_dict`."""
+    own, state = model.state_dict(), checkpoint["state_dict"]
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    wrong = mismatched_tensors(own, state)
+    if missing or unexpected or wrong:
+        found = "; ".join(f"{what} {names[:3]}{' ...' if len(names) > 3 else ''}" for what, names in
+                          (("missing", missing), ("unexpected", unexpected), ("other shape", wrong)) if names)
+        raise SeisbindInputError(f"ckpt_path={path}: not a checkpoint of this run's model ({found}); resume with the "
+                                 "experiment, modalities and model settings it was trained with")
 
 
 class SafeCheckpointIO(TorchCheckpointIO):
@@ -69,7 +94,10 @@ class SafeCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(self, path: str | os.PathLike, map_location: Callable | None = None,
                         weights_only: bool | None = None) -> dict[str, Any]:
         # Also reads ddp_spawn's hand-back of the workers' weights (a bare state dict), hence no structure check.
-        return load_untrusted(path, key="ckpt_path")
+        checkpoint = load_untrusted(path, key="ckpt_path")
+        if isinstance(checkpoint, Mapping):
+            check_targets(checkpoint.get("hyper_parameters"), f"ckpt_path={path}: hyper_parameters")
+        return checkpoint
 
 
 class LastCheckpoint(L.Callback):

@@ -18,7 +18,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from seisbind.checkpoints import read_checkpoint
+from seisbind.allowlist import check_targets
+from seisbind.checkpoints import mismatched_tensors, read_checkpoint
 from seisbind.config import build, plain
 from seisbind.errors import SeisbindInputError
 from seisbind.losses import ContrastiveObjective, pairwise_infonce
@@ -41,6 +42,8 @@ class SeisBindModule(L.LightningModule):
                  segment_pair: dict | None = None) -> None:
         super().__init__()
         modality, optimizer, scheduler = plain(modality), plain(optimizer), plain(scheduler)
+        check_targets(modality, "modality")   # before anything is built (seisbind/allowlist.py)
+        check_targets(optimizer, "model.optimizer")
         segment_pair = plain(segment_pair) or {}
         self.save_hyperparameters({"modality": modality, "input_shapes": plain(input_shapes), "anchor": anchor,
                                    "pairs": plain(pairs), "embed_dim": embed_dim, "optimizer": optimizer,
@@ -241,8 +244,7 @@ class SeisBindModule(L.LightningModule):
         state = read_checkpoint(path, key="model.init_from")["state_dict"]
         own = self.state_dict()
         wanted = {k: v for k, v in state.items() if k in own and not k.startswith("objective")}
-        wrong = [f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in wanted.items()
-                 if v.shape != own[k].shape]
+        wrong = mismatched_tensors(own, wanted)
         if wrong:
             raise SeisbindInputError(f"model.init_from={path}: tensors do not fit this model's configuration: "
                                      f"{wrong[:5]}")

@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from seisbind.checkpoints import LastCheckpoint, read_checkpoint
+from seisbind.checkpoints import LastCheckpoint, check_resumable, read_checkpoint
 from seisbind.config import build, validate_train_config, wandb_default_offline
 from seisbind.config_schema import TrainConfig, typed_config
 from seisbind.module import SeisBindModule
@@ -36,8 +36,8 @@ def train(cfg: DictConfig) -> dict:
     a wrong type such as `data.batch_size=1.5` is an error naming the key before anything is read."""
     cfg = typed_config(cfg, TrainConfig)
     validate_train_config(cfg)
-    if cfg.get("ckpt_path"):
-        read_checkpoint(cfg.ckpt_path, key="ckpt_path")  # a bad file fails here, before any data is read
+    # A bad file fails here, before any data is read; one of another model once the model is built.
+    resume = read_checkpoint(cfg.ckpt_path, key="ckpt_path") if cfg.get("ckpt_path") else None
     L.seed_everything(cfg.seed, workers=True)
     wandb_default_offline()
 
@@ -49,6 +49,9 @@ def train(cfg: DictConfig) -> dict:
                            input_shapes=datamodule.input_shapes(), anchor=cfg.anchor,
                            pairs=OmegaConf.to_container(cfg.pairs, resolve=True) if cfg.pairs else None,
                            **model_cfg)
+    if resume is not None:
+        check_resumable(model, resume, cfg.ckpt_path)
+        del resume
 
     if wandb.run is not None:  # a run left open by the caller would swallow this run's logs
         wandb.finish()

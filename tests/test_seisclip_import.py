@@ -19,7 +19,7 @@ from seisbind.modalities.head import ModalityHead
 from seisbind.modalities.spectra import SeisCLIPSpectrum
 from seisbind.module import SeisBindModule
 from seisbind.pretrained.seisclip import import_seisclip, seisclip_modality
-from tests.conftest import compose_config
+from tests.conftest import CONFIGS, compose_config
 
 timm = pytest.importorskip("timm")
 
@@ -236,6 +236,22 @@ def test_configs_are_the_seisclip_architecture() -> None:
     assert encoder.grid == (11, 4) and encoder.transformer.norm.eps == 1e-6
     assert sum(p.numel() for p in module.encoders["metadata"].parameters()) == \
         sum(p.numel() for p in ReferenceInfo().parameters())
+
+
+def test_importer_builds_only_allowed_targets(seisclip_file, tmp_path: Path) -> None:
+    """The importer builds its model from modality configs in a folder the caller may choose: a `_target_` there
+    passes the same allowlist as a checkpoint's (seisbind/allowlist.py), and nothing is written."""
+    _, src = seisclip_file(120, (3, 5))
+    configs = tmp_path / "configs"
+    (configs / "modality").mkdir(parents=True)
+    for name in ("spectrum_seisclip", "metadata_seisclip"):
+        text = (CONFIGS / "modality" / f"{name}.yaml").read_text()
+        (configs / "modality" / f"{name}.yaml").write_text(
+            text.replace("seisbind.modalities.tabular.TabularMLP", "seisbind.modalities.tabular.torch.load"))
+    with pytest.raises(SeisbindInputError, match=r"^modality\.metadata\.encoder\._target_="
+                                                 r"'seisbind\.modalities\.tabular\.torch\.load': not a buildable"):
+        import_seisclip(src, tmp_path / "out.ckpt", configs=configs)
+    assert not (tmp_path / "out.ckpt").exists()
 
 
 # ---------------------------------------------------------------------------------------------- entry points

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import get_method
+from hydra.utils import get_object
 
+from seisbind.allowlist import READERS, allowed_reader
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,10 @@ class TableSource:
         return []
 
     def read_function(self) -> Callable[[list[Path]], Any]:
-        try:
-            return get_method(self.reader)
-        except Exception as err:  # Hydra wraps import errors in its own types
-            raise SeisbindInputError(f"source reader {self.reader!r} cannot be imported: {err}") from None
+        if not allowed_reader(self.reader):   # called with the data root's files: never an arbitrary function
+            raise SeisbindInputError(f"source reader {self.reader!r}: not a reader; name a function read_* defined "
+                                     f"in {', '.join(p + '/' for p in READERS)} (seisbind/allowlist.py)")
+        return get_object(self.reader)
 
     def describe(self, root: str | Path) -> str:
         return " or ".join(str(Path(root) / p) for p in self.glob)
