@@ -118,7 +118,7 @@ def main() -> None:
     for row in main.itertuples():
         print(f"  {row.horizon_hours:>4g} h {row.feature_set}/{row.score}: AUC {row.auc:.3f} "
               f"[{row.auc_ci_low:.3f}, {row.auc_ci_high:.3f}]")
-    etas = metrics.get("etas") or {}
+    etas = metrics["nulls"].get("etas") or {}
     print(f"probe_seconds={seconds:.1f} etas_null_seconds={etas.get('seconds', float('nan')):.1f}")
 
 

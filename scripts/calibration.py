@@ -67,7 +67,7 @@ def study_config(root: Path, out: Path, opts: Options):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose("probe", overrides=[
             f"data.root={root}", f"out={out}", f"paths.root_dir={out}", f"probe.n_permutations={opts.n_permutations}",
-            f"probe.etas.n_sims={opts.n_etas_sims}",
+            f"probe.nulls.etas.n_sims={opts.n_etas_sims}",
             f"probe.horizons_hours=[{','.join(f'{h:g}' for h in opts.horizons_hours)}]", "probe.wikelski.enabled=false",
             "probe.n_jobs=1"])
 

@@ -74,11 +74,6 @@ class Embedding:
 
 
 @dataclass
-class Etas:
-    n_sims: int = 200
-
-
-@dataclass
 class Row:
     """A feature set and score: `probe.main`."""
 
@@ -129,19 +124,19 @@ class StudyProbe:
     n_bootstrap: int = 1000
     n_permutations: int = 200
     n_folds: int = 5
-    logistic_C: float = 1.0
     min_windows_per_class: int = 5
     n_jobs: int = -1
+    scorers: dict[str, Any] = field(default_factory=dict)   # name -> `_target_` (seisbind/probe/scores.py)
     scores: list[str] = field(default_factory=list)
     feature_sets: dict[str, list[str]] = field(default_factory=dict)
-    etas: Etas = field(default_factory=Etas)
+    nulls: dict[str, Any] = field(default_factory=dict)     # name -> `_target_` (seisbind/probe/study/nulls/)
+    checks: dict[str, Any] = field(default_factory=dict)    # name -> `_target_` (seisbind/probe/study/checks/)
     primary: Primary | None = None
     main: Row = field(default_factory=Row)
     comparisons: list[list[str]] = field(default_factory=list)
     comparison_score: str = "logistic"
     comparison_test: str = "auto"
     n_comparison_permutations: int = 100
-    time_of_day_features: list[str] = field(default_factory=list)
     other_period: OtherPeriod = field(default_factory=OtherPeriod)
     wikelski: Wikelski = field(default_factory=Wikelski)
 

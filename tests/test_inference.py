@@ -1,13 +1,13 @@
-"""Inference of the study: permutations within matched sets, refit intervals, family-wise p, sanity verdicts."""
+"""Inference of the study: permutations within matched sets, refit intervals, family-wise p, a null's p-value."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from seisbind.probe import evaluate, report
-from seisbind.probe.etas_null import etas_record
+from seisbind.probe import evaluate
 from seisbind.probe.evaluate import Settings
+from seisbind.probe.study.nulls import null_record
 
 
 def test_permutations_stay_within_strata():
@@ -64,28 +64,8 @@ def test_max_t_controls_the_family_wise_error_and_exceeds_raw_p():
     assert strong[0] == 1 / (1 + n_perm)
 
 
-def _sanity(tod_auc: float, p_two_sided: float) -> list[dict]:
-    skipped = {"skipped": "none"}
-    return [{"horizon_hours": 24.0, "main_significant": False,
-             "label_shuffle": {"auc_mean": 0.49, "auc_sd": 0.05, "n_shuffles": 99, "observed_auc": 0.5,
-                               "p_value_vs_shuffles": 0.4, "rank": 40},
-             "post_event": skipped, "other_period": skipped,
-             "time_of_day": {"auc": tod_auc, "null_auc_mean": 0.46, "null_auc_low": 0.35, "null_auc_high": 0.57,
-                             "p_value_two_sided": p_two_sided, "main_auc": 0.5, "delta_auc": 0.2,
-                             "p_value_delong": 0.01}}]
-
-
-def test_time_of_day_check_fails_in_either_direction_and_not_run_is_not_passed():
-    below = {v["check"]: v for v in report.verdicts(_sanity(0.27, 0.01))}
-    assert below["time_of_day"]["passed"] is False
-    assert report.verdicts(_sanity(0.71, 0.01))[-1]["passed"] is False
-    assert report.verdicts(_sanity(0.44, 0.6))[-1]["passed"] is True
-    assert below["other_period"]["passed"] is None and below["post_event"]["passed"] is None
-    assert "ranks 40 of 100" in below["label_shuffle"]["text"]
-
-
 def test_etas_p_value_counts_the_simulations_reaching_the_observed_auc():
     null = np.r_[np.linspace(0.3, 0.7, 9), np.nan]
-    record = etas_record(0.65, null)
+    record = null_record("etas", 0.65, null)
     assert record["p_value_etas"] == (1 + 2) / (1 + 9) and record["n_etas"] == 9
-    assert etas_record(0.65, None)["p_value_etas"] is None
+    assert null_record("etas", 0.65, None)["p_value_etas"] is None

@@ -307,7 +307,7 @@ def test_noise_traces_give_windows_embeddings_independent_of_seismicity(syntheti
     ckpt = tiny_checkpoint(tmp_path / "tiny.ckpt", ("spectrum", "metadata"), {"spectrum": [3, 12000], "metadata": [8]})
     metrics = run_study(probe_config(synthetic_root, tmp_path / "out", f"ckpt={ckpt}", "probe.horizons_hours=[24]",
                                      "probe.n_permutations=20", "probe.embedding.n_components=3",
-                                     "probe.etas.n_sims=0"))
+                                     "probe.nulls.etas.n_sims=0"))
     cover = metrics["data"]["embedding"]
     assert cover["traces"] == "noise" and "noise pair" in cover["note"]
     shares = {kind: c["with_embedding"] / c["windows"] for kind, c in cover["per_window_type"].items()}
@@ -344,22 +344,22 @@ def test_tables_and_figures_go_to_wandb(null_run, tmp_path, monkeypatch):
 def test_headline_leads_with_a_row_that_can_be_tested_against_clustering():
     """A trace-metadata row with the smaller family-wise p (what ETAS cascades give) does not lead: the best
     row with an ETAS null does, and the other is named beside it; with no testable row, the best of all leads."""
-    from seisbind.probe.study import Study, headline
+    from seisbind.probe.study.headline import headline
+    from seisbind.probe.study.rows import Row
 
     times = pd.date_range("2016-09-01", periods=3, freq="10D", tz="UTC")
     windows = pd.DataFrame({"window_type": "pre", "horizon_hours": 24.0, "target_event_id": ["a", "b", "c"],
                             "target_time": times})
-    study = Study(windows=windows, features=pd.DataFrame(index=windows.index))
-    base = {"score": "logistic", "horizon_hours": 24.0, "auc_ci_low": 0.6, "auc_ci_high": 0.9, "p_value": 0.001,
-            "p_value_at_floor": False}
-    untested = base | {"feature_set": "catalog+waveform_meta", "auc": 0.75, "p_value_adjusted": 0.01,
-                       "p_value_etas": None, "n_features": 11}
-    testable = base | {"feature_set": "catalog", "auc": 0.6, "p_value_adjusted": 0.4, "p_value_etas": 0.3,
-                       "n_features": 6}
-    cfg = OmegaConf.create({"probe": {"primary": None, "horizons_hours": [24]}})
-    head = headline(cfg, study, [untested, testable])
+    base = {"auc_ci_low": 0.6, "auc_ci_high": 0.9, "p_value": 0.001, "p_value_at_floor": False}
+    untested = Row(24.0, "catalog+waveform_meta", "logistic", 11,
+                   base | {"auc": 0.75, "p_value_adjusted": 0.01, "p_value_etas": None})
+    testable = Row(24.0, "catalog", "logistic", 6, base | {"auc": 0.6, "p_value_adjusted": 0.4, "p_value_etas": 0.3})
+    head = headline([untested, testable], windows, None, ["etas"])
     assert (head["feature_set"], head["chosen_among"]) == ("catalog", "testable")
     assert head["best_untested"]["feature_set"] == "catalog+waveform_meta"
+    assert head["p_value_etas"] == 0.3 and head["beyond_clustering"] is False
     assert "Best row without a clustering null: catalog+waveform_meta" in report_module.headline_sentence(head)
-    only = headline(cfg, study, [untested])
-    assert (only["feature_set"], only["chosen_among"]) == ("catalog+waveform_meta", "all")
+    only = headline([untested], windows, None, ["etas"])
+    assert (only["feature_set"], only["chosen_among"], only["beyond_clustering"]) == \
+        ("catalog+waveform_meta", "all", None)
+    assert "not tested against clustering" in report_module.headline_sentence(only)

@@ -10,6 +10,7 @@ import pytest
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import scores
+from seisbind.probe.evaluate import Settings
 from seisbind.probe.stats import auc_roc
 
 
@@ -58,9 +59,9 @@ def test_every_method_recovers_a_planted_shift_and_stays_null_without(caplog):
     with caplog.at_level(logging.WARNING, logger="seisbind.probe.scores"):
         planted = scores.cross_validated_scores(X, y, groups, n_splits=5, seed=0)
     assert "empty" in caplog.text  # the all-NaN feature is dropped with a logged reason
-    assert set(planted) == set(scores.METHODS)
+    assert set(planted) == set(scores.SCORERS)
     # the unsigned distance is diluted by the four noise dimensions, so it gets a lower bar
-    floor = {"best_single_feature": 0.75, "composite_z": 0.7, "mahalanobis": 0.6, "logistic_regression": 0.8}
+    floor = {"best_single": 0.75, "composite_z": 0.7, "mahalanobis": 0.6, "logistic": 0.8}
     for method, score in planted.items():
         assert np.isfinite(score).all(), method
         assert auc_roc(y, score) > floor[method], method
@@ -82,7 +83,7 @@ def test_out_of_fold_scores_depend_only_on_training_rows():
     folds = scores.grouped_folds(y.astype(bool), groups, n_splits=5, seed=3)
     for train, test in folds:
         refit = scores.score_windows(X.iloc[train], y[train], X.iloc[test])
-        for method in scores.METHODS:
+        for method in scores.SCORERS:
             np.testing.assert_allclose(oof[method][test], refit[method], rtol=1e-10, atol=1e-12)
 
 
@@ -101,9 +102,10 @@ def test_mahalanobis_detects_a_change_of_spread_that_has_no_mean_shift():
     X = pd.DataFrame(rng.normal(size=(n_pos + n_neg, 4)) * np.where(y[:, None] == 1, 3.0, 1.0),
                      columns=list("abcd"))
     groups = np.arange(y.size) // 4
-    out = scores.cross_validated_scores(X, y, groups, methods=("mahalanobis", "logistic_regression"))
+    out = scores.cross_validated_scores(X, y, groups, scorers={k: scores.SCORERS[k] for k in ("mahalanobis",
+                                                                                               "logistic")})
     assert auc_roc(y, out["mahalanobis"]) > 0.85
-    assert auc_roc(y, out["logistic_regression"]) < 0.7  # a linear score cannot see a spread change
+    assert auc_roc(y, out["logistic"]) < 0.7  # a linear score cannot see a spread change
 
 
 def test_composite_z_uses_background_statistics_and_training_signs():
@@ -136,8 +138,8 @@ def test_bad_tables_raise_clear_errors():
         scores.cross_validated_scores(X.assign(station="NRCA"), y, groups)
     with pytest.raises(SeisbindInputError, match="infinite"):
         scores.cross_validated_scores(X.assign(up=np.inf), y, groups)
-    with pytest.raises(SeisbindInputError, match="unknown score method"):
-        scores.cross_validated_scores(X, y, groups, methods=("random_forest",))
+    with pytest.raises(SeisbindInputError, match=r"unknown score\(s\) \['random_forest'\]"):
+        Settings().pick(["random_forest"])
 
 
 def test_feature_observed_only_in_held_out_windows_is_left_out_of_that_fit(caplog, recwarn):

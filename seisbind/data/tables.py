@@ -15,6 +15,7 @@ YAML file, nothing in the data layer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,9 +43,12 @@ class TableSource:
 
     @classmethod
     def of(cls, spec: TableSource | Mapping[str, Any], key: str = "source") -> TableSource:
-        """From a config mapping {reader, glob}; `key` names the config entry in error messages."""
+        """From a config mapping {reader, glob} (or a typed config of those two fields); `key` names the config
+        entry in error messages."""
         if isinstance(spec, TableSource):
             return spec
+        if dataclasses.is_dataclass(spec):
+            spec = dataclasses.asdict(spec)
         if not isinstance(spec, Mapping) or set(spec) != {"reader", "glob"}:
             raise SeisbindInputError(f"{key}: expected {{reader: dotted.function, glob: PATTERN or [PATTERNS]}}, "
                                      f"got {dict(spec) if isinstance(spec, Mapping) else spec!r}")

@@ -11,21 +11,18 @@ family-wise p from the same permutations (`max_t_adjusted`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import stats
-from seisbind.probe.scores import cross_validated_scores, grouped_folds, make_scorer, score_windows
+from seisbind.probe.scores import SCORERS, ScorerFactory, cross_validated_scores, grouped_folds, score_windows
 
 log = logging.getLogger(__name__)
 
-SCORE_METHODS = {"best_single": "best_single_feature", "composite_z": "composite_z", "mahalanobis": "mahalanobis",
-                 "logistic": "logistic_regression"}
-"""Score names used in configs and outputs -> seisbind.probe.scores method names."""
 RECALLS = (0.5, 0.8)
 
 
@@ -36,15 +33,16 @@ class Settings:
     n_bootstrap: int = 1000
     n_permutations: int = 1000
     n_folds: int = 5
-    logistic_C: float = 1.0
     min_windows_per_class: int = 5
     seed: int = 0
+    scorers: Mapping[str, ScorerFactory] = field(default_factory=lambda: dict(SCORERS))
+    """Every scorer a row, check or comparison may name (probe.scorers)."""
 
-
-def method_of(score: str) -> str:
-    if score not in SCORE_METHODS:
-        raise SeisbindInputError(f"probe.scores: unknown score {score!r}; choose from {list(SCORE_METHODS)}")
-    return SCORE_METHODS[score]
+    def pick(self, scores: Sequence[str]) -> dict[str, ScorerFactory]:
+        unknown = [s for s in scores if s not in self.scorers]
+        if unknown:
+            raise SeisbindInputError(f"unknown score(s) {unknown}; probe.scorers defines {list(self.scorers)}")
+        return {s: self.scorers[s] for s in scores}
 
 
 def check_classes(y: np.ndarray, settings: Settings, what: str) -> None:
@@ -66,18 +64,14 @@ def n_folds(y: np.ndarray, settings: Settings) -> int:
 def oof_scores(X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, scores: Sequence[str], settings: Settings,
                seed: int | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold scores {score name: (n,)} from grouped folds."""
-    methods = [method_of(s) for s in scores]
-    out = cross_validated_scores(X, np.asarray(y, int), np.asarray(groups), methods=methods,
-                                 n_splits=n_folds(y, settings), seed=settings.seed if seed is None else seed,
-                                 logistic_C=settings.logistic_C)
-    return {s: out[method_of(s)] for s in scores}
+    return cross_validated_scores(X, np.asarray(y, int), np.asarray(groups), scorers=settings.pick(scores),
+                                  n_splits=n_folds(y, settings), seed=settings.seed if seed is None else seed)
 
 
 def fit_and_score(X_fit: pd.DataFrame, y_fit: np.ndarray, X_other: pd.DataFrame, score: str,
                   settings: Settings) -> np.ndarray:
     """Score other windows (post-event, another period) with a model fitted on all of (X_fit, y_fit)."""
-    return score_windows(X_fit, np.asarray(y_fit, int), X_other, methods=[method_of(score)],
-                         logistic_C=settings.logistic_C)[method_of(score)]
+    return score_windows(X_fit, np.asarray(y_fit, int), X_other, scorers=settings.pick([score]))[score]
 
 
 def auc_record(y: np.ndarray, s: np.ndarray) -> dict:
@@ -185,7 +179,7 @@ def _refit_oof(X: pd.DataFrame, y: np.ndarray, folds: list, score: str, settings
     table = X.loc[:, X.notna().any()].astype(np.float64)
     s = np.empty(len(table))
     for train, test in folds:
-        scorer = make_scorer(method_of(score), settings.logistic_C)
+        scorer = settings.pick([score])[score]()
         s[test] = scorer.fit(table.iloc[train], y[train]).score(table.iloc[test])
     return s
 

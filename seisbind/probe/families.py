@@ -6,7 +6,7 @@ records, per family, why it is absent when its data are (no file matched its sou
 names a modality. A family says two things about itself:
 - `columns`: the features.csv columns it adds (a window "has" the family when one of them is defined there);
 - `simulated`: whether its features are a function of the event catalog alone, so that an ETAS-simulated catalog
-  yields them too (seisbind/probe/etas_null.py runs the clustering null only on such feature sets); such a family
+  yields them too (the clustering nulls of seisbind/probe/study/nulls/ test only such feature sets); such a family
   also has `from_catalog(catalog, windows)`.
 """
 

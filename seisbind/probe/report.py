@@ -16,88 +16,18 @@ from seisbind.probe.stats import molchan, molchan_random_bound
 
 log = logging.getLogger(__name__)
 
-SHUFFLE_TOLERANCE = 0.05
-"""Mean label-shuffle AUC further than this from 0.5 means the pipeline leaks labels."""
-
-
-# ------------------------------------------------------------------------------------------------- verdicts
-def _fmt_ci(d: dict) -> str:
+def fmt_ci(d: dict) -> str:
+    """"AUC [low, high]" of a dict with auc, auc_ci_low, auc_ci_high."""
     return f"{d['auc']:.3f} [{d['auc_ci_low']:.3f}, {d['auc_ci_high']:.3f}]"
-
-
-def verdicts(sanity: list[dict]) -> list[dict]:
-    """One verdict per (check, horizon): passed True / False, or None when the check could not run, and a
-    sentence saying what was seen."""
-    out = []
-
-    def add(check: str, h: float, passed: bool | None, text: str) -> None:
-        out.append({"check": check, "horizon_hours": h, "passed": passed, "text": text})
-
-    for entry in sanity:
-        h = entry["horizon_hours"]
-        shuffle = entry["label_shuffle"]
-        leak = shuffle["auc_mean"] > 0.5 + SHUFFLE_TOLERANCE
-        pessimistic = shuffle["auc_mean"] < 0.5 - SHUFFLE_TOLERANCE
-        add("label_shuffle", h, not leak,
-            f"refitting on labels shuffled within the matched sets {shuffle['n_shuffles']} times gives AUC "
-            f"{shuffle['auc_mean']:.3f} +- {shuffle['auc_sd']:.3f}; the main AUC {shuffle['observed_auc']:.3f} "
-            f"ranks {shuffle.get('rank', '?')} of {shuffle['n_shuffles'] + 1} (p = "
-            f"{shuffle['p_value_vs_shuffles']:.3g}): "
-            + ("ABOVE 0.5, the pipeline leaks labels" if leak else
-               "below 0.5 by more than the tolerance, cross-validation is pessimistic at this sample size "
-               "(no leakage; read AUCs against the shuffle mean)" if pessimistic else "no label leakage"))
-        post = entry["post_event"]
-        if "skipped" in post:
-            add("post_event", h, None, f"not run: {post['skipped']}")
-        else:
-            vs, distance = post["vs_background"], post["mahalanobis_vs_background"]
-            text = (f"post-event windows vs background AUC {_fmt_ci(vs)} over {post['n_windows']} windows "
-                    f"(Mahalanobis distance from background: {_fmt_ci(distance)})")
-            if not entry["main_significant"]:
-                add("post_event", h, None, text + ": not informative, the main score finds no pre-event signal "
-                    "at this horizon, so the direction it learned is arbitrary")
-            else:
-                ok = vs["auc_ci_low"] > 0.5
-                add("post_event", h, ok, text + (": they score high, as aftershock-rich windows should" if ok else
-                                                  ": they do not score above background: the score does not "
-                                                  "respond to obvious seismicity"))
-        other = entry["other_period"]
-        if "skipped" in other:
-            add("other_period", h, None, f"not run: {other['skipped']}")
-        elif "pre_vs_background" not in other:
-            add("other_period", h, None, f"not run: too few shifted pre-event or background windows "
-                                         f"({other['n_windows']} in all)")
-        else:
-            vs, pre_bg = other["vs_background"], other["pre_vs_background"]
-            differs = pre_bg["auc_ci_low"] > 0.5
-            text = (f"the windows moved to the other period: shifted pre-event vs shifted background AUC "
-                    f"{_fmt_ci(pre_bg)}, all {other['n_windows']} vs main background {_fmt_ci(vs)}")
-            if not entry["main_significant"] and differs:
-                add("other_period", h, None, text + ": not informative, the main score finds no pre-event "
-                    "signal at this horizon")
-            else:
-                add("other_period", h, not differs,
-                    text + (": no elevation where no target follows" if not differs else
-                            ": ELEVATED where no target follows, the separation is a period or seasonal effect"))
-        tod = entry["time_of_day"]
-        # Either direction: a score that ranks pre-event windows reliably low by hour is a diurnal signal too.
-        covers = tod["p_value_two_sided"] >= 0.05
-        beaten = tod["delta_auc"] > 0 and tod["p_value_delong"] < 0.05
-        add("time_of_day", h, covers,
-            f"time of day alone AUC {tod['auc']:.3f} against its refit null {tod['null_auc_mean']:.3f} (95 % "
-            f"{tod['null_auc_low']:.3f}-{tod['null_auc_high']:.3f}, two-sided p {tod['p_value_two_sided']:.3g}); "
-            f"main {tod['main_auc']:.3f} (delta {tod['delta_auc']:+.3f}, DeLong p {tod['p_value_delong']:.3g}): "
-            + ("time of day carries no signal" if covers else
-               "TIME OF DAY SEPARATES the windows (the main score exceeds it)" if beaten else
-               "TIME OF DAY SEPARATES the windows as well as the main score does"))
-    return out
 
 
 # -------------------------------------------------------------------------------------------------- figures
 def _curves_by_horizon(oof: dict, score: str) -> dict[float, list[tuple[str, np.ndarray, np.ndarray]]]:
-    """{horizon: [(label, y, s)]} for the given score of every feature set, plus single-score baselines."""
+    """{horizon: [(label, y, s)]} for the given score of every feature set, plus single-score baselines; `oof`
+    maps (horizon, feature set) to its out-of-fold scores (seisbind/probe/study/rows.py:Scored)."""
     curves: dict[float, list] = {}
-    for (h, name), (part, by_score) in oof.items():
+    for (h, name), scored in oof.items():
+        part, by_score = scored.part, scored.scores
         s = by_score.get(score, next(iter(by_score.values())) if len(by_score) == 1 else None)
         if s is not None:
             only = next(iter(by_score))
@@ -135,24 +65,24 @@ def plot_roc(oof: dict, score: str, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_etas_null(results: list[dict], nulls: dict[tuple, np.ndarray], path: Path) -> None:
-    """Histogram of the ETAS-simulated AUCs of each row that has them (one panel per horizon and feature set,
-    the scores overlaid), the observed AUCs as vertical lines."""
+def plot_null(name: str, results: list[dict], nulls: dict[tuple, np.ndarray], path: Path) -> None:
+    """Histogram of the AUCs of null `name`'s simulated catalogs for each row that has them (one panel per horizon
+    and feature set, the scores overlaid), the observed AUCs as vertical lines."""
     panels: dict[tuple, list[dict]] = {}
     for r in results:
         if (r["horizon_hours"], r["feature_set"], r["score"]) in nulls:
             panels.setdefault((r["horizon_hours"], r["feature_set"]), []).append(r)
     plt, fig, axes = _axes(len(panels))
     bins = np.linspace(0, 1, 41)
-    for ax, ((h, name), rows) in zip(axes, sorted(panels.items()), strict=False):
+    for ax, ((h, feature_set), rows) in zip(axes, sorted(panels.items()), strict=False):
         for k, r in enumerate(rows):
             color = f"C{k}"
-            null = nulls[(h, name, r["score"])]
+            null = nulls[(h, feature_set, r["score"])]
+            p = r.get(f"p_value_{name}")
             ax.hist(null[np.isfinite(null)], bins=bins, alpha=0.45, color=color,
-                    label=f"{r['score']} p_etas {r['p_value_etas']:.3g}" if r["p_value_etas"] is not None
-                    else r["score"])
+                    label=f"{r['score']} p_{name} {p:.3g}" if p is not None else r["score"])
             ax.axvline(r["auc"], color=color, lw=1.5)
-        ax.set(title=f"{name}, {h:g} h: ETAS-null AUC", xlabel="AUC (lines: observed)")
+        ax.set(title=f"{feature_set}, {h:g} h: {name}-null AUC", xlabel="AUC (lines: observed)")
         ax.legend(fontsize=7, loc="upper left")
     axes[0].set_ylabel("simulated catalogs")
     fig.tight_layout()
@@ -234,8 +164,13 @@ def headline_sentence(head: dict) -> str:
     """The result a report leads with, in the terms a referee asks for."""
     if not head:
         return "Headline: no result row."
-    etas = (f"against ETAS clustering p = {head['p_value_etas']:.3g}" if head.get("p_value_etas") is not None
-            else f"against ETAS clustering: not computed ({head.get('etas_reason', 'see skipped')})")
+    nulls = head.get("nulls") or []
+    untested_null = [n for n in nulls if head.get(f"p_value_{n}") is None]
+    etas = ("against clustering: no null configured (probe.nulls)" if not nulls else
+            "; ".join(f"against the {n} clustering null p = {head[f'p_value_{n}']:.3g}" for n in nulls
+                      if n not in untested_null)
+            + "".join(f"; against the {n} clustering null: not computed ({head.get('null_reason', 'see skipped')})"
+                      for n in untested_null)).lstrip("; ")
     chosen = "declared in advance (probe.primary)" if head["declared"] else \
         f"the smallest family-wise p among the rows with a clustering null, of {head['n_rows']} rows" \
         if head.get("chosen_among") == "testable" else f"the smallest family-wise p of {head['n_rows']} rows"
@@ -244,9 +179,9 @@ def headline_sentence(head: dict) -> str:
     floor = " (at the permutation floor: more permutations would tell how far below)" \
         if head.get("p_value_at_floor") else ""
     verdict = (" Verdict: no signal (family-wise)." if head["p_value_adjusted"] >= 0.05 else
-               " Verdict: the windows differ, but not tested against clustering." if head.get("p_value_etas") is None
-               else " Verdict: SIGNAL BEYOND CLUSTERING." if head.get("beyond_clustering") else
-               " Verdict: the windows differ, no more than ETAS clustering gives.")
+               " Verdict: the windows differ, but not tested against clustering." if head["beyond_clustering"] is None
+               else " Verdict: SIGNAL BEYOND CLUSTERING." if head["beyond_clustering"] else
+               " Verdict: the windows differ, no more than clustering gives.")
     other = head.get("best_untested")
     untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
                 f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
@@ -270,6 +205,20 @@ def embedding_lines(data: dict) -> list[str]:
             f"of {data['ckpt']}, centred per station and reduced by a PCA fitted without labels on all embedded "
             f"traces, so no label reaches the features. {cover.get('note', '')}".rstrip(),
             f"Windows with a {cover.get('anchor', 'anchor')} embedding: {counts}.", ""]
+
+
+def null_lines(name: str, info: dict) -> str:
+    """What a clustering null fitted and simulated (seisbind/probe/study/nulls/), in one paragraph."""
+    fit = info.get("fit") or {}
+    text = f"{name} null: {info['n_sims']} catalogs simulated ({info['n_sims_without_windows']} without any " \
+           f"target window), scored like the real one ({name}_null.png)."
+    if "params" not in fit:
+        return text
+    params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
+                       for k, v in fit["params"].items() if k in fit["standard_errors"])
+    return (f"{text} Temporal ETAS fitted to {fit['n_events']} events M >= {info['magnitude_floor']:.2f} ({params}; "
+            f"b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); branching ratio "
+            f"{fit['branching_ratio']:.2f}.")
 
 
 def write_report(metrics: dict, path: Path) -> None:
@@ -299,24 +248,16 @@ def write_report(metrics: dict, path: Path) -> None:
     below = [r for r in metrics["results"] if r["auc_ci_high"] < 0.5]
     if below:
         lines += [f"{len(below)} result(s) lie wholly below 0.5 (e.g. {below[0]['feature_set']} / {below[0]['score']} "
-                  f"at {below[0]['horizon_hours']:g} h, AUC {_fmt_ci(below[0])}). Out of fold that means no "
+                  f"at {below[0]['horizon_hours']:g} h, AUC {fmt_ci(below[0])}). Out of fold that means no "
                   "direction learned on some targets holds for the others (cross-validation's anti-learning on "
                   "few, heterogeneous pre-event windows), not a reversed precursor.", ""]
-    etas = metrics.get("etas")
-    if etas:
-        fit = etas["fit"]
-        params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
-                           for k, v in fit["params"].items() if k in fit["standard_errors"])
-        lines += [f"ETAS null: temporal ETAS fitted to {fit['n_events']} events M >= {etas['magnitude_floor']:.2f} "
-                  f"({params}; b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); "
-                  f"branching ratio {fit['branching_ratio']:.2f}; {etas['n_sims']} catalogs simulated "
-                  f"({etas['n_sims_without_windows']} without any target window), scored like the real one "
-                  "(etas_null.png).", ""]
+    for name, info in (metrics.get("nulls") or {}).items():
+        lines += [null_lines(name, info), ""]
     lines += ["Both classes obey the same quiet rule (no other large event within quiet_hours before or inside a "
               "window), and background windows are drawn near their target in time, so a slow change of rate "
               "or completeness over the period cancels within a matched set. What the permutation null cannot "
               "see is clustering: earthquakes trigger earthquakes, so activity before a target can be elevated "
-              "without any precursor; the ETAS p-value tests against that.", ""]
+              "without any precursor; the clustering nulls' p-values test against that.", ""]
     if metrics["comparisons"]:
         comp = pd.DataFrame(metrics["comparisons"])[["horizon_hours", "feature_set_a", "feature_set_b", "score",
                                                      "auc_a", "auc_b", "delta_auc", "p_value", "test",

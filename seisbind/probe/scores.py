@@ -1,13 +1,15 @@
 """Turning a feature table into one anomaly score per window, fitted without looking at the windows it scores.
 
-Four scorers, all "larger = more pre-event-like":
-- ``best_single_feature``: the feature with the largest |AUC - 0.5| on the training windows, signed so that its
+A scorer is any class with `fit(X, y) -> self` and `score(X) -> (n,)` (the `Scorer` protocol); the study names
+them in `probe.scorers` (configs/probe/study.yaml: name -> `_target_`, built fresh for every fit), so a new one
+is a class plus a config entry. Four come with seisbind, all "larger = more pre-event-like":
+- ``best_single``: the feature with the largest |AUC - 0.5| on the training windows, signed so that its
   training AUC is above 0.5;
 - ``composite_z``: z-scores against the training background windows, each signed by its training direction,
   averaged over features;
 - ``mahalanobis``: distance from the training background distribution (Ledoit-Wolf covariance on standardised
   features); unsigned, so it flags any departure from background, including post-event windows;
-- ``logistic_regression``: SimpleImputer(median) + StandardScaler + LogisticRegression(C, balanced classes,
+- ``logistic``: SimpleImputer(median) + StandardScaler + LogisticRegression(C, balanced classes,
   Newton-Cholesky solver).
 
 Out-of-fold scores come from folds built on ``groups`` (target event / time block), never from a random split
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -33,15 +35,16 @@ from seisbind.probe.stats import auc_roc
 
 log = logging.getLogger(__name__)
 
-METHODS = ("best_single_feature", "composite_z", "mahalanobis", "logistic_regression")
-
-
 class Scorer(Protocol):
     """What every score method provides: fit on training windows, score any windows with the same columns."""
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> Scorer: ...
 
     def score(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+ScorerFactory = Callable[[], Scorer]
+"""Builds a fresh, unfitted scorer (a class, or a `functools.partial` of one with its settings)."""
 
 
 class MedianImputer:
@@ -195,20 +198,6 @@ def balanced_logistic_newton(X: np.ndarray, y: np.ndarray, C: float, tol: float 
     return beta[:d], float(beta[d])
 
 
-def make_scorer(method: str, logistic_C: float = 1.0) -> Scorer:
-    """A fresh, unfitted scorer by name (one of ``METHODS``)."""
-    if method == "best_single_feature":
-        return BestSingleFeature()
-    if method == "composite_z":
-        return CompositeZ()
-    if method == "mahalanobis":
-        return Mahalanobis()
-    if method == "logistic_regression":
-        return Logistic(logistic_C)
-    raise SeisbindInputError(f"unknown score method {method!r}; choose from {METHODS}")
-
-
-
 @functools.cache
 def _warn_empty(what: str, empty: tuple[str, ...]) -> None:
     """Once per process: the same all-NaN columns come back in every fold, shuffle and refit."""
@@ -306,22 +295,22 @@ def cross_validated_scores(
     X: pd.DataFrame,
     y: np.ndarray,
     groups: np.ndarray,
-    methods: Sequence[str] = METHODS,
+    scorers: Mapping[str, ScorerFactory] | None = None,
     n_splits: int = 5,
     seed: int = 0,
-    logistic_C: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """Out-of-fold score of every window for each method (each window scored by a model that never saw its
-    group). The chosen single feature of each fold is logged."""
+    """Out-of-fold score of every window for each scorer (each window scored by a model that never saw its
+    group; `scorers` defaults to `SCORERS`). The chosen single feature of each fold is logged."""
+    scorers = SCORERS if scorers is None else scorers
     table = _feature_table(X, what="cross_validated_scores")
     y = _binary_labels(y, len(table))
     folds = grouped_folds(y, groups, n_splits=n_splits, seed=seed)
-    scores = {method: np.full(len(table), np.nan) for method in methods}
+    scores = {name: np.full(len(table), np.nan) for name in scorers}
     for fold, (train, test) in enumerate(folds):
         X_train, X_test = table.iloc[train], table.iloc[test]
-        for method in methods:
-            scorer = make_scorer(method, logistic_C).fit(X_train, y[train])
-            scores[method][test] = scorer.score(X_test)
+        for name, make in scorers.items():
+            scorer = make().fit(X_train, y[train])
+            scores[name][test] = scorer.score(X_test)
             if isinstance(scorer, BestSingleFeature):
                 log.info("fold %d: best single feature %s (sign %+d, training AUC %.3f)", fold, scorer.feature_,
                          int(scorer.sign_), scorer.training_auc_)
@@ -332,15 +321,19 @@ def score_windows(
     X_fit: pd.DataFrame,
     y_fit: np.ndarray,
     X_score: pd.DataFrame,
-    methods: Sequence[str] = METHODS,
-    logistic_C: float = 1.0,
+    scorers: Mapping[str, ScorerFactory] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fit each method on all of (X_fit, y_fit) and score other windows ``X_score`` (post-event windows,
-    another period). ``X_score`` must hold the columns the fit used; extra columns are ignored."""
+    """Fit each scorer (default `SCORERS`) on all of (X_fit, y_fit) and score other windows ``X_score``
+    (post-event windows, another period). ``X_score`` must hold the columns the fit used; extra columns are ignored."""
     table = _feature_table(X_fit, what="score_windows (fit set)")
     y_fit = _binary_labels(y_fit, len(table))
     missing = [c for c in table.columns if c not in X_score.columns]
     if missing:
         raise SeisbindInputError(f"score_windows: windows to score lack feature columns {missing}")
     other = _feature_table(X_score[table.columns], what="score_windows (windows to score)", drop_empty=False)
-    return {method: make_scorer(method, logistic_C).fit(table, y_fit).score(other) for method in methods}
+    return {name: make().fit(table, y_fit).score(other) for name, make in (scorers or SCORERS).items()}
+
+
+SCORERS: dict[str, ScorerFactory] = {"best_single": BestSingleFeature, "composite_z": CompositeZ,
+                                     "mahalanobis": Mahalanobis, "logistic": Logistic}
+"""The scorers seisbind ships, by the names configs/probe/study.yaml gives them."""

@@ -1,0 +1,130 @@
+"""`python probe.py [ckpt=PATH] data.root=DIR out=OUT`: the pre-event vs background study.
+
+Windows (pre-event per horizon, time-matched quiet background of the same length, post-event, other-period
+copies) come from the catalog inside the study period (design.py); every window gets the features of the
+configured modalities' families, time of day and, with a checkpoint, embeddings (table.py); each feature set is
+scored out-of-fold by every configured scorer and judged by its refit permutation null (rows.py), family-wise
+over all rows, and against every clustering null (nulls/); feature sets are compared pairwise and the checks run
+at every horizon (horizon.py, checks/); the headline says what the best testable row may claim (headline.py).
+Data that cannot support a part skips it with the reason written to metrics.json and report.md; data that
+cannot support the study at all stops it with one clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import report
+from seisbind.probe.families import build_families, simulated_columns, simulated_features
+from seisbind.probe.study.config import Skipped, Spec, built, settings_of, spec_of, study_period, window_rules
+from seisbind.probe.study.design import Design, build_design, load_data
+from seisbind.probe.study.headline import headline
+from seisbind.probe.study.horizon import Inputs, Outcome, evaluate_horizons
+from seisbind.probe.study.nulls import Simulation, run_nulls
+from seisbind.probe.study.outputs import describe_data, write_outputs
+from seisbind.probe.study.rows import family_wise
+from seisbind.probe.study.table import build_table
+from seisbind.probe.study.wikelski import wikelski_rows
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    """CLI entry point (probe.entry); input problems reach `probe.py` as `SeisbindInputError` (seisbind/cli.py)."""
+    metrics = run_study(cfg)
+    print(report.summary(metrics, cfg.probe.main.score))
+    print(f"report: {Path(cfg.out) / 'report.md'}")
+    return metrics
+
+
+def run_study(cfg: DictConfig) -> dict:
+    """The study; returns the metrics dict also written to OUT/metrics.json. The config is checked against
+    seisbind.config_schema.StudyConfig first, so a wrong type or key stops it before any data is read."""
+    started = time.perf_counter()
+    spec = spec_of(cfg)
+    probe, skipped = spec.probe, Skipped()
+    settings = settings_of(probe, spec.seed)
+    checks, nulls = built(probe.checks, "probe.checks"), built(probe.nulls, "probe.nulls")
+    spec.out.mkdir(parents=True, exist_ok=True)
+
+    data = load_data(spec.root, spec.filters, probe.catalog)
+    design = build_design(data, probe, spec.seed)
+    families = build_families(spec.modality)
+    table = build_table(spec, data, design, families, skipped)
+    log.info("%d windows, %d features (%.1f s)", len(design.windows), table.features.shape[1],
+             time.perf_counter() - started)
+
+    outcomes = evaluate_horizons(Inputs(design.windows, table, settings, probe, checks), probe.n_jobs)
+    rows, scored = merge(outcomes, design.windows, skipped)
+    if not rows:
+        reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
+        raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
+    baseline, baseline_scored, detector = wikelski_rows(probe.wikelski, data, design.windows,
+                                                        list(probe.horizons_hours), settings, skipped)
+    rows += baseline
+    scored |= {(h, "wikelski2020"): s for h, s in baseline_scored.items()}
+    family_wise(rows)
+    simulated = simulated_columns(families)
+    how = Simulation(window_rules(probe, spec.seed), catalog_only_sets(table, simulated),
+                     list(probe.horizons_hours), list(probe.scores), settings,
+                     lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of)
+    null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
+                                     rows, spec.seed, skipped)
+
+    metrics = {
+        "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls]),
+        "nulls": null_info,
+        "results": [r.as_dict() for r in rows],
+        "comparisons": [c for o in outcomes for c in o.comparisons],
+        "sanity": {"main": {"feature_set": probe.main.feature_set, "score": probe.main.score},
+                   "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
+                   "verdicts": [c.verdict() for o in outcomes for c in o.checks]},
+        "wikelski2020": [r.as_dict() for r in baseline],
+        "wikelski2020_detector": detector,
+        "skipped": list(skipped),
+        "data": describe_data(spec, data, design, table),
+        "settings": settings_record(spec, design, null_info),
+    }
+    metrics["elapsed_seconds"] = time.perf_counter() - started
+    write_outputs(spec.out, design, table, metrics, scored, null_aucs, probe.main.score, cfg)
+    return metrics
+
+
+def merge(outcomes: list[Outcome], windows, skipped: Skipped) -> tuple[list, dict]:
+    """All horizons' rows and scores in horizon order; skips gathered; the main model's window scores written to
+    the windows table (`seismic_score`)."""
+    rows, scored = [], {}
+    windows["seismic_score"] = float("nan")
+    for outcome in outcomes:
+        rows += outcome.rows
+        skipped += outcome.skipped
+        scored |= {(outcome.horizon_hours, name): s for name, s in outcome.scored.items()}
+        positions = list(outcome.window_scores)
+        windows.loc[windows.index[positions], "seismic_score"] = list(outcome.window_scores.values())
+    return rows, scored
+
+
+def catalog_only_sets(table, simulated: set[str]) -> dict[str, list[str]]:
+    """The feature sets whose every column a simulated catalog gives: those a clustering null can test."""
+    sets = {name: table.columns(name)[0] for name in table.feature_sets}
+    return {name: columns for name, columns in sets.items() if columns and set(columns) <= simulated}
+
+
+def per_horizon(outcomes: list[Outcome]) -> list[dict]:
+    """The checks' numbers, one entry per horizon where they ran."""
+    return [{"horizon_hours": o.horizon_hours, "main_significant": o.main_significant}
+            | {c.check: c.numbers for c in o.checks} for o in outcomes if o.checks]
+
+
+def settings_record(spec: Spec, design: Design, null_info: dict) -> dict:
+    return asdict(spec.probe) | {
+        "seed": spec.seed, "ckpt": spec.ckpt, "period": [t.isoformat() for t in study_period(spec.probe)],
+        "match_days": spec.probe.background.match_days, "magnitude_floor": design.completeness["floor"],
+        "completeness": design.completeness, "nulls": null_info,
+        "family_wise_method": "Westfall-Young single-step max-T over all result rows"}

@@ -1,0 +1,87 @@
+"""Sanity checks: the protocol, what a check sees, and the helpers several checks share.
+
+A check runs at every horizon on the main feature set and score (`probe.main`) and judges what it computed in
+the same place: `run(context) -> CheckResult` with `passed` True / False, or None when it could not run or is
+not informative, a sentence saying what was seen, and its numbers. `probe.checks` (configs/probe/study.yaml)
+names the checks, one module each in this package; a new check is a module plus an entry there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from seisbind.probe import evaluate as ev
+from seisbind.probe.evaluate import Settings
+from seisbind.probe.stats import bootstrap_auc_ci
+from seisbind.probe.study.design import Horizon, horizon_of
+from seisbind.probe.study.rows import Row, Scored
+from seisbind.probe.study.table import FeatureTable
+
+
+@dataclass
+class CheckResult:
+    check: str
+    horizon_hours: float
+    passed: bool | None
+    text: str
+    numbers: dict = field(default_factory=dict)
+    window_scores: dict[int, float] = field(default_factory=dict)
+    """The main model's scores of windows the check scored (table position -> score), for windows.csv."""
+
+    def verdict(self) -> dict:
+        return {"check": self.check, "horizon_hours": self.horizon_hours, "passed": self.passed, "text": self.text}
+
+
+@dataclass
+class CheckContext:
+    """One horizon's main evaluation: its windows, the main row and its out-of-fold scores, and the tables."""
+
+    horizon: Horizon
+    main: Scored
+    row: Row
+    columns: list[str]
+    score: str
+    windows: pd.DataFrame
+    table: FeatureTable
+    settings: Settings
+    labels: np.ndarray
+    """The horizon's permuted label vectors (seisbind/probe/study/rows.py:permuted_labels)."""
+
+    @property
+    def main_significant(self) -> bool:
+        return bool(self.row.values["p_value"] < 0.05)
+
+    @property
+    def X_fit(self) -> pd.DataFrame:
+        return self.table.X(self.main.part.index, self.columns)
+
+    @property
+    def background_scores(self) -> np.ndarray:
+        return self.main.scores[self.score][~self.main.part.y]
+
+
+class Check(Protocol):
+    name: str
+
+    def run(self, context: CheckContext) -> CheckResult: ...
+
+
+def other_windows(context: CheckContext, types: tuple[str, ...]) -> np.ndarray:
+    """Positions of this horizon's windows of `types` where the main feature set is defined."""
+    rows = horizon_of(context.windows, context.horizon.horizon_hours, types).index
+    return rows[context.table.usable(rows, context.columns)]
+
+
+def main_model_scores(context: CheckContext, rows: np.ndarray) -> np.ndarray:
+    """Scores of other windows by the main model, fitted on all main windows of the horizon."""
+    return ev.fit_and_score(context.X_fit, context.main.part.y, context.table.X(rows, context.columns),
+                            context.score, context.settings)
+
+
+def auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:
+    ci = bootstrap_auc_ci(y, s, n_boot=settings.n_bootstrap, seed=settings.seed)
+    return {"auc": ci.auc, "auc_ci_low": ci.low, "auc_ci_high": ci.high}

@@ -1,0 +1,107 @@
+"""The study's configuration as typed objects, and the record of what it skipped.
+
+`run_study` checks the composed config against seisbind.config_schema.StudyConfig and turns it into a `Spec` once;
+every part then receives the typed piece it needs (`StudyProbe` fields, `Settings`, the window rules), never the
+whole config. The extension points are built here from their config entries: `probe.scorers` (name -> a
+seisbind.probe.scores.Scorer class), `probe.checks` (name -> a Check, seisbind/probe/study/checks/) and
+`probe.nulls` (name -> a CatalogNull, seisbind/probe/study/nulls/), so adding one is a module plus an entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from seisbind.config import build
+from seisbind.config_schema import StudyConfig, StudyProbe, typed_config
+from seisbind.errors import SeisbindInputError
+from seisbind.probe.evaluate import Settings
+from seisbind.study_area import Period
+
+log = logging.getLogger(__name__)
+
+MAIN_TYPES = ("pre", "background")
+"""The window types a row separates: pre-event (label 1) against background (label 0)."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The study's settings (`probe`), where its data are, the checkpoint, the output folder and the seed; the
+    modality configs whose `features` are the study's feature families."""
+
+    probe: StudyProbe
+    root: Path
+    filters: dict | None
+    ckpt: str | None
+    out: Path
+    seed: int
+    modality: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    """The resolved `data` node, for the checkpoint's own data module (seisbind/probe/embedding.py)."""
+
+
+def spec_of(cfg: DictConfig) -> Spec:
+    """The typed study config; a wrong type or unknown key stops here, naming it."""
+    cfg = typed_config(cfg, StudyConfig)
+    probe: StudyProbe = OmegaConf.to_object(cfg.probe)
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return Spec(probe=probe, root=Path(cfg.data.root), filters=data.get("filters"), ckpt=cfg.get("ckpt"),
+                out=Path(cfg.out), seed=int(cfg.seed), data=data,
+                modality=OmegaConf.to_container(cfg.modality, resolve=True) if cfg.get("modality") else {})
+
+
+def settings_of(probe: StudyProbe, seed: int) -> Settings:
+    """Resampling settings and the scorers of `probe.scorers`, checked against every score name the study uses."""
+    scorers = {name: build(node, f"probe.scorers.{name}") for name, node in probe.scorers.items()}
+    used = {"probe.scores": list(probe.scores), "probe.main.score": [probe.main.score],
+            "probe.comparison_score": [probe.comparison_score]}
+    for key, names in used.items():
+        unknown = [n for n in names if n not in scorers]
+        if unknown:
+            raise SeisbindInputError(f"{key}: unknown score(s) {unknown}; probe.scorers defines {list(scorers)}")
+    if probe.main.feature_set not in probe.feature_sets:
+        raise SeisbindInputError(f"probe.main.feature_set={probe.main.feature_set!r} is not among "
+                                 f"probe.feature_sets {list(probe.feature_sets)}")
+    return Settings(n_bootstrap=probe.n_bootstrap, n_permutations=probe.n_permutations, n_folds=probe.n_folds,
+                    min_windows_per_class=probe.min_windows_per_class, seed=seed, scorers=scorers)
+
+
+def built(nodes: dict[str, Any], key: str) -> list[Any]:
+    """The objects of a name -> `_target_` mapping (`probe.checks`, `probe.nulls`), each told its name."""
+    out = []
+    for name, node in nodes.items():
+        part = build(node, f"{key}.{name}")
+        part.name = name
+        out.append(part)
+    return out
+
+
+def study_period(probe: StudyProbe) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """probe.period as UTC timestamps (configs/area/*.yaml by default)."""
+    return Period(probe.period.start, probe.period.end).timestamps("probe.period")
+
+
+def window_rules(probe: StudyProbe, seed: int) -> dict:
+    """The `make_windows` settings of the study (seisbind/probe/windows.py), also used on every simulated
+    catalog of a null."""
+    return dict(target_min_magnitude=probe.target_min_magnitude, decluster=probe.decluster,
+                decluster_hours=probe.decluster_hours, decluster_km=probe.decluster_km,
+                horizons_hours=list(probe.horizons_hours), n_background=probe.n_background,
+                quiet_min_magnitude=probe.quiet_min_magnitude, quiet_hours=probe.quiet_hours,
+                post_hours=(probe.post_start_hours, probe.post_start_hours + max(probe.horizons_hours)),
+                period=study_period(probe), match_days=probe.background.match_days,
+                background_per_target=probe.background.per_target, seed=seed)
+
+
+class Skipped(list):
+    """What the study could not run, with the reason: {"what", "reason"} entries, logged as they come and written
+    to metrics.json and report.md."""
+
+    def add(self, what: str, reason: str) -> None:
+        log.warning("skipped %s: %s", what, reason)
+        self.append({"what": what, "reason": reason})

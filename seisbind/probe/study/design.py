@@ -1,0 +1,197 @@
+"""The study design: the data it reads and the windows it compares, built once.
+
+Windows: pre-event per horizon and time-matched quiet background windows of the same length (make_windows,
+seisbind/probe/windows.py), post-event windows as long as each horizon, and other-period copies of the
+pre-event and background windows. The completeness floor of the event-count features is measured here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seisbind.config_schema import OtherPeriod, StudyProbe
+from seisbind.data.catalog import mc_max_curvature, to_utc_ns
+from seisbind.data.tables import SideTables, TableSource
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import features
+from seisbind.probe.families import StudyData
+from seisbind.probe.study.config import MAIN_TYPES, study_period, window_rules
+from seisbind.probe.windows import make_windows
+
+OTHER_TYPES = {"pre": "other_pre", "background": "other_background"}
+
+
+@dataclass
+class Horizon:
+    """Windows of some types at one horizon: positions in the design's table, labels (1 = the first type) and
+    cross-validation groups aligned with them."""
+
+    horizon_hours: float
+    index: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> Horizon:
+        return Horizon(self.horizon_hours, self.index[keep], self.y[keep], self.groups[keep])
+
+
+def horizon_of(windows: pd.DataFrame, h: float, types: tuple[str, ...] = MAIN_TYPES) -> Horizon:
+    chosen = windows["window_type"].isin(types).to_numpy() & np.isclose(windows["horizon_hours"].to_numpy(), h)
+    index = np.flatnonzero(chosen)
+    return Horizon(h, index, windows["window_type"].to_numpy()[index] == types[0],
+                   windows["group"].astype(str).to_numpy()[index])
+
+
+@dataclass
+class Design:
+    """All windows of the study (one table, `window_type` and `period` say which), what the other-period copies
+    kept, and the completeness of the catalog."""
+
+    windows: pd.DataFrame
+    other_period: dict
+    completeness: dict
+
+
+# ------------------------------------------------------------------------------------------------- data
+def load_data(root: Path, filters: dict | None, catalog: dict) -> StudyData:
+    """The study catalog (`probe.catalog`, required; all of it: the floor is applied by the families) and the
+    trace metadata (optional: why there is none is recorded)."""
+    if not root.is_dir():
+        raise SeisbindInputError(f"data.root={root}: not a folder")
+    tables = SideTables(root)
+    events = tables.load(TableSource.of(catalog, "probe.catalog"), "the study (probe.catalog)")
+    if events.empty:
+        raise SeisbindInputError(f"{events.attrs.get('source', 'probe.catalog')}: no earthquake in the catalog")
+    data = StudyData(root=root, tables=tables, catalog=events, metadata=None)
+    try:
+        data.metadata = features.read_trace_metadata(root, filters)
+    except SeisbindInputError as err:
+        data.metadata_missing = f"no trace metadata: {err}"
+    return data
+
+
+def data_span_ns(data: StudyData) -> tuple[int, int]:
+    """The time range the scored sources cover: the catalog span, cut to the trace metadata span when present."""
+    times = to_utc_ns(data.catalog["time"])
+    lo, hi = int(times.min()), int(times.max())
+    if data.metadata is not None and len(data.metadata):
+        trace_times = to_utc_ns(data.metadata["trace_start_time"])
+        lo, hi = max(lo, int(trace_times.min())), min(hi, int(trace_times.max()))
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------------------------- windows
+def build_design(data: StudyData, probe: StudyProbe, seed: int) -> Design:
+    windows = main_windows(data.catalog, probe, seed)
+    windows, other = with_other_period(windows, data, probe)
+    return Design(windows, other, completeness(data.catalog, probe))
+
+
+def main_windows(catalog: pd.DataFrame, probe: StudyProbe, seed: int) -> pd.DataFrame:
+    """Pre-event and background windows (make_windows) and post-event windows as long as each horizon."""
+    windows = make_windows(catalog, **window_rules(probe, seed))
+    if not (windows["window_type"] == "pre").any():
+        magnitudes = catalog["magnitude"]
+        raise SeisbindInputError(
+            f"no target event: the catalog ({len(catalog)} events, M {magnitudes.min():.1f}-"
+            f"{magnitudes.max():.1f}) has no event M >= {probe.target_min_magnitude} (declustering: "
+            f"{probe.decluster}) with a full pre-event window inside probe.period that is quiet and matched "
+            f"({windows.attrs['n_pre_dropped_not_quiet']} pre-event windows broke the quiet rule, "
+            f"{windows.attrs['n_pre_dropped_unmatched']} found no background window); lower "
+            "probe.target_min_magnitude, change probe.decluster or widen probe.background.match_days")
+    post = matched_post_windows(windows, probe.post_start_hours, catalog)
+    windows = pd.concat([windows[windows["window_type"] != "post"], post], ignore_index=True)
+    windows["period"] = "main"
+    return windows
+
+
+def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog: pd.DataFrame) -> pd.DataFrame:
+    """Post-event windows as long as each horizon, starting `post_start_hours` after the target.
+
+    The post-event check scores them with the model of that horizon and compares them with the background
+    windows of that horizon, so they must have the same length: a 1 h window holds fewer events than a 24 h
+    background window even after a mainshock. Windows reaching past the catalog are dropped.
+    """
+    pre = windows[windows["window_type"] == "pre"]
+    post = pre.copy()
+    post["start_time"] = pre["target_time"] + pd.Timedelta(hours=post_start_hours)
+    post["end_time"] = post["start_time"] + pd.to_timedelta(pre["horizon_hours"], unit="h")
+    post["window_type"] = "post"
+    post["window_id"] = "post" + pre["window_id"].str.removeprefix("pre")
+    return post[post["end_time"] <= catalog["time"].max()]
+
+
+def with_other_period(windows: pd.DataFrame, data: StudyData, probe: StudyProbe) -> tuple[pd.DataFrame, dict]:
+    """The windows plus other-period copies of the pre-event and background ones.
+
+    Every such window is moved by `other_shift`; copies outside the data span, or within quiet_hours of any
+    target or M >= quiet_min_magnitude event, are dropped (counted), so the copies hold no real pre-event time.
+    """
+    main = windows[windows["window_type"].isin(MAIN_TYPES)]
+    span_lo, span_hi = data_span_ns(data)
+    shift = other_shift(probe.other_period, main, span_lo, study_period(probe))
+    other = main.assign(start_time=main["start_time"] + shift, end_time=main["end_time"] + shift,
+                        window_id="other_" + main["window_id"], window_type=main["window_type"].map(OTHER_TYPES),
+                        period="other")
+    start_ns, end_ns = to_utc_ns(other["start_time"]), to_utc_ns(other["end_time"])
+    inside = (start_ns >= span_lo) & (end_ns <= span_hi)
+    catalog = data.catalog
+    loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= probe.quiet_min_magnitude, "time"]),
+                         to_utc_ns(windows.loc[windows["window_type"] == "pre", "target_time"])])
+    quiet_ns = int(probe.quiet_hours * 3.6e12)
+    near = np.searchsorted(loud, start_ns - quiet_ns, side="left") < np.searchsorted(loud, end_ns + quiet_ns,
+                                                                                       side="right")
+    info = {"shift_days": shift / pd.Timedelta(days=1), "n_copied": int(len(other)),
+            "n_outside_data_span": int((~inside).sum()), "n_near_large_events": int((inside & near).sum()),
+            "n_kept": int((inside & ~near).sum())}
+    return pd.concat([windows, other[inside & ~near]], ignore_index=True), info
+
+
+def other_shift(other: OtherPeriod, main: pd.DataFrame, span_start_ns: int,
+                period: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Timedelta:
+    """How far the other-period copies move. `start`: so that the first window begins there; a number of days;
+    or `auto`: back by the period's length when the data reach that far before it (the copies then lie wholly
+    outside the study period), else -30 days, which keeps most copies inside a short data span."""
+    if other.start:
+        return pd.Timestamp(other.start, tz="UTC") - main["start_time"].min()
+    if other.shift_days != "auto":
+        return pd.Timedelta(days=other.shift_days)
+    length = period[1] - period[0]
+    if span_start_ns <= (period[0] - length).value:
+        return -length
+    return pd.Timedelta(days=-30)
+
+
+# ------------------------------------------------------------------------------------------ completeness
+def completeness(catalog: pd.DataFrame, probe: StudyProbe, after_days: float = 2.0) -> dict:
+    """Completeness magnitude over the study period, and the floor of the event-count features.
+
+    Mc by maximum curvature + 0.2 (seisbind.data.catalog.mc_max_curvature) per calendar month with at least
+    probe.min_count_b events, and in the `after_days` after each M >= 5, when aftershocks mask small events.
+    `probe.min_magnitude: auto` takes the largest monthly Mc as the floor: counts above it do not change when a
+    network densifies within the period. The post-M5 values are reported, not used: background windows keep
+    quiet_hours from such events, and the floor they would set hides most of the catalog.
+    """
+    start, end = study_period(probe)
+    times = pd.to_datetime(catalog["time"], utc=True)
+    inside = catalog[(times >= start) & (times <= end)]
+    months = pd.to_datetime(inside["time"], utc=True).dt.strftime("%Y-%m")
+    need = probe.min_count_b
+    monthly = {month: mc_max_curvature(group["magnitude"]) for month, group in inside.groupby(months)
+               if group["magnitude"].notna().sum() >= need}
+    after = {}
+    inside_ns, magnitudes = to_utc_ns(inside["time"]), inside["magnitude"].to_numpy()
+    for t, m in zip(inside_ns[magnitudes >= 5.0], magnitudes[magnitudes >= 5.0]):
+        window = magnitudes[(inside_ns > t) & (inside_ns <= t + int(after_days * 86400e9))]
+        if np.isfinite(window).sum() >= need:
+            after[f"{pd.Timestamp(t, tz='UTC').isoformat()} M{m:.1f}"] = mc_max_curvature(window)
+    if probe.min_magnitude == "auto":
+        floor = max(monthly.values()) if monthly else float("nan")
+        how = (f"largest monthly Mc of {len(monthly)} months" if monthly else f"no month with {need} events: no floor")
+    else:
+        floor, how = probe.min_magnitude, "probe.min_magnitude"
+    return {"floor": floor, "method": how, "monthly_mc": monthly, f"mc_{after_days:g}_days_after_m5": after}

@@ -1,0 +1,139 @@
+"""One horizon of the study: every feature set x score as rows, the configured comparisons and the checks.
+
+A horizon is evaluated from immutable inputs and returns everything it found (`Outcome`), so horizons run in
+parallel processes (joblib) and are merged in order.
+
+The ~1,000 small scikit-learn fits of the resampling run without its input validation (assume_finite,
+skip_parameter_validation): the feature tables were validated once and the imputers handle NaN themselves, so
+the numbers are the same and the fits ~15 % faster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+from seisbind.config_schema import StudyProbe
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import evaluate as ev
+from seisbind.probe.evaluate import Settings
+from seisbind.probe.study.checks import Check, CheckContext, CheckResult
+from seisbind.probe.study.config import Skipped
+from seisbind.probe.study.design import Horizon, horizon_of
+from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels, rows_of, try_evaluate
+from seisbind.probe.study.table import FeatureTable
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every horizon reads: the windows, the feature table, the settings, the study config, the checks."""
+
+    windows: pd.DataFrame
+    table: FeatureTable
+    settings: Settings
+    probe: StudyProbe
+    checks: list[Check]
+
+
+@dataclass
+class Outcome:
+    horizon_hours: float
+    main_significant: bool | None = None
+    rows: list[Row] = field(default_factory=list)
+    comparisons: list[dict] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    scored: dict[str, Scored] = field(default_factory=dict)
+    skipped: Skipped = field(default_factory=Skipped)
+    window_scores: dict[int, float] = field(default_factory=dict)
+
+
+def evaluate_horizons(inputs: Inputs, n_jobs: int) -> list[Outcome]:
+    """`study_horizon` for every horizon, in `n_jobs` processes (1 = in this process, -1 = one per horizon)."""
+    horizons = list(inputs.probe.horizons_hours)
+    if n_jobs == 1 or len(horizons) == 1:
+        return [study_horizon(inputs, h) for h in horizons]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=min(n_jobs if n_jobs > 0 else len(horizons), len(horizons)))(
+        delayed(study_horizon)(inputs, h) for h in horizons)
+
+
+def study_horizon(inputs: Inputs, h: float) -> Outcome:
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        outcome = Outcome(h)
+        horizon = horizon_of(inputs.windows, h)
+        try:
+            ev.check_classes(horizon.y, inputs.settings, f"horizon {h:g} h")
+        except SeisbindInputError as err:
+            outcome.skipped.add(f"horizon {h:g} h", str(err))
+            return outcome
+        labels = permuted_labels(inputs.windows, horizon, inputs.settings)
+        first = h == inputs.probe.horizons_hours[0]   # a feature set that cannot be built is said once
+        for name in inputs.probe.feature_sets:
+            feature_set_rows(inputs, horizon, labels, name, outcome, first)
+        for a, b in inputs.probe.comparisons:
+            comparison(inputs, horizon, a, b, outcome, first)
+        run_checks(inputs, horizon, labels, outcome)
+        return outcome
+
+
+def feature_set_rows(inputs: Inputs, horizon: Horizon, labels: np.ndarray, name: str, outcome: Outcome,
+                     first: bool) -> None:
+    columns, why = inputs.table.columns(name)
+    if not columns:
+        if first:
+            outcome.skipped.add(f"feature set {name}", why)
+        return
+    part = horizon.subset(inputs.table.usable(horizon.index, columns))
+    what = f"feature set {name} at {horizon.horizon_hours:g} h"
+    scored = try_evaluate(lambda rows: inputs.table.X(rows, columns), part, list(inputs.probe.scores),
+                          inputs.settings, what, labels_of(labels, horizon, part))
+    if isinstance(scored, str):
+        outcome.skipped.add(what, scored)
+        return
+    outcome.scored[name] = scored
+    outcome.rows += rows_of(name, scored, len(columns))
+
+
+def comparison(inputs: Inputs, horizon: Horizon, a: str, b: str, outcome: Outcome, first: bool) -> None:
+    """Feature set b against a on the windows where both are defined (seisbind/probe/evaluate.py:compare)."""
+    probe, table = inputs.probe, inputs.table
+    what = f"comparison {a} vs {b} at {horizon.horizon_hours:g} h"
+    (cols_a, why_a), (cols_b, why_b) = table.columns(a), table.columns(b)
+    if not cols_a or not cols_b:
+        if first:
+            outcome.skipped.add(f"comparison {a} vs {b}", why_a or why_b)
+        return
+    part = horizon.subset(table.usable(horizon.index, cols_a) & table.usable(horizon.index, cols_b))
+    try:
+        ev.check_classes(part.y, inputs.settings, what)
+        X = table.features.iloc[part.index]
+        result = ev.compare(X[cols_a], X[cols_b], part.y, part.groups, probe.comparison_score, inputs.settings,
+                            test=probe.comparison_test, n_permutations=probe.n_comparison_permutations)
+    except SeisbindInputError as err:
+        outcome.skipped.add(what, str(err))
+        return
+    outcome.comparisons.append({"feature_set_a": a, "feature_set_b": b, "horizon_hours": horizon.horizon_hours,
+                                "score": probe.comparison_score} | result)
+
+
+def run_checks(inputs: Inputs, horizon: Horizon, labels: np.ndarray, outcome: Outcome) -> None:
+    """Every configured check on the main feature set and score; the main model's window scores kept."""
+    name, score = inputs.probe.main.feature_set, inputs.probe.main.score
+    main = outcome.scored.get(name)
+    if main is None:
+        outcome.skipped.add(f"sanity checks at {horizon.horizon_hours:g} h",
+                            f"the main feature set {name} could not be evaluated")
+        return
+    outcome.window_scores.update(zip(main.part.index.tolist(), main.scores[score].tolist(), strict=True))
+    (row,) = [r for r in outcome.rows if (r.feature_set, r.score) == (name, score)]
+    context = CheckContext(horizon, main, row, inputs.table.columns(name)[0], score, inputs.windows, inputs.table,
+                           inputs.settings, labels)
+    outcome.main_significant = context.main_significant
+    for check in inputs.checks:
+        result = check.run(context)
+        outcome.checks.append(result)
+        outcome.window_scores.update(result.window_scores)

@@ -1,0 +1,26 @@
+"""A clustering null added as one module plus a `probe.nulls` entry: the study's events at or above the floor,
+their times redrawn uniformly over the period (a Poisson process with the catalog's own magnitudes and places)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class PoissonTimes:
+    name = "poisson"
+
+    def __init__(self, n_sims: int = 5) -> None:
+        self.n_sims = int(n_sims)
+
+    def simulate(self, catalog: pd.DataFrame, floor: float, period, seed: int):
+        start, end = period
+        above = catalog[catalog["magnitude"] >= floor].reset_index(drop=True)
+        rng = np.random.default_rng(seed)
+
+        def catalogs():
+            for _ in range(self.n_sims):
+                offsets = rng.uniform(0, (end - start).value, len(above)).astype(np.int64)
+                yield above.assign(time=pd.to_datetime(start.value + offsets, utc=True)).sort_values("time")
+
+        return {"n_events": int(len(above))}, catalogs()
