@@ -70,16 +70,36 @@ class Check(Protocol):
     def run(self, context: CheckContext) -> CheckResult: ...
 
 
-def other_windows(context: CheckContext, types: tuple[str, ...]) -> np.ndarray:
-    """Positions of this horizon's windows of `types` where the main feature set is defined."""
+@dataclass
+class AgainstBackground:
+    """Other windows of the horizon scored by the main model (fitted on all its main windows), against the main
+    background windows' out-of-fold scores: y = 1 for the other windows, then 0 for the background."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    background: np.ndarray
+    y: np.ndarray
+    vs_background: dict
+
+    def numbers(self) -> dict:
+        return {"n_windows": int(self.rows.size), "mean_score": float(self.scores.mean()),
+                "mean_background_score": float(self.background.mean()), "vs_background": self.vs_background}
+
+    def window_scores(self) -> dict[int, float]:
+        return dict(zip(self.rows.tolist(), self.scores.tolist(), strict=True))
+
+
+def against_background(context: CheckContext, types: tuple[str, ...]) -> AgainstBackground | str:
+    """This horizon's windows of `types` (where the main feature set is defined) against background, or why not."""
     rows = horizon_of(context.windows, context.horizon.horizon_hours, types).index
-    return rows[context.table.usable(rows, context.columns)]
-
-
-def main_model_scores(context: CheckContext, rows: np.ndarray) -> np.ndarray:
-    """Scores of other windows by the main model, fitted on all main windows of the horizon."""
-    return ev.fit_and_score(context.X_fit, context.main.part.y, context.table.X(rows, context.columns),
-                            context.score, context.settings)
+    rows = rows[context.table.usable(rows, context.columns)]
+    if rows.size < context.settings.min_windows_per_class:
+        return f"{rows.size} {'/'.join(types)} windows with the features of the main feature set"
+    scores = ev.fit_and_score(context.X_fit, context.main.part.y, context.table.X(rows, context.columns),
+                              context.score, context.settings)
+    background = context.background_scores
+    y = np.r_[np.ones(rows.size, bool), np.zeros(background.size, bool)]
+    return AgainstBackground(rows, scores, background, y, auc_ci(y, np.r_[scores, background], context.settings))
 
 
 def auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:

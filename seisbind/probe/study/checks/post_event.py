@@ -11,13 +11,7 @@ import numpy as np
 from seisbind.probe import evaluate as ev
 from seisbind.probe.report import fmt_ci
 from seisbind.probe.scores import Mahalanobis
-from seisbind.probe.study.checks import (
-    CheckContext,
-    CheckResult,
-    auc_ci,
-    main_model_scores,
-    other_windows,
-)
+from seisbind.probe.study.checks import CheckContext, CheckResult, against_background, auc_ci
 
 
 class PostEvent:
@@ -25,28 +19,23 @@ class PostEvent:
 
     def run(self, context: CheckContext) -> CheckResult:
         h, settings = context.horizon.horizon_hours, context.settings
-        rows = other_windows(context, ("post",))
-        if rows.size < settings.min_windows_per_class:
-            why = f"{rows.size} post windows with the features of the main feature set"
-            return CheckResult(self.name, h, None, f"not run: {why}", {"skipped": why})
-        s_post, background = main_model_scores(context, rows), context.background_scores
-        y = np.r_[np.ones(rows.size, bool), np.zeros(background.size, bool)]
-        vs = auc_ci(y, np.r_[s_post, background], settings)
+        post = against_background(context, ("post",))
+        if isinstance(post, str):
+            return CheckResult(self.name, h, None, f"not run: {post}", {"skipped": post})
         # Label-free view: are the post-event windows far from background in these features at all?
         part, plain = context.main.part, replace(settings, scorers={"distance": Mahalanobis})
-        distance = ev.fit_and_score(context.X_fit, part.y, context.table.X(rows, context.columns), "distance", plain)
+        distance = ev.fit_and_score(context.X_fit, part.y, context.table.X(post.rows, context.columns), "distance",
+                                    plain)
         distance_bg = ev.oof_scores(context.X_fit, part.y, part.groups, ["distance"], plain)["distance"]
-        far = auc_ci(y, np.r_[distance, distance_bg[~part.y]], settings)
-        numbers = {"n_windows": int(rows.size), "mean_score": float(s_post.mean()),
-                   "mean_background_score": float(background.mean()), "vs_background": vs,
-                   "mahalanobis_vs_background": far}
-        text = (f"post-event windows vs background AUC {fmt_ci(vs)} over {rows.size} windows (Mahalanobis distance "
-                f"from background: {fmt_ci(far)})")
-        scores = dict(zip(rows.tolist(), s_post.tolist(), strict=True))
+        far = auc_ci(post.y, np.r_[distance, distance_bg[~part.y]], settings)
+        vs, numbers = post.vs_background, post.numbers() | {"mahalanobis_vs_background": far}
+        text = (f"post-event windows vs background AUC {fmt_ci(vs)} over {post.rows.size} windows (Mahalanobis "
+                f"distance from background: {fmt_ci(far)})")
         if not context.main_significant:
             return CheckResult(self.name, h, None, text + ": not informative, the main score finds no pre-event "
-                               "signal at this horizon, so the direction it learned is arbitrary", numbers, scores)
+                               "signal at this horizon, so the direction it learned is arbitrary", numbers,
+                               post.window_scores())
         ok = vs["auc_ci_low"] > 0.5
         text += (": they score high, as aftershock-rich windows should" if ok else
                  ": they do not score above background: the score does not respond to obvious seismicity")
-        return CheckResult(self.name, h, ok, text, numbers, scores)
+        return CheckResult(self.name, h, ok, text, numbers, post.window_scores())
