@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from scipy import stats
 
 from seisbind.data.catalog import read_catalog
@@ -81,6 +82,7 @@ End Field Description
 """  # noqa: E501  (data rows as PBO writes them)
 
 DAY = pd.Timedelta(days=1)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 EPICENTRE = (42.80, 13.10)
 
 
@@ -185,8 +187,73 @@ def test_read_gnss_dispatches_sorts_and_rejects(tmp_path):
     with pytest.raises(SeisbindInputError, match=r"COVE is in two GNSS files: .*COVE\.tenv3 and .*COVE_again"):
         read_gnss([cove, other])
     (tmp_path / "COVE.csv").write_text("x")
-    with pytest.raises(SeisbindInputError, match=r"COVE\.csv: unknown GNSS file type"):
+    with pytest.raises(SeisbindInputError, match=r"no GNSS files \(\.tenv3 or \.pos\) among .*COVE\.csv"):
         read_gnss([tmp_path / "COVE.csv"])
+
+
+def daily_lines(station: str, up_m: np.ndarray, first: str = "2016-01-01") -> list[str]:
+    """One .tenv3 line per day from `first`, the up position's fraction given (m), 1.5 mm noise east."""
+    east = 0.5 + np.random.default_rng(0).normal(0.0, 0.0015, up_m.size)
+    lines = []
+    for day, (e, u) in enumerate(zip(east, up_m)):
+        fields = tenv3_line(station, str(pd.Timestamp(first) + day * DAY), east_m=e).split()
+        fields[12] = f"{u:.6f}"
+        lines.append(" ".join(fields))
+    return lines
+
+
+def test_pos_files_next_to_tenv3_files_are_read_and_other_files_named(tmp_path, caplog):
+    """The modality's own glob (configs/modality/gnss.yaml) takes both formats from one folder."""
+    folder = tmp_path / "gnss"
+    folder.mkdir()
+    (folder / "P403.pos").write_text(POS_TEXT)
+    write_tenv3(folder / "COVE.tenv3", tenv3_line("COVE", "2010-07-27"))
+    (folder / "steps.txt").write_text("COVE 10JUL28 1 antenna change\n")
+    source = OmegaConf.load(CONFIGS / "modality" / "gnss.yaml").gnss.source
+    with caplog.at_level(logging.WARNING, logger="seisbind.data.gnss"):
+        table = SideTables(tmp_path).load(source)
+    assert sorted(table["station"].unique()) == ["COVE", "P403"]
+    assert any("skipped 1 GNSS file(s), not .tenv3" in r.getMessage() and "steps.txt" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_gross_outlier_is_dropped_with_its_reason_and_a_step_is_kept(tmp_path, caplog):
+    noise = np.random.default_rng(1).normal(0.0, 0.005, 40)
+    up = 0.3 + noise + np.where(np.arange(40) >= 25, 0.4, 0.0)     # a 0.4 m co-seismic step on day 25
+    up[12] += 1000.0                                                # one day +1000 m
+    path = write_tenv3(tmp_path / "OUTL.tenv3", *daily_lines("OUTL", up))
+    with caplog.at_level(logging.WARNING, logger="seisbind.data.gnss"):
+        table = read_gnss([path])
+    assert len(table) == 39 and pd.Timestamp("2016-01-13T12:00", tz="UTC") not in set(table["time"])
+    assert table["up_m"].max() < 1687.0 + 1.0                       # NEW_LINE's integer part, 1687 m
+    (message,) = [r.getMessage() for r in caplog.records if "gross outlier" in r.getMessage()]
+    assert "OUTL.tenv3: dropped 1 daily position(s)" in message and "2016-01-13 up +999.99" in message
+    jump = table["up_m"].diff().abs().max()
+    assert jump == pytest.approx(0.4, abs=0.03)   # the step survives whole
+
+
+def test_a_byte_order_mark_is_not_part_of_the_station_code(tmp_path):
+    path = tmp_path / "COVE.tenv3"
+    path.write_text("\n".join([TENV3_HEADER, tenv3_line("COVE", "2010-07-27")]) + "\n", encoding="utf-8-sig")
+    assert read_tenv3(path)["station"].tolist() == ["COVE"]
+    headless = tmp_path / "PBOM.tenv3"
+    headless.write_text(tenv3_line("PBOM", "2010-07-27") + "\n", encoding="utf-8-sig")
+    assert read_gnss([headless])["station"].tolist() == ["PBOM"]
+
+
+def test_empty_or_header_only_files_are_skipped_and_named_or_refused_when_nothing_else(tmp_path, caplog):
+    """A file without a daily position is a counted skip next to files with data, and an error alone."""
+    (tmp_path / "EMPT.tenv3").write_text("")
+    header_only = write_tenv3(tmp_path / "HEAD.tenv3")
+    cove = write_tenv3(tmp_path / "COVE.tenv3", tenv3_line("COVE", "2010-07-27"))
+    with caplog.at_level(logging.WARNING, logger="seisbind.data.gnss"):
+        table = read_gnss([tmp_path / "EMPT.tenv3", header_only, cove])
+    assert table["station"].tolist() == ["COVE"]
+    assert any("skipped 2 GNSS file(s), no daily position" in r.getMessage() and "HEAD.tenv3" in r.getMessage()
+               for r in caplog.records)
+    with pytest.raises(SeisbindInputError, match=r"no daily position in any of the 2 GNSS file\(s\) .*EMPT\.tenv3, "
+                                                 r".*HEAD\.tenv3$"):
+        read_gnss([tmp_path / "EMPT.tenv3", header_only])
 
 
 # --------------------------------------------------------------------------------- residuals and model inputs

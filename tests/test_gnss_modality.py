@@ -1,5 +1,5 @@
-"""The GNSS modality end to end: it trains next to the spectrum anchor on any root with `gnss/*.tenv3`, a root
-without them is one clear message, and the probe's gnss family finds a planted slip transient (the comparison
+"""The GNSS modality end to end: it trains next to the spectrum anchor on any root with `gnss/*.tenv3` or `.pos`
+files, a root without them or without a station near any trace is one clear message, and the probe's gnss family finds a planted slip transient (the comparison
 catalog vs catalog+gnss) and not an absent one."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from seisbind.train import train
 from tests.conftest import compose_config
 from tests.test_probe_study import probe_config, synthetic
 
-SOURCE = {"reader": "seisbind.data.gnss.read_gnss", "glob": ["gnss/*.tenv3", "gnss/*.pos"]}
+SOURCE = {"reader": "seisbind.data.gnss.read_gnss", "glob": "gnss/*"}
 FAST = ["trainer.max_epochs=1", "data.batch_size=16", "trainer.log_every_n_steps=1", "callbacks.progress_bar=null",
         "logger=none"]
 
@@ -54,7 +54,26 @@ def test_a_root_without_gnss_files_names_the_missing_glob(tmp_path: Path, synthe
     root = tmp_path / "root"
     shutil.copytree(synthetic_root, root, ignore=shutil.ignore_patterns("gnss"))
     cfg = compose_config("train", [f"data.root={root}", "experiment=seisimagebind_gnss", *FAST], tmp_path)
-    with pytest.raises(SeisbindInputError, match=r"gnss input needs files .* no match for .*gnss/\*\.tenv3"):
+    with pytest.raises(SeisbindInputError, match=r"gnss input needs files .* no match for .*gnss/\*$"):
+        train(cfg)
+
+
+def test_gnss_files_that_cover_no_trace_stop_training_naming_the_key(tmp_path: Path, synthetic_root: Path) -> None:
+    """Files far from every event (or all empty) would train the pair on absent samples only: one line instead."""
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_root, root, ignore=shutil.ignore_patterns("gnss"))
+    (root / "gnss").mkdir()
+    header, *lines = next(synthetic_root.glob("gnss/*.tenv3")).read_text().splitlines()
+    far = [" ".join(fields[:20] + [f"-{fields[20]}"] + fields[21:]) for fields in map(str.split, lines)]  # south
+    (root / "gnss" / "FAR0.tenv3").write_text("\n".join([header, *far]) + "\n")
+    cfg = compose_config("train", [f"data.root={root}", "experiment=seisimagebind_gnss", *FAST], tmp_path)
+    with pytest.raises(SeisbindInputError, match=r"^modality\.gnss\.input: no trace has a GNSS station within "
+                                                 r"radius_km=50 .*1 station\(s\).* in .*gnss/\*") as raised:
+        train(cfg)
+    assert "\n" not in str(raised.value)
+    for path in (root / "gnss").iterdir():
+        path.write_text(path.read_text().splitlines()[0] + "\n")     # header only
+    with pytest.raises(SeisbindInputError, match=r"no daily position in any of the 1 GNSS file\(s\) .*FAR0"):
         train(cfg)
 
 

@@ -47,6 +47,17 @@ ANCHOR_DAYS = 5
 """Prior positions whose median anchors the trend line: five daily positions cut the white noise of one by about
 half and ignore one outlier, and a step more than five days before the window has left them all."""
 
+OUTLIER_SIDE_DAYS = 5
+"""Solutions on each side of a day whose median the day is compared with (`_drop_outliers`)."""
+
+OUTLIER_ROBUST_SIGMAS = 10.0
+"""How far (in robust sigmas of the station's day-to-day scatter) a position may lie from the medians of its
+neighbours on both sides before it is a gross outlier: Gaussian noise gets there about once in 10^23 days."""
+
+OUTLIER_FLOOR_M = 0.05
+"""The smallest departure (m) called a gross outlier, whatever the scatter: ten times NGL's typical vertical daily
+noise (4-8 mm, REFERENCE.md section 9), and more than any slow transient moves a station in the days around one."""
+
 _TENV3_FIELDS = (20, 23)
 _POS_FIELDS = 25
 _MONTHS = {name: number for number, name in enumerate(
@@ -133,35 +144,108 @@ _READERS = {".tenv3": read_tenv3, ".pos": read_pos}
 
 
 def read_gnss(paths: list[Path]) -> pd.DataFrame:
-    """Daily positions of every station in `paths` (`.tenv3` or `.pos`), one row per station and day.
+    """Daily positions of every station in `paths` (`.tenv3` and `.pos` alike), one row per station and day.
 
     Columns `COLUMNS`: station (str), time (datetime64[ns, UTC], 12:00 of the solution's day), east_m, north_m,
     up_m (m, each station against its own fixed origin), sigma_east_m, sigma_north_m, sigma_up_m (m),
-    latitude_deg, longitude_deg (degrees, [-180, 180)), height_m; sorted by (station, time). Any other suffix, or
-    one station in two files, raises SeisbindInputError naming the file(s).
+    latitude_deg, longitude_deg (degrees, [-180, 180)), height_m; sorted by (station, time).
+
+    A modality's glob takes a whole folder (`gnss/*`), so that neither format hides the other; what else is there
+    (NGL's steps.txt, a README) and files with no daily position (empty or header only, as a failed download
+    leaves them) are skipped, counted and named in one warning each. Gross outliers are dropped the same way
+    (`_drop_outliers`). No daily position in any file, or one station in two files, raises SeisbindInputError
+    naming the file(s).
     """
     paths = [Path(p) for p in paths]
-    if not paths:
-        raise SeisbindInputError("no GNSS files given (.tenv3 or .pos)")
-    frames, origin = [], {}
-    for path in paths:
-        reader = _READERS.get(path.suffix.lower())
-        if reader is None:
-            raise SeisbindInputError(f"{path}: unknown GNSS file type {path.suffix!r}; expected .tenv3 (NGL) or .pos "
-                                     f"(EarthScope/UNAVCO PBO)")
-        frame = reader(path)
+    known = [p for p in paths if p.suffix.lower() in _READERS]
+    _warn_skipped([p for p in paths if p not in known], "not .tenv3 (NGL) or .pos (EarthScope/UNAVCO PBO)")
+    if not known:
+        raise SeisbindInputError(f"no GNSS files (.tenv3 or .pos) among {_names(paths) or 'no files'}")
+    frames, origin, empty = [], {}, []
+    for path in known:
+        frame = _READERS[path.suffix.lower()](path)
+        if frame.empty:
+            empty.append(path)
+            continue
         for station in frame["station"].unique():
             if station in origin:
                 raise SeisbindInputError(f"station {station} is in two GNSS files: {origin[station]} and {path}")
             origin[station] = path
-        frames.append(frame)
+        frames.append(_drop_outliers(path, frame))
+    if not frames:
+        raise SeisbindInputError(f"no daily position in any of the {len(known)} GNSS file(s) (empty or header "
+                                 f"only): {_names(known)}")
+    _warn_skipped(empty, "no daily position (empty or header only)")
     series = pd.concat(frames, ignore_index=True)
     return series.sort_values(["station", "time"], kind="stable").reset_index(drop=True)
 
 
+def _names(paths: list[Path], shown: int = 5) -> str:
+    """The first `shown` paths, and how many more, for a one-line message."""
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(map(str, paths[:shown])) + more
+
+
+def _warn_skipped(paths: list[Path], reason: str) -> None:
+    if paths:
+        log.warning("skipped %d GNSS file(s), %s: %s", len(paths), reason, _names(paths))
+
+
+def _drop_outliers(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The table of one file without its gross outliers (`_gross_outliers`), the dropped days counted and the first
+    three named in one warning with component and departure (m)."""
+    enu = frame[["east_m", "north_m", "up_m"]].to_numpy(np.float64)
+    outlier, signed = _gross_outliers(enu)
+    bad = outlier.any(axis=1)
+    if not bad.any():
+        return frame
+    shown = []
+    for row in np.flatnonzero(bad)[:3]:
+        component = int(np.argmax(np.where(outlier[row], np.abs(signed[row]), -1.0)))
+        shown.append(f"{frame['time'].iloc[row].date()} {('east', 'north', 'up')[component]} "
+                     f"{signed[row, component]:+.3f} m")
+    log.warning("%s: dropped %d daily position(s) as gross outliers (beyond max(%g robust sigmas, %g m) of the "
+                "medians of the %d solutions on each side): %s%s", path, int(bad.sum()), OUTLIER_ROBUST_SIGMAS,
+                OUTLIER_FLOOR_M, OUTLIER_SIDE_DAYS, "; ".join(shown), " ..." if bad.sum() > 3 else "")
+    return frame[~bad].reset_index(drop=True)
+
+
+def _gross_outliers(enu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which positions of one station's days (days, 3; m, in time order) are gross outliers, and their departures
+    from the nearer neighbour median (m).
+
+    A position is one when it lies beyond both the median of the `OUTLIER_SIDE_DAYS` solutions before it and that
+    of the solutions after it, on the same side and each by more than max(`OUTLIER_ROBUST_SIGMAS` robust sigmas,
+    `OUTLIER_FLOOR_M`) (at either end of the series, beyond the one median there is). Robust sigma = 1.4826 MAD
+    of the day-to-day differences / sqrt(2), which steps and outliers barely move. Asking both sides keeps a
+    co-seismic step (the days after it agree with the days after them), the day of an earthquake whose solution
+    lies between the levels before and after, and the days between two steps in one direction. A position is also
+    kept when the solution just before or after it lies within the threshold, so that a level held between two
+    earthquakes of opposite motion survives: a gross error repeated on two consecutive days is therefore kept, and
+    a one-day level between opposite jumps is dropped; the positions alone cannot tell either from the other.
+    """
+    side, n = OUTLIER_SIDE_DAYS, len(enu)
+    if n < 3:
+        return np.zeros(enu.shape, bool), np.zeros(enu.shape)
+    padded = np.concatenate([np.full((side, 3), np.nan), enu, np.full((side, 3), np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, side, axis=0)   # (n + side + 1, 3, side)
+    from_before = enu - _nan_median(windows[:n])[..., 0]
+    from_after = enu - _nan_median(windows[side + 1: side + 1 + n])[..., 0]
+    from_before, from_after = (np.where(np.isnan(from_before), from_after, from_before),
+                               np.where(np.isnan(from_after), from_before, from_after))
+    signed = np.where(np.abs(from_before) <= np.abs(from_after), from_before, from_after)
+    jumps = np.abs(np.diff(enu, axis=0))
+    threshold = np.maximum(OUTLIER_ROBUST_SIGMAS * 1.4826 * np.median(jumps, axis=0) / np.sqrt(2.0), OUTLIER_FLOOR_M)
+    no_end = np.full((1, 3), np.inf)
+    alone = np.fmin(np.concatenate([no_end, jumps]), np.concatenate([jumps, no_end]))
+    outlier = (np.sign(from_before) == np.sign(from_after)) & (np.abs(signed) > threshold) & (alone > threshold)
+    return outlier, signed
+
+
 def _read_lines(path: Path) -> list[str]:
     try:
-        return path.read_text().splitlines()
+        # utf-8-sig: a byte-order mark left by a Windows editor is not part of the first station code
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise SeisbindInputError(f"{path}: cannot be read as text ({error})") from error
 

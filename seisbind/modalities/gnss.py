@@ -19,6 +19,7 @@ import torch
 from seisbind.data.gnss import displacement_windows
 from seisbind.data.inputs import DataSources, masked_batch
 from seisbind.data.tables import TableSource
+from seisbind.errors import SeisbindInputError
 from seisbind.probe.families import FamilyUnavailable, StudyData, load_or_unavailable
 
 _HOURS_PER_DAY = 24.0
@@ -52,6 +53,13 @@ class GnssInput:
             series, pd.DatetimeIndex(index["trace_start_time"]).as_unit("ns").asi8, lat, lon,
             radius_km=self.radius_km, window_days=self.window_days, trend_days=self.trend_days,
             max_stations=self.max_stations, min_coverage=self.min_coverage)
+        if not self.mask.any():   # the pair would train on absent samples only: a loss of nothing
+            raise SeisbindInputError(
+                f"modality.gnss.input: no trace has a GNSS station within radius_km={self.radius_km:g} with "
+                f"min_coverage={self.min_coverage:g} of its {self.window_days} + {self.trend_days} days before it "
+                f"({series['station'].nunique()} station(s), {series['time'].min().date()} to "
+                f"{series['time'].max().date()}, in {self.source.describe(sources.tables.root)}; traces "
+                f"{index['trace_start_time'].min()} to {index['trace_start_time'].max()})")
 
     @property
     def shape(self) -> tuple[int, ...]:
