@@ -3,6 +3,7 @@ synthetic MiniSEED written through ObsPy."""
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_real_sac_without_component_code_is_refused_with_reason_and_plain_sac_re
     assert (record.data[1:] == 0).all() and record.data[0].std() > 0
 
 
-def test_csv_station_table_aliases_and_errors(tmp_path):
+def test_csv_station_table_aliases_and_errors(tmp_path, caplog):
     good = tmp_path / "good.csv"
     good.write_text("net,sta,lat,lon\nXS,A1,37.5,137.0\nXS,A2,37.6,137.1\n")
     table = read_station_table(good)
@@ -84,6 +85,16 @@ def test_csv_station_table_aliases_and_errors(tmp_path):
     with_bom = tmp_path / "bom.csv"
     with_bom.write_text("network,station,latitude,longitude\nXS,A1,37.5,137.0\n", encoding="utf-8-sig")
     assert read_station_table(with_bom)["network"].tolist() == ["XS"]
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text("network,station,latitude,longitude\nXS,A1,37.5,137.0\nXS,A2,37.6,137.1\nXS,A1,37.5,137.0\n")
+    with caplog.at_level(logging.WARNING, logger="seisbind.probe.stations.continuous"):
+        assert read_station_table(repeated)["station"].tolist() == ["A1", "A2"]
+    assert any("repeated.csv: 1 repeated identical station row(s) collapsed" in r.getMessage() for r in caplog.records)
+    repeated.write_text(repeated.read_text() + "XS,A1,37.9,137.0\n")
+    with pytest.raises(SeisbindInputError, match=r"repeated\.csv: station XS\.A1 is listed with different coordinates "
+                                                 r"on line 2 \(latitude 37\.5, longitude 137\) and line 5 "
+                                                 r"\(latitude 37\.9, longitude 137\)"):
+        read_station_table(repeated)
     junk = tmp_path / "junk.xml"
     junk.write_text("not an inventory")
     with pytest.raises(SeisbindInputError, match="junk.xml: not a .csv station table"):

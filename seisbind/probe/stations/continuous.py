@@ -332,4 +332,30 @@ def _read_station_csv(path: Path) -> pd.DataFrame:
             raise SeisbindInputError(f"{path}, line {line}: {name} {raw[columns[name]].iloc[line - 2]!r} is not a "
                                      f"number in [{low}, {high}]")
         table[name] = values
-    return table
+    return _collapse_repeated_stations(path, table)
+
+
+def _collapse_repeated_stations(path: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """A CSV table with each station once: a repeated identical row is dropped (counted in a warning); two rows
+    giving one station different coordinates are an error naming both lines, since nothing says which is right
+    (a CSV, unlike an inventory, has no epochs)."""
+    coordinates = table[["latitude", "longitude", "elevation_m"]].fillna(np.inf)   # a blank elevation equals one
+    repeated = table.duplicated(["network", "station"], keep=False).to_numpy()
+    for _, group in table[repeated].groupby(["network", "station"], sort=False):
+        first = group.index[0]
+        differ = (coordinates.loc[group.index] != coordinates.loc[first]).any(axis=1)
+        if differ.any():
+            other = differ.index[differ.to_numpy()][0]
+            raise SeisbindInputError(
+                f"{path}: station {table.at[first, 'network']}.{table.at[first, 'station']} is listed with different "
+                f"coordinates on line {first + 2} ({_coordinates(table.loc[first])}) and line {other + 2} "
+                f"({_coordinates(table.loc[other])}); keep one")
+    unique = table.drop_duplicates(["network", "station"], keep="first")
+    if len(unique) < len(table):
+        log.warning("%s: %d repeated identical station row(s) collapsed", path, len(table) - len(unique))
+    return unique
+
+
+def _coordinates(row: pd.Series) -> str:
+    return ", ".join(f"{name} {row[name]:g}" for name in ("latitude", "longitude", "elevation_m")
+                     if pd.notna(row[name]))
