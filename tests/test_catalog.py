@@ -12,19 +12,13 @@ import pytest
 from omegaconf import OmegaConf
 from scipy.stats import norm
 
-from seisbind.data.catalog import (
-    CATALOG_COLUMNS,
-    FEATURE_COLUMNS,
-    b_value_aki_utsu,
-    gardner_knopoff_mainshocks,
-    mc_max_curvature,
-    moment_Nm,
-    read_catalog,
-    window_catalog_features,
-)
+from seisbind.data.catalog import CATALOG_COLUMNS, read_catalog
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import select_targets
+from seisbind.seismicity.declustering import gardner_knopoff_mainshocks
+from seisbind.seismicity.magnitudes import b_value_aki_utsu, mc_max_curvature, moment_Nm
+from seisbind.seismicity.window_features import FEATURE_COLUMNS, window_catalog_features
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -1,4 +1,4 @@
-"""Tests for seisbind.probe.etas: exact likelihood, parameter recovery on simulated catalogs, simulation statistics."""
+"""Tests for seisbind.seismicity.etas: exact likelihood, parameter recovery, simulation statistics."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 from scipy import stats
 from scipy.integrate import quad
 
-from seisbind.data.catalog import b_value_aki_utsu
 from seisbind.errors import SeisbindInputError
-from seisbind.probe import etas
-from seisbind.probe.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
+from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
+from seisbind.seismicity.etas import fit as etas_fit
+from seisbind.seismicity.etas import model as etas_model
+from seisbind.seismicity.magnitudes import b_value_aki_utsu
 
 BETA_B1 = math.log(10.0)
 
@@ -47,9 +48,9 @@ def test_omori_integral_matches_quadrature_and_inverts(p):
     lags = np.array([0.0, 1e-3, 0.5, 30.0, 365.0])
     reference = [quad(lambda s: (s + 0.01) ** -p, 0.0, x, points=[0.01, 1.0], limit=200)[0] if x else 0.0
                  for x in lags]
-    integral = etas.omori_integral(lags, 0.01, p)
+    integral = etas_model.omori_integral(lags, 0.01, p)
     np.testing.assert_allclose(integral, reference, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(etas._omori_integral_inverse(integral, 0.01, p), lags, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(etas_model.omori_integral_inverse(integral, 0.01, p), lags, rtol=1e-8, atol=1e-12)
 
 
 def test_branching_ratio_is_the_expected_offspring_count():
@@ -65,14 +66,14 @@ def test_branching_ratio_is_the_expected_offspring_count():
 
 def test_log_likelihood_and_gradient_are_exact_with_history(monkeypatch):
     """The blocked, masked pair sums equal the textbook likelihood, with history events only triggering."""
-    monkeypatch.setattr(etas, "_BLOCK_PAIRS", 64)  # many blocks, so block edges and masks are exercised
+    monkeypatch.setattr(etas_fit, "_BLOCK_PAIRS", 64)  # many blocks, so block edges and masks are exercised
     t, m = simulate_etas(_params(0.5, p=1.3), -20.0, 60.0, np.random.default_rng(3))
-    assert (t < 0).sum() >= 10 and (t >= 0).sum() >= etas.MIN_EVENTS
+    assert (t < 0).sum() >= 10 and (t >= 0).sum() >= etas_fit.MIN_EVENTS
     fit = fit_etas(t, m, 1.0, 0.0, 60.0, magnitude_bin=None)
     assert fit.n_events == (t >= 0).sum()
     assert fit.log_likelihood == pytest.approx(_naive_log_likelihood(fit.params, t, m, 0.0, 60.0), abs=1e-7)
 
-    fun = etas._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), 0.0, 60.0)
+    fun = etas_fit._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), 0.0, 60.0)
     for p in (1.0, 1.3):
         theta = np.array([math.log(1.5), math.log(0.02), 1.1, math.log(0.03), p])
         numeric = [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(5) * 1e-6]
@@ -80,7 +81,7 @@ def test_log_likelihood_and_gradient_are_exact_with_history(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def recovery_fits() -> dict[float, tuple[EtasParameters, etas.EtasFit, tuple[np.ndarray, np.ndarray]]]:
+def recovery_fits() -> dict[float, tuple[EtasParameters, etas_fit.EtasFit, tuple[np.ndarray, np.ndarray]]]:
     """One year at mu = 2/day and branching 0.57 (~1,300-1,500 events), for the two Omori exponents tested."""
     fits = {}
     for p in (1.15, 1.3):
@@ -94,7 +95,7 @@ def recovery_fits() -> dict[float, tuple[EtasParameters, etas.EtasFit, tuple[np.
 def test_fit_recovers_parameters_within_three_standard_errors(recovery_fits, p):
     truth, fit, _ = recovery_fits[p]
     assert fit.converged and fit.n_events > 1000
-    for name in etas.PARAMETER_NAMES:
+    for name in etas_fit.PARAMETER_NAMES:
         se = fit.standard_errors[name]
         assert 0 < se < math.inf, name
         assert abs(getattr(fit.params, name) - getattr(truth, name)) < 3 * se, (name, fit.params, se)
@@ -111,8 +112,8 @@ def test_fit_recovers_branching_ratio(recovery_fits):
 def test_standard_errors_match_a_natural_unit_hessian(recovery_fits):
     """The delta-method errors equal those from a Hessian of likelihood values taken directly in natural units."""
     _, fit, (t, m) = recovery_fits[1.3]
-    nll = etas._NegLogLikelihood(t, m - fit.params.mc, 0, 0.0, 365.0)
-    natural = np.array([getattr(fit.params, name) for name in etas.PARAMETER_NAMES])
+    nll = etas_fit._NegLogLikelihood(t, m - fit.params.mc, 0, 0.0, 365.0)
+    natural = np.array([getattr(fit.params, name) for name in etas_fit.PARAMETER_NAMES])
 
     def value(v: np.ndarray) -> float:
         return nll(np.array([math.log(v[0]), math.log(v[1]), v[2], math.log(v[3]), v[4]]))[0]
@@ -121,7 +122,7 @@ def test_standard_errors_match_a_natural_unit_hessian(recovery_fits):
     hess = np.array([[(value(natural + a + b) - value(natural + a - b) - value(natural - a + b)
                        + value(natural - a - b)) / (4 * a.sum() * b.sum()) for b in steps] for a in steps])
     expected = np.sqrt(np.diag(np.linalg.inv(hess)))
-    np.testing.assert_allclose([fit.standard_errors[name] for name in etas.PARAMETER_NAMES], expected, rtol=0.05)
+    np.testing.assert_allclose([fit.standard_errors[name] for name in etas_fit.PARAMETER_NAMES], expected, rtol=0.05)
 
 
 def test_poisson_catalog_fits_as_background():
@@ -154,7 +155,7 @@ def test_history_mainshock_gives_omori_decay():
     params = EtasParameters(mu=0.0, K=0.002, alpha=2.0, c=0.01, p=1.2, b=1.2, mc=1.0)
     catalogs = list(simulate_catalogs(params, 0.0, 100.0, 40, seed=0, history_times=[0.0], history_magnitudes=[6.0]))
     times = np.concatenate([t for t, _ in catalogs])
-    direct = params.K * math.exp(params.alpha * 5.0) * float(etas.omori_integral(100.0, params.c, params.p))
+    direct = params.K * math.exp(params.alpha * 5.0) * float(etas_model.omori_integral(100.0, params.c, params.p))
     assert len(times) / 40 > direct  # direct aftershocks (~470) plus their own offspring
     edges = np.geomspace(0.1, 30.0, 11)
     rate = np.histogram(times, edges)[0] / np.diff(edges)
@@ -170,10 +171,10 @@ def test_history_before_window_triggers_the_truncated_omori_tail():
     params = EtasParameters(mu=0.0, K=1e-5, alpha=2.0, c=0.01, p=1.2, b=1.0, mc=1.0)
     catalogs = simulate_catalogs(params, 0.0, 100.0, 20, seed=3, history_times=[-1.0], history_magnitudes=[9.0])
     counts, lags = zip(*((t.size, t + 1.0) for t, _ in catalogs))
-    f_1, f_101 = etas.omori_integral(np.array([1.0, 101.0]), params.c, params.p)
+    f_1, f_101 = etas_model.omori_integral(np.array([1.0, 101.0]), params.c, params.p)
     expected = params.K * math.exp(params.alpha * 8.0) * (f_101 - f_1)
     assert abs(np.mean(counts) - expected) < 4 * math.sqrt(expected / 20)
-    truncated_cdf = lambda s: (etas.omori_integral(s, params.c, params.p) - f_1) / (f_101 - f_1)  # noqa: E731
+    truncated_cdf = lambda s: (etas_model.omori_integral(s, params.c, params.p) - f_1) / (f_101 - f_1)  # noqa: E731
     assert stats.kstest(np.concatenate(lags), truncated_cdf).pvalue > 0.01
 
 

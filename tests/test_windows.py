@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seisbind.data.catalog import window_catalog_features
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import WINDOW_COLUMNS, make_windows, select_targets
+from seisbind.seismicity.window_features import window_catalog_features
 
 T0 = pd.Timestamp("2016-08-01", tz="UTC")
 HOUR = pd.Timedelta(hours=1)

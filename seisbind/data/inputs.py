@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.catalog import window_catalog_features
 from seisbind.data.instance_schema import TRACE_NPTS
 from seisbind.data.movebank import odba_bins
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import BadTraceError, SeisbindInputError
+from seisbind.seismicity.window_features import window_catalog_features
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import pandas as pd
 import statsmodels.api as sm
 from numpy.lib.stride_tricks import sliding_window_view
 
-from seisbind.data.catalog import to_utc_ns
 from seisbind.errors import SeisbindInputError
 from seisbind.geodesy import epicentral_km
 from seisbind.probe.stats import binomial_p_value
+from seisbind.times import to_utc_ns
 
 log = logging.getLogger(__name__)
 

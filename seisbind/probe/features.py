@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seisbind.data.catalog import segment_reduce, to_utc_ns, window_catalog_features
 from seisbind.errors import SeisbindInputError
+from seisbind.seismicity.window_features import segment_reduce, window_catalog_features
+from seisbind.times import to_utc_ns
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _window_nanmean(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
 
 # ------------------------------------------------------------------------------------------------- catalog
 def catalog_features(catalog: pd.DataFrame, windows: pd.DataFrame, min_count_b: int = 50) -> pd.DataFrame:
-    """Seismicity of the catalog events in each window (seisbind.data.catalog.window_catalog_features):
+    """Seismicity of the catalog events in each window (seisbind.seismicity.window_features.window_catalog_features):
     n_events, max_magnitude, log10 cumulative moment, spatial spread, b-value and Mc (NaN below `min_count_b`
     magnitudes, with the reason in `b_value_reason`), mean depth, rate per hour."""
     features = window_catalog_features(catalog, windows["start_time"], windows["end_time"], min_count_b=min_count_b)

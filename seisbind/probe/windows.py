@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from seisbind.data.catalog import describe_events, gardner_knopoff_mainshocks, to_utc_ns
+from seisbind.data.catalog import describe_events
 from seisbind.errors import SeisbindInputError
 from seisbind.geodesy import epicentral_km
+from seisbind.seismicity.declustering import gardner_knopoff_mainshocks
+from seisbind.times import to_utc_ns
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from seisbind.data.synthetic.magnitudes import (
     MS_PER_DAY,
     completeness_keep,
     detected_magnitudes,
-    gutenberg_richter,
     thinned_magnitudes,
 )
 from seisbind.data.synthetic.region import KM_PER_DEG, NORCIA_MAINSHOCKS, QUARRY_SITES, TOWNS
 from seisbind.data.synthetic.timestamps import iso_times
 from seisbind.errors import SeisbindInputError
+from seisbind.seismicity.magnitudes import gutenberg_richter
 
 _FDSN_HEADER = ("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|"
                 "Magnitude|MagAuthor|EventLocationName|EventType")

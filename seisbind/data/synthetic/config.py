@@ -110,7 +110,8 @@ class SyntheticConfig:
     - clustering: "omori" (Omori-Utsu aftershocks of the mainshocks only, background magnitudes below
       target_min_magnitude) or "etas" (every event triggers offspring, see seisbind.data.synthetic.etas). For
       "etas": etas_branching_ratio (mean number of direct offspring per event, < 1), etas_alpha (productivity
-      10^(alpha (M - Mc)), per magnitude unit), etas_c_days and etas_p (Omori delay law), etas_max_magnitude (upper
+      exp(alpha (M - Mc)), 1/magnitude on the natural-log scale of seisbind.seismicity.etas; 1.84 is 0.8 per
+      magnitude unit in the log10 form), etas_c_days and etas_p (Omori delay law), etas_max_magnitude (upper
       Gutenberg-Richter bound of every triggered and background event). The mainshocks (Norcia and the extra ones)
       are then fixed immigrants whose sequences hold about aftershock_fraction * n_events catalogued events, and
       targets are all earthquakes M >= target_min_magnitude of the study period, triggered ones included.
@@ -150,7 +151,7 @@ class SyntheticConfig:
     mc_after_mainshock_min_magnitude: float = 5.0
     clustering: str = "omori"
     etas_branching_ratio: float = 0.6
-    etas_alpha: float = 0.8
+    etas_alpha: float = 1.84
     etas_c_days: float = 0.01
     etas_p: float = 1.2
     etas_max_magnitude: float = 6.0

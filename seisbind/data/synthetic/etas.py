@@ -7,13 +7,17 @@ precursory physics. A null catalog without this lets a probe mistake clustering 
 
 Model (magnitudes from the detection floor m0 = lowest Mc - 5 completeness_width up to etas_max_magnitude, one
 Gutenberg-Richter law with b_value for background and triggered events alike):
-- an event of magnitude M has Poisson(kappa(M)) direct offspring, kappa(M) = K 10^(alpha (M - Mc)), Mc =
-  completeness_magnitude, K = etas_branching_ratio / E[10^(alpha (M - Mc))] over that law, so that an event has on
+- an event of magnitude M has on average kappa(M) = k productivity(M) direct offspring over unlimited time, with
+  the one productivity law of seisbind.seismicity.etas.model, exp(alpha (M - Mc)), Mc = completeness_magnitude,
+  alpha = etas_alpha, and k = etas_branching_ratio / E[productivity(M)] over that GR law, so that an event has on
   average etas_branching_ratio direct offspring whatever the floor;
 - offspring delays follow the normalised Omori law (p - 1) c^(p - 1) / (t + c)^p, t in days (etas_c_days, etas_p;
-  at least 1 s); their epicentres are Gaussian around the parent's with sigma = max(1 km, half the Wells-Coppersmith
+  at least 1 s): in the temporal ETAS model's terms a parent triggers at rate K productivity(M) (t + c)^(-p) with
+  K = k (p - 1) c^(p - 1), and each generation is drawn by seisbind.seismicity.etas.simulate.offspring, counts
+  and delays for the part of the study period after the parent;
+- epicentres of offspring are Gaussian around the parent's with sigma = max(1 km, half the Wells-Coppersmith
   (1994) subsurface rupture length 10^(-2.44 + 0.59 M) km of the parent), as the omori mode spreads aftershocks;
-  depth the parent's + N(0, 1.5 km); offspring after `end` are dropped with their descendants;
+  depth the parent's + N(0, 1.5 km); offspring after the period are not drawn;
 - background events are Poisson in time over the study period, uniform over the region box and depth range;
 - the mainshocks (Norcia and the extra independent ones) are immigrants of fixed time and magnitude; they follow
   the same productivity law with their own constant, set so that their sequences hold about
@@ -41,32 +45,37 @@ from seisbind.data.synthetic.magnitudes import (
     detected_fraction,
     detection_floor,
     detection_probability,
-    gutenberg_richter,
     lowest_completeness,
 )
 from seisbind.data.synthetic.region import KM_PER_DEG
+from seisbind.seismicity.etas.model import omori_integral, productivity
+from seisbind.seismicity.etas.simulate import offspring
+from seisbind.seismicity.magnitudes import gutenberg_richter
 
 _EVENT_KEYS = ("time_ms", "latitude_deg", "longitude_deg", "depth_km", "magnitude")
 
 
 def _omori_cdf(tau_days: np.ndarray, config: SyntheticConfig) -> np.ndarray:
-    """Share of an event's direct offspring that occur within `tau_days` of it."""
-    return 1.0 - (1.0 + np.maximum(tau_days, 0.0) / config.etas_c_days) ** (1.0 - config.etas_p)
+    """Share of an event's direct offspring that occur within `tau_days` of it: the Omori integral, normalised."""
+    c, p = config.etas_c_days, config.etas_p
+    return (p - 1.0) * c ** (p - 1.0) * omori_integral(np.maximum(tau_days, 0.0), c, p)
 
 
 def _productivity(magnitude: np.ndarray, constant: float, config: SyntheticConfig) -> np.ndarray:
-    """Expected number of direct offspring, constant * 10^(alpha (M - Mc))."""
-    return constant * 10.0 ** (config.etas_alpha * (magnitude - config.completeness_magnitude))
+    """Expected number of direct offspring over unlimited time, constant * productivity(M)."""
+    return constant * productivity(magnitude, config.completeness_magnitude, config.etas_alpha)
 
 
 def _offspring(rng: np.random.Generator, config: SyntheticConfig, parents: dict[str, np.ndarray], k: float,
                period_ms: int) -> dict[str, np.ndarray]:
-    """One generation: the direct offspring of `parents` that occur before `end` (see the module docstring)."""
-    parent = np.repeat(np.arange(parents["time_ms"].size), rng.poisson(parents["productivity"]))
-    u = 1.0 - rng.random(parent.size)
-    with np.errstate(over="ignore"):
-        delay_days = config.etas_c_days * (u ** (-1.0 / (config.etas_p - 1.0)) - 1.0)
-    time_ms = parents["time_ms"][parent] + np.maximum(np.round(delay_days * MS_PER_DAY), 1000.0)
+    """One generation: the direct offspring of `parents` that occur within the period (see the module docstring)."""
+    c, p = config.etas_c_days, config.etas_p
+    omori_k = (p - 1.0) * c ** (p - 1.0)  # the normalised Omori law's constant: K = kappa / (its integral)
+    parent_days = parents["time_ms"] / MS_PER_DAY
+    parent, child_days = offspring(rng, parents["productivity"] * omori_k, parent_days, c, p, 0.0,
+                                   period_ms / MS_PER_DAY)
+    delay_ms = np.maximum(np.round((child_days - parent_days[parent]) * MS_PER_DAY), 1000.0)
+    time_ms = parents["time_ms"][parent] + delay_ms
     inside = time_ms < period_ms
     parent, time_ms = parent[inside], time_ms[inside].astype(np.int64)
     n = parent.size

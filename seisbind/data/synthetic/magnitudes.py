@@ -17,14 +17,9 @@ import numpy as np
 from scipy import special
 
 from seisbind.data.synthetic.config import SyntheticConfig, completeness_steps
+from seisbind.seismicity.magnitudes import gutenberg_richter
 
 MS_PER_DAY = 86_400_000
-
-
-def gutenberg_richter(rng: np.random.Generator, n: int, b: float, m_low: float, m_high: float) -> np.ndarray:
-    """Magnitudes from a doubly truncated Gutenberg-Richter law (inverse CDF)."""
-    u = rng.random(n)
-    return m_low - np.log10(1.0 - u * (1.0 - 10.0 ** (-b * (m_high - m_low)))) / b
 
 
 def detection_probability(m: np.ndarray, mc: float | np.ndarray, width: float) -> np.ndarray:

@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from seisbind.config_schema import OtherPeriod, StudyProbe
-from seisbind.data.catalog import mc_max_curvature, to_utc_ns
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
 from seisbind.probe.families import StudyData
 from seisbind.probe.study.config import MAIN_TYPES, study_period, window_rules
 from seisbind.probe.windows import make_windows
+from seisbind.seismicity.magnitudes import mc_max_curvature
+from seisbind.times import to_utc_ns
 
 OTHER_TYPES = {"pre": "other_pre", "background": "other_background"}
 
@@ -170,7 +171,7 @@ def other_shift(other: OtherPeriod, main: pd.DataFrame, span_start_ns: int,
 def completeness(catalog: pd.DataFrame, probe: StudyProbe, after_days: float = 2.0) -> dict:
     """Completeness magnitude over the study period, and the floor of the event-count features.
 
-    Mc by maximum curvature + 0.2 (seisbind.data.catalog.mc_max_curvature) per calendar month with at least
+    Mc by maximum curvature + 0.2 (seisbind.seismicity.magnitudes.mc_max_curvature) per calendar month with at least
     probe.min_count_b events, and in the `after_days` after each M >= 5, when aftershocks mask small events.
     `probe.min_magnitude: auto` takes the largest monthly Mc as the floor: counts above it do not change when a
     network densifies within the period. The post-M5 values are reported, not used: background windows keep

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from seisbind.config_schema import Primary
-from seisbind.data.catalog import to_utc_ns
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.study.rows import Row
+from seisbind.times import to_utc_ns
 
 
 def headline(rows: list[Row], windows: pd.DataFrame, primary: Primary | None, nulls: list[str]) -> dict:

@@ -1,4 +1,4 @@
-"""The ETAS null: a temporal ETAS model (seisbind/probe/etas.py) fitted to the study's catalog above its
+"""The ETAS null: a temporal ETAS model (seisbind/seismicity/etas/) fitted to the study's catalog above its
 completeness floor, and catalogs simulated from it over the study period (seeded; the events before the period
 trigger as history).
 
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from seisbind.data.catalog import to_utc_ns
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.etas import fit_etas, simulate_catalogs
+from seisbind.seismicity.etas import fit_etas, simulate_catalogs
+from seisbind.times import to_utc_ns
 
 _NS_PER_DAY = 86_400_000_000_000
 

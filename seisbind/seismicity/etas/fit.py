@@ -1,28 +1,16 @@
-"""Temporal ETAS (Ogata 1988): maximum-likelihood fit and branching-process simulation of catalogs.
-
-For events with M >= Mc the conditional intensity, in events/day with time in days, is
-
-    lambda(t) = mu + sum_{t_i < t} K exp(alpha (M_i - Mc)) (t - t_i + c)^(-p),
-
-and magnitudes follow Gutenberg-Richter above Mc with slope b (density beta exp(-beta (M - Mc)),
-beta = b ln 10). Catalogs simulated from fitted parameters are the null "aftershock clustering and nothing else"
-against which catalog features can be compared.
-
-Magnitudes are simulated as continuous GR values, which is the model exactly. Real catalogs report magnitudes
-rounded to 0.1; `simulate_etas(..., magnitude_bin=0.1)` produces catalogs that look like that (see there).
-"""
+"""Maximum-likelihood fit of the temporal ETAS model (`seisbind.seismicity.etas.model`) to a catalog."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
 
-from seisbind.data.catalog import b_value_aki_utsu
 from seisbind.errors import SeisbindInputError
+from seisbind.seismicity.etas.model import EtasParameters, _expm1_over, omori_integral
+from seisbind.seismicity.magnitudes import b_value_aki_utsu
 
 MIN_EVENTS = 50
 """Fewest events above Mc in the target window that `fit_etas` accepts: five parameters need many more events."""
@@ -41,70 +29,6 @@ weakly clustered catalog cannot run off to kernels that are flat (p -> 0) or ins
 
 _BLOCK_PAIRS = 1 << 16
 """Pairs per block in the likelihood: a block's few work arrays stay in cache and memory is O(events)."""
-
-
-@dataclass(frozen=True)
-class EtasParameters:
-    """Temporal ETAS parameters; times in days, magnitudes in magnitude units.
-
-    mu: background rate of events >= mc (events/day). K: productivity (events/day^(1-p) per triggering event of
-    magnitude mc). alpha: productivity growth with magnitude (1/magnitude, natural-log scale, so alpha = b ln 10
-    is the critical value). c: Omori time offset (days). p: Omori decay exponent. b: Gutenberg-Richter slope
-    (log10 scale). mc: magnitude of completeness, the threshold the model applies to.
-    """
-
-    mu: float
-    K: float
-    alpha: float
-    c: float
-    p: float
-    b: float
-    mc: float
-    max_magnitude: float = math.inf
-
-    def __post_init__(self) -> None:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        bad = [name for name, value in values.items() if not math.isfinite(value) and name != "max_magnitude"]
-        if bad:
-            listed = ", ".join(f"{name}={values[name]}" for name in bad)
-            raise SeisbindInputError(f"ETAS parameters must be finite, got {listed}")
-        if self.mu < 0 or self.K < 0 or self.c <= 0 or self.p <= 0 or self.b <= 0:
-            raise SeisbindInputError(f"ETAS parameters need mu >= 0, K >= 0, c > 0, p > 0, b > 0; got {values}")
-
-    @property
-    def beta(self) -> float:
-        """GR slope on the natural-log scale, b ln 10 (1/magnitude)."""
-        return self.b * math.log(10.0)
-
-    @property
-    def branching_ratio(self) -> float:
-        """Expected number of direct aftershocks per event, over infinite time and the continuous GR distribution.
-
-        n = K * beta / (beta - alpha) * c^(1-p) / (p - 1). It is the fraction of events that are triggered in a
-        stationary catalog; n >= 1 means the cascade explodes. Infinite when p <= 1 (the Omori integral diverges)
-        or alpha >= beta (large events dominate the magnitude average).
-        """
-        if self.p <= 1.0:
-            return math.inf
-        return self.K * self.mean_productivity * self.c ** (1.0 - self.p) / (self.p - 1.0)
-
-    @property
-    def mean_productivity(self) -> float:
-        """E[exp(alpha (M - mc))] over the GR distribution, truncated at max_magnitude when that is finite:
-        finite for any alpha once magnitudes are bounded, as they are in nature (a catalog's alpha is often
-        close to beta, where the untruncated mean diverges)."""
-        gap = self.beta - self.alpha
-        if not math.isfinite(self.max_magnitude):
-            return self.beta / gap if gap > 0 else math.inf
-        width = self.max_magnitude - self.mc
-        tail = -math.expm1(-self.beta * width)
-        if abs(gap) < 1e-12:
-            return self.beta * width / tail
-        return self.beta / gap * -math.expm1(-gap * width) / tail
-
-    def to_dict(self) -> dict[str, float]:
-        """The fields as plain floats, so `EtasParameters(**params.to_dict())` rebuilds the parameters."""
-        return {name: float(value) for name, value in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -135,45 +59,12 @@ class EtasFit:
         }
 
 
-def _expm1_over(x: np.ndarray) -> np.ndarray:
-    """(e^x - 1) / x, equal to 1 at x = 0; it carries the p -> 1 limit of the Omori integral."""
-    small = np.abs(x) < 1e-8
-    safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0 + 0.5 * x, np.expm1(safe) / safe)
-
-
 def _int_z_exp(x: np.ndarray) -> np.ndarray:
     """Integral of z e^(x z) over z in [0, 1], i.e. (x e^x - e^x + 1) / x^2, with its series near x = 0."""
     small = np.abs(x) < 1e-2
     safe = np.where(small, 1.0, x)
     series = 0.5 + x * (1 / 3 + x * (1 / 8 + x * (1 / 30 + x / 144)))
     return np.where(small, series, (safe * np.exp(safe) - np.expm1(safe)) / safe**2)
-
-
-def _log1p_over(y: np.ndarray) -> np.ndarray:
-    """log(1 + y) / y, equal to 1 at y = 0; it carries the p -> 1 limit of the inverse Omori integral."""
-    small = np.abs(y) < 1e-8
-    safe = np.where(small, 1.0, y)
-    return np.where(small, 1.0 - 0.5 * y, np.log1p(safe) / safe)
-
-
-def omori_integral(x: np.ndarray, c: float, p: float) -> np.ndarray:
-    """F(x) = integral of (s + c)^(-p) over s in [0, x] (x in days), exact for every p including p = 1.
-
-    With L = log(1 + x/c) and q = 1 - p, F = c^q (e^(qL) - 1) / q, written as c^q L (e^(qL) - 1)/(qL) so that
-    p = 1 (F = L) needs no separate branch and p near 1 loses no precision.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    q = 1.0 - p
-    log_ratio = np.log1p(x / c)
-    return c**q * log_ratio * _expm1_over(q * log_ratio)
-
-
-def _omori_integral_inverse(f: np.ndarray, c: float, p: float) -> np.ndarray:
-    """The lag x (days) with omori_integral(x) = f; f must be below the integral to infinity when p > 1."""
-    q = 1.0 - p
-    u = f * c ** (-q)
-    return c * np.expm1(u * _log1p_over(q * u))
 
 
 def _omori_integral_grad(x: np.ndarray, c: float, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -388,115 +279,3 @@ def fit_etas(
         n_events=int(n_events),
         converged=bool(best.success),
     )
-
-
-def _gr_magnitudes(rng: np.random.Generator, size: int, params: EtasParameters, magnitude_bin: float | None):
-    """GR magnitudes above mc: continuous, or binned as a catalog reports them (see `simulate_etas`)."""
-    if math.isfinite(params.max_magnitude):
-        # Inverse CDF of the exponential truncated at max_magnitude - mc.
-        tail = -math.expm1(-params.beta * (params.max_magnitude - params.mc))
-        excess = -np.log1p(-rng.random(size) * tail) / params.beta
-    else:
-        excess = rng.exponential(1.0 / params.beta, size)
-    if magnitude_bin is None:
-        return params.mc + excess
-    return np.round(params.mc + magnitude_bin * np.floor(excess / magnitude_bin), 10)
-
-
-def simulate_etas(
-    params: EtasParameters,
-    t_start: float,
-    t_end: float,
-    rng: np.random.Generator,
-    *,
-    history_times: np.ndarray | None = None,
-    history_magnitudes: np.ndarray | None = None,
-    max_events: int = 1_000_000,
-    magnitude_bin: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One ETAS catalog on [t_start, t_end] (days): (times_days sorted, magnitudes), events >= mc.
-
-    Branching construction: background events Poisson(mu T) uniform in time; every event (and every history
-    event) has Poisson(K e^(alpha (M - Mc)) * Omori integral over the part of the window after it) direct
-    offspring, at lags drawn by inverting the truncated Omori integral; offspring become the next generation's
-    parents. Each generation is one vectorised step, so the cost is the number of events times the depth.
-
-    History events (times <= t_start, any magnitude) trigger offspring inside the window but are not returned.
-
-    Magnitudes: continuous GR(b) above mc when `magnitude_bin` is None (the model exactly). With a bin width dm
-    (mc a multiple of dm), the catalog is what a magnitude-rounding network reports: continuous magnitudes above
-    mc - dm/2 rounded to the dm grid, so every bin from mc up is complete and Aki-Utsu with that dm recovers b;
-    triggering then uses the rounded magnitudes, the ones a fit sees. The branching_ratio property refers to
-    continuous magnitudes; with binning the realised branching differs slightly.
-
-    Raises SeisbindInputError for parameters with branching ratio >= 1 (explosive) or when the catalog would
-    exceed max_events.
-    """
-    if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
-        raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
-    n = params.branching_ratio
-    if not n < 1.0:
-        raise SeisbindInputError(
-            f"ETAS branching ratio {n:.3g} >= 1 (K={params.K:g}, alpha={params.alpha:g}, p={params.p:g}, "
-            f"b={params.b:g}): the cascade is explosive; simulation needs n < 1"
-        )
-    if magnitude_bin is not None:
-        ratio = params.mc / magnitude_bin
-        if not (magnitude_bin > 0 and abs(ratio - round(ratio)) < 1e-6):
-            raise SeisbindInputError(f"magnitude_bin={magnitude_bin} must be > 0 with mc={params.mc} on its grid")
-    parent_t = np.asarray([] if history_times is None else history_times, dtype=np.float64).ravel()
-    parent_m = np.asarray([] if history_magnitudes is None else history_magnitudes, dtype=np.float64).ravel()
-    if parent_t.shape != parent_m.shape:
-        raise SeisbindInputError(f"history times and magnitudes differ in length: {parent_t.size} vs {parent_m.size}")
-    if not (np.all(np.isfinite(parent_t)) and np.all(np.isfinite(parent_m)) and np.all(parent_t <= t_start)):
-        raise SeisbindInputError(f"history events must be finite and at or before t_start={t_start}")
-
-    n_background = int(rng.poisson(params.mu * (t_end - t_start)))
-    if n_background > max_events:
-        raise SeisbindInputError(f"ETAS simulation: {n_background} background events exceed max_events={max_events}")
-    times = [rng.uniform(t_start, t_end, n_background)]
-    mags = [_gr_magnitudes(rng, n_background, params, magnitude_bin)]
-    parent_t = np.concatenate([parent_t, times[0]])
-    parent_m = np.concatenate([parent_m, mags[0]])
-    total = n_background
-    while parent_t.size:
-        f_lo = omori_integral(np.maximum(t_start - parent_t, 0.0), params.c, params.p)
-        f_hi = omori_integral(t_end - parent_t, params.c, params.p)
-        counts = rng.poisson(params.K * np.exp(params.alpha * (parent_m - params.mc)) * (f_hi - f_lo))
-        total += int(counts.sum())
-        if total > max_events:
-            raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (branching ratio {n:.3g})")
-        parent = np.repeat(np.arange(parent_t.size), counts)
-        f = f_lo[parent] + rng.random(parent.size) * (f_hi - f_lo)[parent]
-        child_t = np.clip(parent_t[parent] + _omori_integral_inverse(f, params.c, params.p), t_start, t_end)
-        child_m = _gr_magnitudes(rng, parent.size, params, magnitude_bin)
-        times.append(child_t)
-        mags.append(child_m)
-        parent_t, parent_m = child_t, child_m
-    t = np.concatenate(times)
-    order = np.argsort(t, kind="stable")
-    return t[order], np.concatenate(mags)[order]
-
-
-def simulate_catalogs(
-    params: EtasParameters,
-    t_start: float,
-    t_end: float,
-    n_sims: int,
-    seed: int,
-    *,
-    history_times: np.ndarray | None = None,
-    history_magnitudes: np.ndarray | None = None,
-    max_events: int = 1_000_000,
-    magnitude_bin: float | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """n_sims independent `simulate_etas` catalogs, the k-th from child k of `np.random.default_rng(seed)`.
-
-    Spawned children are statistically independent streams, and catalog k depends only on (seed, k), so a
-    run can be reproduced or extended catalog by catalog.
-    """
-    for rng in np.random.default_rng(seed).spawn(n_sims):
-        yield simulate_etas(
-            params, t_start, t_end, rng, history_times=history_times, history_magnitudes=history_magnitudes,
-            max_events=max_events, magnitude_bin=magnitude_bin,
-        )

@@ -1,0 +1,126 @@
+"""The temporal ETAS model (Ogata 1988) and its one productivity law.
+
+For events with M >= Mc the conditional intensity, in events/day with time in days, is
+
+    lambda(t) = mu + sum_{t_i < t} K productivity(M_i) (t - t_i + c)^(-p),   productivity(M) = exp(alpha (M - Mc)),
+
+and magnitudes follow Gutenberg-Richter above Mc with slope b (density beta exp(-beta (M - Mc)), beta = b ln 10).
+alpha is on the natural-log scale, so alpha = beta is the critical value where large events dominate the
+triggering; the log10 form of the same law is 10^(alpha / ln 10 (M - Mc)). The fit (`seisbind.seismicity.etas.fit`),
+the null's simulations and the synthetic writer's cascade (`seisbind.data.synthetic.etas`) all use `productivity`
+and the Omori integral below.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from seisbind.errors import SeisbindInputError
+
+
+def productivity(magnitude, mc: float, alpha: float) -> np.ndarray:
+    """Relative number of direct offspring of an event of `magnitude`: exp(alpha (M - mc)), 1 at M = mc.
+
+    Events below mc (the synthetic writer simulates them down to its detection floor) trigger less than 1.
+    """
+    return np.exp(alpha * (np.asarray(magnitude, dtype=np.float64) - mc))
+
+
+@dataclass(frozen=True)
+class EtasParameters:
+    """Temporal ETAS parameters; times in days, magnitudes in magnitude units.
+
+    mu: background rate of events >= mc (events/day). K: productivity (events/day^(1-p) per triggering event of
+    magnitude mc). alpha: productivity growth with magnitude (1/magnitude, natural-log scale, so alpha = b ln 10
+    is the critical value). c: Omori time offset (days). p: Omori decay exponent. b: Gutenberg-Richter slope
+    (log10 scale). mc: magnitude of completeness, the threshold the model applies to.
+    """
+
+    mu: float
+    K: float
+    alpha: float
+    c: float
+    p: float
+    b: float
+    mc: float
+    max_magnitude: float = math.inf
+
+    def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        bad = [name for name, value in values.items() if not math.isfinite(value) and name != "max_magnitude"]
+        if bad:
+            listed = ", ".join(f"{name}={values[name]}" for name in bad)
+            raise SeisbindInputError(f"ETAS parameters must be finite, got {listed}")
+        if self.mu < 0 or self.K < 0 or self.c <= 0 or self.p <= 0 or self.b <= 0:
+            raise SeisbindInputError(f"ETAS parameters need mu >= 0, K >= 0, c > 0, p > 0, b > 0; got {values}")
+
+    @property
+    def beta(self) -> float:
+        """GR slope on the natural-log scale, b ln 10 (1/magnitude)."""
+        return self.b * math.log(10.0)
+
+    @property
+    def branching_ratio(self) -> float:
+        """Expected number of direct aftershocks per event, over infinite time and the continuous GR distribution.
+
+        n = K * beta / (beta - alpha) * c^(1-p) / (p - 1). It is the fraction of events that are triggered in a
+        stationary catalog; n >= 1 means the cascade explodes. Infinite when p <= 1 (the Omori integral diverges)
+        or alpha >= beta (large events dominate the magnitude average).
+        """
+        if self.p <= 1.0:
+            return math.inf
+        return self.K * self.mean_productivity * self.c ** (1.0 - self.p) / (self.p - 1.0)
+
+    @property
+    def mean_productivity(self) -> float:
+        """E[exp(alpha (M - mc))] over the GR distribution, truncated at max_magnitude when that is finite:
+        finite for any alpha once magnitudes are bounded, as they are in nature (a catalog's alpha is often
+        close to beta, where the untruncated mean diverges)."""
+        gap = self.beta - self.alpha
+        if not math.isfinite(self.max_magnitude):
+            return self.beta / gap if gap > 0 else math.inf
+        width = self.max_magnitude - self.mc
+        tail = -math.expm1(-self.beta * width)
+        if abs(gap) < 1e-12:
+            return self.beta * width / tail
+        return self.beta / gap * -math.expm1(-gap * width) / tail
+
+    def to_dict(self) -> dict[str, float]:
+        """The fields as plain floats, so `EtasParameters(**params.to_dict())` rebuilds the parameters."""
+        return {name: float(value) for name, value in asdict(self).items()}
+
+
+def _expm1_over(x: np.ndarray) -> np.ndarray:
+    """(e^x - 1) / x, equal to 1 at x = 0; it carries the p -> 1 limit of the Omori integral."""
+    small = np.abs(x) < 1e-8
+    safe = np.where(small, 1.0, x)
+    return np.where(small, 1.0 + 0.5 * x, np.expm1(safe) / safe)
+
+
+def _log1p_over(y: np.ndarray) -> np.ndarray:
+    """log(1 + y) / y, equal to 1 at y = 0; it carries the p -> 1 limit of the inverse Omori integral."""
+    small = np.abs(y) < 1e-8
+    safe = np.where(small, 1.0, y)
+    return np.where(small, 1.0 - 0.5 * y, np.log1p(safe) / safe)
+
+
+def omori_integral(x: np.ndarray, c: float, p: float) -> np.ndarray:
+    """F(x) = integral of (s + c)^(-p) over s in [0, x] (x in days), exact for every p including p = 1.
+
+    With L = log(1 + x/c) and q = 1 - p, F = c^q (e^(qL) - 1) / q, written as c^q L (e^(qL) - 1)/(qL) so that
+    p = 1 (F = L) needs no separate branch and p near 1 loses no precision.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    q = 1.0 - p
+    log_ratio = np.log1p(x / c)
+    return c**q * log_ratio * _expm1_over(q * log_ratio)
+
+
+def omori_integral_inverse(f: np.ndarray, c: float, p: float) -> np.ndarray:
+    """The lag x (days) with omori_integral(x) = f; f must be below the integral to infinity when p > 1."""
+    q = 1.0 - p
+    u = f * c ** (-q)
+    return c * np.expm1(u * _log1p_over(q * u))

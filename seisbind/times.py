@@ -1,0 +1,13 @@
+"""The one conversion of times to numbers: int64 nanoseconds since the epoch, UTC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def to_utc_ns(values) -> np.ndarray:
+    """Times (strings, Timestamps, datetime arrays; naive = UTC) as int64 nanoseconds since the epoch."""
+    if np.isscalar(values) or isinstance(values, pd.Timestamp):
+        values = [values]
+    return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).as_unit("ns").asi8
