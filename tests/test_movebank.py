@@ -168,3 +168,23 @@ def test_byte_order_mark_before_the_header(farm_csv):
     table = table[["timestamp", *table.columns.drop("timestamp")]]  # a required column first, next to the BOM
     farm_csv.write_text(table.to_csv(index=False), encoding="utf-8-sig")
     assert read_movebank(farm_csv)["line"].tolist() == [2, 4, 6, 5]
+
+
+def test_one_animal_on_two_tags_at_once_is_refused_and_a_tag_change_is_not(tmp_path):
+    """Two tags on one animal at the same times were averaged into one ODBA; a retagged animal is one series."""
+    burst = cosine_burst([100, 0, 0])
+    both = write_csv(tmp_path / "both.csv", [
+        row(1, "2016-10-28 00:00:00.000", "Cow_1", burst, tag="5001"),
+        row(2, "2016-10-28 00:05:00.000", "Cow_1", burst, tag="5001"),
+        row(3, "2016-10-28 00:05:00.000", "Cow_1", burst, tag="5009"),
+        row(4, "2016-10-28 00:10:00.000", "Cow_1", burst, tag="5001"),
+    ])
+    with pytest.raises(SeisbindInputError, match=r"animal 'Cow_1' records on tags '5001' and '5009' at once, first at "
+                                                 r"2016-10-28T00:05:00\+00:00 \(.*both\.csv line 4\)"):
+        read_movebank(both)
+    retagged = write_csv(tmp_path / "retagged.csv", [
+        row(1, "2016-10-28 00:00:00.000", "Cow_1", burst, tag="5001"),
+        row(2, "2016-10-28 00:05:00.000", "Cow_1", burst, tag="5009"),
+        row(3, "2016-10-28 00:05:00.000", "Dog_1", burst, tag="5002"),
+    ])
+    assert odba_bins(read_movebank(retagged)).columns.tolist() == ["Cow_1", "Dog_1"]

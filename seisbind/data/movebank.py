@@ -41,14 +41,37 @@ def read_movebank(paths: str | Path | Iterable[str | Path], *, on_bad: str = "ra
     Rows of other sensor types (GPS, ...) are counted per type, logged and ignored. A malformed burst (sample
     count not divisible by the number of axes, non-integer or missing samples, bad timestamp or sampling
     rate) raises SeisbindInputError naming file and line (on_bad="raise") or is skipped and counted ("skip").
-    Sorted by individual then time.
+    One animal recording on two tags at once raises (`_check_one_tag_at_a_time`). Sorted by individual then time.
     """
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     frames = [_read_one(path, on_bad) for path in paths]
     bursts = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BURST_COLUMNS)
     if bursts.empty:
         raise SeisbindInputError(f"no acceleration bursts in {[str(p) for p in paths]}")
-    return bursts.sort_values(["individual", "timestamp"], kind="stable").reset_index(drop=True)
+    bursts = bursts.sort_values(["individual", "timestamp"], kind="stable").reset_index(drop=True)
+    _check_one_tag_at_a_time(bursts)
+    return bursts
+
+
+def _check_one_tag_at_a_time(bursts: pd.DataFrame) -> None:
+    """An animal may change tags (Movebank deployments follow one another) but not record on two at once: its
+    ODBA per bin would be the mean of two tags whose counts differ in scale (e-obs calibrations are per tag), and
+    nothing says which tag is the animal's. Overlapping tag periods of one individual are an error naming the
+    animal, both tags and the first time the later one records while the other still does."""
+    spans = bursts.groupby(["individual", "tag"], sort=False)["timestamp"].agg(["min", "max", "idxmin"])
+    for individual, tags in spans[spans.index.get_level_values(0).duplicated(keep=False)].groupby(level=0):
+        tags = tags.droplevel(0).sort_values("min")
+        ended = tags["max"].cummax().shift()
+        overlapping = np.flatnonzero((tags["min"] <= ended).to_numpy())
+        if overlapping.size:
+            later = tags.iloc[overlapping[0]]
+            earlier = tags.index[int(np.argmax((tags["max"].iloc[:overlapping[0]] >= later["min"]).to_numpy()))]
+            burst = bursts.loc[later["idxmin"]]
+            raise SeisbindInputError(
+                f"animal {individual!r} records on tags {earlier!r} and {burst['tag']!r} at once, first at "
+                f"{burst['timestamp'].isoformat()} ({burst['source']} line {burst['line']}); one animal's ODBA "
+                f"cannot be the mean of two tags: keep one tag's rows, or give each tag its own "
+                f"individual-local-identifier")
 
 
 def _read_one(path: Path, on_bad: str) -> pd.DataFrame:
