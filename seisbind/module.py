@@ -7,7 +7,6 @@ Modalities are data: the module loops over `modality` (a plain dict of configs, 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import Counter
 from pathlib import Path
@@ -28,7 +27,6 @@ from seisbind.retrieval import retrieval_recall
 from seisbind.segments import SegmentPair
 
 Batch = dict[str, dict[str, torch.Tensor]]
-log = logging.getLogger(__name__)
 
 
 class SeisBindModule(L.LightningModule):

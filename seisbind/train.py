@@ -5,7 +5,6 @@ A plain function so that tests call it directly; `train.py` at the top level onl
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import lightning as L
@@ -19,8 +18,6 @@ from seisbind.checkpoints import LastCheckpoint, check_resumable, read_checkpoin
 from seisbind.config import build, validate_train_config, wandb_default_offline
 from seisbind.config_schema import TrainConfig, typed_config
 from seisbind.module import SeisBindModule
-
-log = logging.getLogger(__name__)
 
 
 def build_datamodule(cfg: DictConfig):

@@ -6,7 +6,8 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from seisbind.retrieval import retrieval_recall, wilson_interval
+from seisbind.confidence import wilson_interval
+from seisbind.retrieval import retrieval_recall
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:

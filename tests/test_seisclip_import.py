@@ -53,9 +53,9 @@ class ReferenceInfo(nn.Module):
 
 
 class ReferenceSpectrum(nn.Module):
-    """REFERENCE.md section 5 on timm's DeiT-S: conv 3->1 stem, transpose to (freq, time), 16x16 patches with
-    stride 10, the 14x14 positional grid cut (or interpolated along time) as SeisCLIP initialises it, cls and
-    distillation tokens averaged after the final norm."""
+    """SeisCLIP (Si et al., arXiv 2309.02320) on timm's DeiT-S: conv 3->1 stem, transpose to (freq, time), 16x16
+    patches with stride 10, the 14x14 positional grid cut (or interpolated along time) as SeisCLIP initialises it,
+    cls and distillation tokens averaged after the final norm."""
 
     def __init__(self, frames: int, stem_kernel: tuple[int, int]) -> None:
         super().__init__()

@@ -18,7 +18,7 @@ def _seed():
 
 
 def scipy_seisclip(x: np.ndarray, nperseg: int) -> np.ndarray:
-    """SeisCLIP's spectrum exactly as REFERENCE.md section 5 writes it (the oracle)."""
+    """SeisCLIP's spectrum exactly as Si et al. (arXiv 2309.02320) compute it (the oracle)."""
     _, _, z = scipy.signal.stft(
         x, fs=100, window="hann", nperseg=nperseg, noverlap=nperseg // 2, nfft=100, boundary="zeros"
     )

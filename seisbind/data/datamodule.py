@@ -2,8 +2,8 @@
 
 Metadata and the side tables the inputs name (seisbind/data/tables.py) are read once in `setup` (main process)
 into compact arrays; waveforms are read per sample from HDF5 that each worker opens lazily. The split keeps every
-event, and every pair of traces whose context windows overlap, on one side (DESIGN.md: never split overlapping
-windows randomly).
+event, and every pair of traces whose context windows overlap, on one side: overlapping windows split at random
+would put the same seconds of data in training and validation.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 per-window score (``wikelski2020``) that the probe judges with the same AUC / Molchan machinery as every other
 score, plus the random-alarm test that Zoller et al. (2021) applied to it.
 
-Pipeline (REFERENCE.md section 4), on 15-min bins:
+Pipeline (as the authors' Earthquake-Animal-Analysis code runs it), on 15-min bins:
 1. ``group_means``: mean ODBA per group (cow, dog, sheep) over the individuals observed in each bin;
 2. ``remove_daily_cycle``: least-squares Fourier regression (period 96 bins = 24 h, 16 harmonics) with the
    phase taken from clock time, so gaps do not shift the cycle;

@@ -10,18 +10,16 @@ family-wise p from the same permutations (`max_t_adjusted`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from seisbind.confidence import Z_95
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import stats
 from seisbind.probe.scores import SCORERS, ScorerFactory, cross_validated_scores, grouped_folds, score_windows
-
-log = logging.getLogger(__name__)
 
 RECALLS = (0.5, 0.8)
 
@@ -124,9 +122,6 @@ def fixed_null_aucs(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """AUC of a score that learns nothing from the labels (e.g. the Wikelski 2020 detector) under each
     permuted label vector."""
     return np.array([stats.auc_roc(y, s) for y in labels])
-
-
-Z_95 = 1.959963984540054
 
 
 def refit_inference(auc: float, null: np.ndarray) -> dict:

@@ -3,7 +3,6 @@ words) and the same tables and images in the experiment loggers (W&B) when `logg
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from omegaconf import DictConfig
 from seisbind.files import save_figure, write_text
 from seisbind.probe.stats import molchan, molchan_random_bound
 
-log = logging.getLogger(__name__)
 
 def fmt_ci(d: dict) -> str:
     """"AUC [low, high]" of a dict with auc, auc_ci_low, auc_ci_high."""

@@ -25,7 +25,7 @@ stream per component (catalog, stations, traces, waveforms, noise, each precurso
 completeness, the lead-in and the GNSS network, appended last so that the earlier streams keep their seeds).
 Changing a precursor strength therefore changes its own output only; the same seed gives byte-identical files.
 
-Files (names as INGV, Movebank and NGL publish them; see REFERENCE.md sections 1, 3, 4, 9):
+Files (names as INGV, Movebank and NGL publish them):
 - metadata_Instance_events_v3.csv: the 115 INSTANCE columns in order; real quirks: S-pick cells empty for part of
   the traces, the text "None" in station_vs_30_mps (stations without a Vs30), source_depth_uncertainty_km,
   source_mt_scalar_moment_Nm (events without a moment tensor) and trace_C_snr_db (P too close to the trace start),
@@ -37,9 +37,9 @@ Files (names as INGV, Movebank and NGL publish them; see REFERENCE.md sections 1
 - metadata_Instance_noise.csv: `NOISE_COLUMNS`; noise trace_name = `<YYYYmmddTHHMMSS>.<net>.<sta>.<loc>.<ch>`.
 - catalog.txt: INGV FDSN event text, 14 columns, newest first like the INGV service, a few `quarry blast` rows;
   with lead_in_days > 0 it starts before the study period (lead-in events have no traces).
-- animals/pieve_torina.csv: Movebank acceleration bursts (REFERENCE.md section 4), X Y Z interleaved raw counts,
+- animals/pieve_torina.csv: Movebank e-obs acceleration bursts (Wikelski et al. 2020), X Y Z interleaved raw counts,
   `animal.zero_g_counts` at 0 g and `animal.counts_per_g` per g.
-- gnss/<STA>.tenv3: NGL daily positions (REFERENCE.md section 9), one file per station (`gnss.n_stations`, codes
+- gnss/<STA>.tenv3: NGL daily positions (geodesy.unr.edu .tenv3), one file per station (`gnss.n_stations`, codes
   SG01, SG02, ...), one line per day of the study period and the lead-in, with random missing days and one
   multi-day outage per station; positions carry a steady velocity, an annual term, white noise, co-seismic steps
   at catalog earthquakes M >= gnss.step_min_magnitude (decimetres near an M6.5) and the planted GNSS precursor.

@@ -18,7 +18,7 @@ from seisbind.data.synthetic.config import AnimalConfig, SyntheticConfig
 from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.data.synthetic.timestamps import iso_times
 
-# The columns of a Movebank e-obs acceleration export, in its order (REFERENCE.md section 4).
+# The columns of a Movebank e-obs acceleration export, in its order.
 _MOVEBANK_COLUMNS = [
     "event-id", "timestamp", "individual-local-identifier", "tag-local-identifier", "sensor-type",
     "individual-taxon-canonical-name", "location-long", "location-lat", "eobs:accelerations-raw",

@@ -26,7 +26,7 @@ from seisbind.geodesy import epicentral_km
 TENV3_HEADER = ("site YYMMMDD yyyy.yyyy __MJD week d reflon _e0(m) __east(m) ____n0(m) _north(m) u0(m) ____up(m) "
                 "_ant(m) sig_e(m) sig_n(m) sig_u(m) __corr_en __corr_eu __corr_nu _latitude(deg) _longitude(deg) "
                 "__height(m)")
-"""The header line of an NGL .tenv3 file (REFERENCE.md section 9)."""
+"""The header line of an NGL .tenv3 file (geodesy.unr.edu)."""
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _M_PER_DEG = KM_PER_DEG * 1000.0

@@ -1,13 +1,13 @@
 """Zero-shot station anomaly analysis of continuous multi-station waveforms, with significance.
 
-Why: seed 002 reports, for one earthquake, per-station anomaly scores, the network ranking of the epicentral
-station, pre-event coefficients of variation, onset jumps and "quiet" stations, all descriptive. `run(cfg)` gives
-those numbers from any ObsPy-readable continuous data and attaches a null to each claim: the epicentral rank gets
-a permutation p-value over stations, pre-event vs background windows an AUC with a bootstrap CI (stations and
-blocks of windows resampled), the onset jump a Spearman test against distance, the quiet stations a binomial test
-against the rate expected by chance. The AUC and the epicentral rank also get a placebo null (station_placebo):
-the same scoring with the event moved to times where nothing happened, which the bootstrap cannot provide when
-slow drift alone separates pre-event from background windows.
+Why: the Lambda³ station-anomaly report (F-net, Noto 2024-01-01) gives, for one earthquake, per-station anomaly scores,
+the network ranking of the epicentral station, pre-event coefficients of variation, onset jumps and "quiet" stations,
+all descriptive. `run(cfg)` gives those numbers from any ObsPy-readable continuous data and attaches a null to each
+claim: the epicentral rank gets a permutation p-value over stations, pre-event vs background windows an AUC with a
+bootstrap CI (stations and blocks of windows resampled), the onset jump a Spearman test against distance, the quiet
+stations a binomial test against the rate expected by chance. The AUC and the epicentral rank also get a placebo null
+(station_placebo): the same scoring with the event moved to times where nothing happened, which the bootstrap cannot
+provide when slow drift alone separates pre-event from background windows.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def pooled_auc(scores: np.ndarray, is_pre: np.ndarray) -> float:
 
 def network_summary(stations: pd.DataFrame, windows: pd.DataFrame, quiescence_p: dict, grid: WindowGrid,
                     probe: DictConfig, score: str = "score") -> dict:
-    """The network-level claims of seed 002, each with its test."""
+    """The network-level claims of the Lambda³ Noto report, each with its test."""
     rng = np.random.default_rng(probe.seed)
     epicentral = stations.loc[stations["distance_km"].idxmin()]
     draws = stations["rank"].to_numpy()[rng.integers(len(stations), size=probe.n_permutations)]

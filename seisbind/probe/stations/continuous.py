@@ -1,10 +1,10 @@
 """Continuous multi-station waveforms (any ObsPy-readable files) and station tables, made ready for windowing.
 
-Why: station-anomaly studies (seed 002 used F-net WIN32 files) start from raw continuous files with gaps, several
-channel bands per station and differing sampling rates. Every station must end up on one sampling rate, in
-E, N, Z row order, with a mask of where data really exist and a record of what was done to it, so that each
-score can be traced back to its processing. Files are first indexed from their headers only, then read one
-station at a time, so a network of long records never has to sit in memory at once.
+Why: station-anomaly studies (the Lambda³ Noto report used F-net WIN32 files) start from raw continuous files with gaps,
+several channel bands per station and differing sampling rates. Every station must end up on one sampling rate, in E, N,
+Z row order, with a mask of where data really exist and a record of what was done to it, so that each score can be
+traced back to its processing. Files are first indexed from their headers only, then read one station at a time, so a
+network of long records never has to sit in memory at once.
 """
 
 from __future__ import annotations

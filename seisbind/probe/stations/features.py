@@ -1,12 +1,12 @@
 """Windows over continuous station records, zero-shot window features, and scores against each station's own
 background.
 
-Why: seed 002 scores every station and window without labels. Here a window's score is how far its features
-(log band powers from an STFT, RMS, kurtosis, max STA/LTA) lie from the same station's background windows
-(robust z, then a Ledoit-Wolf Mahalanobis distance), scaled so a typical background window scores about 1.
-Background windows are scored leave-out (fitted without themselves and the windows overlapping them), and every
-window against a reference of the same size: otherwise background windows would look more (in-sample) or less
-(smaller reference) typical than pre-event ones and bias the pre-vs-background AUC.
+Why: the Lambda³ Noto report scores every station and window without labels. Here a window's score is how far its
+features (log band powers from an STFT, RMS, kurtosis, max STA/LTA) lie from the same station's background windows
+(robust z, then a Ledoit-Wolf Mahalanobis distance), scaled so a typical background window scores about 1. Background
+windows are scored leave-out (fitted without themselves and the windows overlapping them), and every window against a
+reference of the same size: otherwise background windows would look more (in-sample) or less (smaller reference) typical
+than pre-event ones and bias the pre-vs-background AUC.
 """
 
 from __future__ import annotations

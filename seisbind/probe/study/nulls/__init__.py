@@ -14,7 +14,6 @@ seisbind/probe/families.py) get the test. `probe.nulls` names the nulls, one mod
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ from seisbind.probe.evaluate import Settings
 from seisbind.probe.study.design import horizon_of
 from seisbind.probe.study.rows import Row, try_evaluate
 from seisbind.probe.windows import make_windows
-
-log = logging.getLogger(__name__)
 
 
 class CatalogNull(Protocol):
