@@ -1,10 +1,12 @@
 """python train.py experiment=seisclip [data.root=DIR] [trainer=gpu|ddp|ddp_sim] [logger=wandb|csv|none]
 [ckpt_path=PATH] [trainer.max_steps=N]"""
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
-from seisbind.cli import report_user_errors
+from seisbind.cli import check_overrides, report_user_errors
 from seisbind.train import train
 
 
@@ -18,4 +20,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    check_overrides(Path(__file__).resolve().parent / "configs", "train")
     main()

@@ -14,8 +14,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from seisbind.errors import SeisbindInputError, SeisbindOutputError
 
@@ -44,6 +46,33 @@ def report_user_errors(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(USAGE_EXIT_CODE)
 
     return wrapper
+
+
+def check_overrides(config_dir: str | os.PathLike, config_name: str, argv: list[str] | None = None) -> None:
+    """Compose `config_name` with the command line once before `@hydra.main` does, so that a misspelt key, a
+    missing config group option or a bad override ends in one `error: ...` line and exit status 2; Hydra would
+    report it on several lines with status 1, before the entry point's `report_user_errors` can see it. Hydra's
+    own flags (`--multirun`, `--cfg`, ...) and `HYDRA_FULL_ERROR=1` leave the command line to Hydra."""
+    args = sys.argv[1:] if argv is None else argv
+    if os.environ.get("HYDRA_FULL_ERROR") == "1" or any(arg.startswith("-") for arg in args):
+        return
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            compose(config_name, overrides=args)
+    except (HydraException, OmegaConfBaseException) as error:
+        print(f"error: {override_message(error)}", file=sys.stderr, flush=True)
+        sys.exit(USAGE_EXIT_CODE)
+
+
+def override_message(error: BaseException) -> str:
+    """One line for a composition error: an unknown key is named with the keys its parent has."""
+    cause = error.__cause__
+    if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and isinstance(cause.parent_node, DictConfig):
+        parent, _, _ = str(cause.full_key).rpartition(".")
+        known = ", ".join(str(k) for k in cause.parent_node if not str(k).startswith("_"))
+        return (f"unknown config key '{cause.full_key}' (known under '{parent or '<top level>'}': {known}); "
+                f"to add a key the config lacks, write +{cause.full_key}=...")
+    return one_line(error)
 
 
 def cli_options(schema: type[Any], argv: list[str] | None = None) -> Any:

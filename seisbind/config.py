@@ -35,6 +35,9 @@ if not OmegaConf.has_resolver("seisbind.run_name"):
 
 
 def validate_train_config(cfg: DictConfig) -> None:
+    """Checks of a typed training config (seisbind.config_schema.TrainConfig applied) that a schema cannot state:
+    the modalities, the anchor and the pairs agree, and the settings that would only fail deep inside pandas or
+    Lightning are in range."""
     modalities = list(cfg.get("modality") or {})
     if len(modalities) < 2:
         raise SeisbindInputError(
@@ -56,6 +59,13 @@ def validate_train_config(cfg: DictConfig) -> None:
                 f"{[m for m in modalities if m != cfg.anchor]}")
         if float(weight) < 0:
             raise SeisbindInputError(f"pairs.{name}={weight}: pair weights must be >= 0")
+    fraction = cfg.data.split.val_fraction
+    if not 0 < fraction < 1:
+        raise SeisbindInputError(f"data.split.val_fraction={fraction}: give a fraction of the events in (0, 1), "
+                                 "e.g. 0.2")
+    max_steps = (cfg.get("trainer") or {}).get("max_steps")
+    if isinstance(max_steps, int) and max_steps < -1:
+        raise SeisbindInputError(f"trainer.max_steps={max_steps}: give -1 (no limit) or a number of steps >= 0")
 
 
 def build(node: Any, where: str, **kwargs: Any) -> Any:

@@ -8,9 +8,10 @@ the declared types instead of casting them.
 
 Why the schemas are applied after composition rather than listed in the YAML defaults (Hydra's ConfigStore
 "schema" pattern): Hydra reports its own compose-time errors itself, on several lines and with exit status 1,
-before `seisbind.cli.report_user_errors` can turn them into one `error: ...` line with status 2; a node-valued
-interpolation such as `period: ${area.period}` cannot be merged into a dataclass-typed field at compose time,
-only its resolved value can; and the station tests and callers compose stations.yaml with plain `OmegaConf.load`,
+before `seisbind.cli.report_user_errors` can turn them into one `error: ...` line with status 2 (the entry points
+compose once more before Hydra does only to word those, seisbind.cli.check_overrides); a node-valued
+interpolation (`x: ${area.period}`) cannot be merged into a dataclass-typed field at compose time, only its
+resolved value can; and the station tests and callers compose stations.yaml with plain `OmegaConf.load`,
 which ignores a defaults list. Why one module: the schemas change with the YAML files, not with their consumers,
 and share the one function that applies them; it imports no numpy, torch or ObsPy.
 
@@ -28,7 +29,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from seisbind.errors import SeisbindInputError
-from seisbind.study_area import Period
+from seisbind.study_area import Period, Region
 
 
 # --------------------------------------------------------------------------------------------- shared
@@ -112,6 +113,7 @@ class StudyProbe:
     decluster_hours: float = 72.0
     decluster_km: float = 30.0
     period: Period = MISSING
+    region: Region = MISSING
     background: Background = field(default_factory=Background)
     n_background: int = 200
     quiet_min_magnitude: float = 4.0

@@ -1,19 +1,23 @@
 """The study area: a latitude/longitude box and a period, defined once per area in `configs/area/<name>.yaml`.
 
-Training filters traces to the box, the probe draws every window inside the period, and
-scripts/prepare_norcia.py cuts the INSTANCE metadata to both: one file, so the three cannot drift apart.
+Training filters traces to the box, the probe uses the catalog's events inside the box and draws every window
+inside the period, and scripts/prepare_norcia.py cuts the INSTANCE metadata to both: one file, so the three
+cannot drift apart.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
 from seisbind.errors import SeisbindInputError
 
+log = logging.getLogger(__name__)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
@@ -25,6 +29,21 @@ class Region:
     max_latitude_deg: float
     min_longitude_deg: float
     max_longitude_deg: float
+
+    def contains(self, latitude_deg: np.ndarray, longitude_deg: np.ndarray) -> np.ndarray:
+        """Which points (degrees) lie inside the box, bounds included; a NaN coordinate lies outside."""
+        latitude_deg, longitude_deg = np.asarray(latitude_deg, float), np.asarray(longitude_deg, float)
+        return ((latitude_deg >= self.min_latitude_deg) & (latitude_deg <= self.max_latitude_deg)
+                & (longitude_deg >= self.min_longitude_deg) & (longitude_deg <= self.max_longitude_deg))
+
+    def events_inside(self, events: pd.DataFrame, key: str = "region") -> pd.DataFrame:
+        """The catalog rows (latitude_deg, longitude_deg) inside the box, the count logged; none is an error
+        naming `key`."""
+        inside = self.contains(events["latitude_deg"], events["longitude_deg"])
+        log.info("%s: %d of %d catalog events inside %s", key, int(inside.sum()), len(events), self)
+        if not inside.any():
+            raise SeisbindInputError(f"{key}: none of the {len(events)} catalog events lies inside {self}")
+        return events[inside].reset_index(drop=True)
 
 
 @dataclass

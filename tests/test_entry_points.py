@@ -38,11 +38,22 @@ def assert_user_error(done: subprocess.CompletedProcess, *needles: str) -> None:
      ["data.batch_size", "'1.5'", "Integer"]),
     ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "+data.rot=x"],
      ["data.rot:", "no such setting"]),
+    ("probe.py", ["data.root=NOWHERE", "probe.horizons_hours=[]"], ["probe.horizons_hours=[]", "> 0 hours"]),
+    ("probe.py", ["data.root=NOWHERE", "probe.n_permutations=0"], ["probe.n_permutations=0", ">= 1"]),
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "data.split.val_fraction=1.5"],
+     ["data.split.val_fraction=1.5", "(0, 1)"]),
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "trainer.max_steps=-5"],
+     ["trainer.max_steps=-5", "-1 (no limit)"]),
+    # Composition errors: Hydra would report them on several lines with status 1 (seisbind.cli.check_overrides).
+    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "trainer.max_stepz=3"],
+     ["unknown config key 'trainer.max_stepz'", "max_steps", "+trainer.max_stepz=..."]),
+    ("train.py", ["experiment=seisclip", "modality=[spectrum,gnsss]"], ["modality/gnsss"]),
     ("scripts/make_synthetic.py", ["out=x", "n_trace=5"], ["n_trace"]),
     ("scripts/import_seisclip.py", ["src=missing.pt"], ["src=missing.pt", "no such file"]),
     ("scripts/import_seisclip.py", [], ["src=..."]),
 ], ids=["train-root", "probe-root", "probe-type", "probe-key", "stations-required", "train-type", "train-key",
-        "synthetic-key", "seisclip-src", "seisclip-required"])
+        "probe-no-horizon", "probe-no-permutation", "train-val-fraction", "train-max-steps", "train-unknown-key",
+        "train-unknown-option", "synthetic-key", "seisclip-src", "seisclip-required"])
 def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], needles: list[str]) -> None:
     assert_user_error(run(script, *args, cwd=tmp_path), *needles)
 

@@ -54,6 +54,7 @@ def run_study(cfg: DictConfig) -> dict:
     spec.out.mkdir(parents=True, exist_ok=True)
 
     data = load_data(spec.root, spec.filters, probe.catalog)
+    data.catalog = probe.region.events_inside(data.catalog, "probe.region")
     design = build_design(data, probe, spec.seed)
     families = build_families(spec.modality)
     table = build_table(spec, data, design, families, skipped)

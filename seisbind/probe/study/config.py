@@ -48,11 +48,27 @@ class Spec:
 def spec_of(cfg: DictConfig) -> Spec:
     """The typed study config; a wrong type or unknown key stops here, naming it."""
     cfg = typed_config(cfg, StudyConfig)
-    probe: StudyProbe = OmegaConf.to_object(cfg.probe)
+    probe: StudyProbe = checked(OmegaConf.to_object(cfg.probe))
     data = OmegaConf.to_container(cfg.data, resolve=True)
     return Spec(probe=probe, root=Path(cfg.data.root), filters=data.get("filters"), ckpt=cfg.get("ckpt"),
                 out=Path(cfg.out), seed=int(cfg.seed), data=data,
                 modality=OmegaConf.to_container(cfg.modality, resolve=True) if cfg.get("modality") else {})
+
+
+def checked(probe: StudyProbe) -> StudyProbe:
+    """The ranges a schema cannot state: at least one positive horizon, in increasing order (every part walks
+    the horizons in the order given, so an unsorted list is sorted here and said), and resampling counts >= 1."""
+    horizons = list(probe.horizons_hours)
+    if not horizons or min(horizons) <= 0 or len(set(horizons)) < len(horizons):
+        raise SeisbindInputError(f"probe.horizons_hours={horizons}: give one or more different horizons > 0 hours, "
+                                 "e.g. [2,6,12,24]")
+    if horizons != sorted(horizons):
+        log.warning("probe.horizons_hours=%s: sorted to %s", horizons, sorted(horizons))
+        probe.horizons_hours = sorted(horizons)
+    for key in ("n_permutations", "n_bootstrap", "n_comparison_permutations"):
+        if getattr(probe, key) < 1:
+            raise SeisbindInputError(f"probe.{key}={getattr(probe, key)}: give a number of resamples >= 1")
+    return probe
 
 
 def settings_of(probe: StudyProbe, seed: int) -> Settings:
