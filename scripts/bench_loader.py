@@ -29,18 +29,19 @@ import numpy as np
 import pandas as pd
 
 from seisbind.data.dataset import TraceDataset
-from seisbind.data.inputs import DataSources, WaveformInput
 from seisbind.data.instance import INDEX_COLUMNS, InstanceWaveforms, read_instance_metadata
 from seisbind.data.instance_schema import TRACE_NPTS
 from seisbind.data.synthetic.metadata_csv import write_instance_csv
 from seisbind.data.tables import SideTables
+from seisbind.modalities.waveform import WaveformInput
+from seisbind.protocols import InputData
 
 
 def waveform_dataset(path: Path, trace_names: list[str]) -> TraceDataset:
     """The DataModule's dataset with the waveform input alone (the spectrum modality's sample)."""
     index = pd.DataFrame({"trace_name": trace_names, "waveform_file": np.int8(0)})
     waveform = WaveformInput()
-    waveform.setup(index, DataSources(waveforms=[InstanceWaveforms(path)], tables=SideTables(".")),
+    waveform.setup(index, InputData(waveforms=[InstanceWaveforms(path)], tables=SideTables(".")),
                    on_bad_trace="raise")
     return TraceDataset(np.arange(len(index)), {"spectrum": waveform})
 

@@ -41,11 +41,12 @@ import pandas as pd
 from seisbind.data.convert import block_of, convert_instance
 from seisbind.data.datamodule import BlockShuffleSampler
 from seisbind.data.dataset import TraceDataset
-from seisbind.data.inputs import DataSources, WaveformInput
 from seisbind.data.instance import InstanceWaveforms
 from seisbind.data.seisbench_format import SeisBenchWaveforms
 from seisbind.data.synthetic.metadata_csv import write_instance_csv
 from seisbind.data.tables import SideTables
+from seisbind.modalities.waveform import WaveformInput
+from seisbind.protocols import InputData
 
 LOADER = Path(__file__).resolve().parent / "bench_loader.py"
 
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     index = pd.read_csv(blocked / "metadata.csv", usecols=["trace_name"], dtype=str)
     index["waveform_file"] = np.int8(0)
     waveform = WaveformInput(n_samples=args.samples)
-    waveform.setup(index, DataSources(waveforms=[SeisBenchWaveforms(blocked)], tables=SideTables(".")),
+    waveform.setup(index, InputData(waveforms=[SeisBenchWaveforms(blocked)], tables=SideTables(".")),
                    on_bad_trace="raise")
     dataset = TraceDataset(np.arange(len(index)), {"spectrum": waveform})
     sampler = BlockShuffleSampler(block_of(index["trace_name"]), seed=0)

@@ -28,7 +28,7 @@ from seisbind.module import SeisBindModule
 
 SPECTRUM = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "modality" / "spectrum.yaml").spectrum
 """The configured spectrum modality, the `tiny` preset as training runs it."""
-METADATA = {"input": {"_target_": "seisbind.data.inputs.MetadataInput", "columns": {"x": 1.0}},
+METADATA = {"input": {"_target_": "seisbind.modalities.metadata.MetadataInput", "columns": {"x": 1.0}},
             "encoder": {"_target_": "seisbind.modalities.tabular.TabularMLP", "width": 512, "depth": 3}}
 PRESETS = {
     "tiny": {key: OmegaConf.to_container(SPECTRUM[key]) for key in ("preprocess", "encoder")},
@@ -60,7 +60,7 @@ def matmul_flops(device: str, dtype: torch.dtype, steps: int) -> float:
 
 
 def build(preset: str, device: str) -> SeisBindModule:
-    modality = {"spectrum": {"input": {"_target_": "seisbind.data.inputs.WaveformInput"}, **PRESETS[preset]},
+    modality = {"spectrum": {"input": {"_target_": "seisbind.modalities.waveform.WaveformInput"}, **PRESETS[preset]},
                 "metadata": METADATA}
     return SeisBindModule(modality, {"spectrum": [3, 12000], "metadata": [8]}, anchor="spectrum",
                           embed_dim=384 if preset == "seisclip" else 128).to(device)

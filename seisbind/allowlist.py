@@ -31,9 +31,21 @@ from hydra.utils import get_object
 
 from seisbind.errors import SeisbindInputError
 
-BUILDABLE = ("seisbind.modalities", "seisbind.data.inputs", "seisbind.probe.families")
+BUILDABLE = ("seisbind.modalities",)
 READERS = ("seisbind.data",)
 OPTIMIZERS = frozenset({"torch.optim.AdamW", "torch.optim.Adam", "torch.optim.SGD"})
+MOVED = {
+    "seisbind.data.inputs.WaveformInput": "seisbind.modalities.waveform.WaveformInput",
+    "seisbind.data.inputs.MetadataInput": "seisbind.modalities.metadata.MetadataInput",
+    "seisbind.data.inputs.SeisCLIPInfoInput": "seisbind.modalities.metadata.SeisCLIPInfoInput",
+    "seisbind.data.inputs.CatalogInput": "seisbind.modalities.catalog.CatalogInput",
+    "seisbind.data.inputs.AnimalInput": "seisbind.modalities.animal.AnimalInput",
+    "seisbind.probe.families.CatalogFamily": "seisbind.modalities.catalog.CatalogFamily",
+    "seisbind.probe.families.WaveformMetaFamily": "seisbind.modalities.metadata.WaveformMetaFamily",
+    "seisbind.probe.families.AnimalFamily": "seisbind.modalities.animal.AnimalFamily",
+}
+"""Former names (seisbind.data.inputs, seisbind.probe.families) of the inputs and families that moved into
+seisbind/modalities/ -> their names now, so that checkpoints saved before keep loading (`current_names`)."""
 
 
 def check_targets(node: Any, key: str) -> None:
@@ -52,6 +64,16 @@ def check_targets(node: Any, key: str) -> None:
             check_targets(value, f"{key}[{i}]")
     elif isinstance(node, str) and "${" in node:
         raise SeisbindInputError(f"{key}={node!r}: an interpolation; a model's settings must be plain values")
+
+
+def current_names(node: Any) -> Any:
+    """`node` (nested dicts and lists) with every `_target_` of `MOVED` replaced by its current name."""
+    if isinstance(node, Mapping):
+        return {name: MOVED.get(value, value) if name == "_target_" and isinstance(value, str)
+                else current_names(value) for name, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [current_names(value) for value in node]
+    return node
 
 
 def allowed(target: Any) -> bool:

@@ -18,7 +18,7 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from seisbind.allowlist import check_targets
+from seisbind.allowlist import check_targets, current_names
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
 
@@ -54,12 +54,15 @@ def _refusal(error: Exception) -> str:
 
 def read_checkpoint(path: str | os.PathLike, key: str = "ckpt") -> dict[str, Any]:
     """A Lightning checkpoint dict (with `state_dict`) from a user-supplied file, its hyperparameters naming only
-    buildable targets (seisbind/allowlist.py) whichever path uses them."""
+    buildable targets (seisbind/allowlist.py) whichever path uses them, by their current names."""
     checkpoint = load_untrusted(path, key)
     if not isinstance(checkpoint, Mapping) or not isinstance(checkpoint.get("state_dict"), Mapping):
         raise SeisbindInputError(f"{key}={path}: not a seisbind/Lightning checkpoint (no 'state_dict' mapping)")
+    checkpoint = dict(checkpoint)
+    if "hyper_parameters" in checkpoint:
+        checkpoint["hyper_parameters"] = current_names(checkpoint["hyper_parameters"])
     check_targets(checkpoint.get("hyper_parameters"), f"{key}={path}: hyper_parameters")
-    return dict(checkpoint)
+    return checkpoint
 
 
 def mismatched_tensors(own: Mapping[str, torch.Tensor], state: Mapping[str, Any]) -> list[str]:

@@ -176,7 +176,7 @@ def test_every_configured_target_is_buildable() -> None:
     "torch.load", "numpy.load", "builtins.exec", "os.system", "subprocess.run",
     "seisbind.modalities.gnss.np.load",             # a module's globals reach anything it imported
     "seisbind.modalities.spectrum.torch.load",
-    "seisbind.data.inputs.pd.read_pickle",
+    "seisbind.modalities.catalog.pd.read_pickle",
     "seisbind.checkpoints.load_untrusted",          # seisbind's own, but not a buildable part
     "seisbind.data.synthetic.write_synthetic",
     "seisbind.modalities.spectra.seisclip_stft_frames",   # a function, not a class
@@ -259,3 +259,21 @@ def test_full_disk_keeps_the_previous_file_whole(tmp_path: Path, monkeypatch: py
     with pytest.raises(SeisbindOutputError, match=r"windows\.csv: could not be written"):
         write_csv(final, pd.DataFrame({"window_id": range(1000)}))
     assert final.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["windows.csv"]
+
+
+def test_checkpoint_naming_former_input_modules_loads(tmp_path: Path) -> None:
+    """A checkpoint saved when the inputs lived in seisbind.data.inputs rebuilds its model, with today's names."""
+    model = _tiny_model()
+    hparams = dict(model.hparams)
+    hparams["modality"]["spectrum"]["input"]["_target_"] = "seisbind.data.inputs.WaveformInput"
+    hparams["modality"]["metadata"]["input"]["_target_"] = "seisbind.data.inputs.MetadataInput"
+    hparams["modality"]["metadata"]["features"] = {"_target_": "seisbind.probe.families.WaveformMetaFamily"}
+    path = tmp_path / "former.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams}, path)
+    loaded = SeisBindModule.from_checkpoint(path)
+    modality = loaded.hparams["modality"]
+    assert modality["spectrum"]["input"]["_target_"] == "seisbind.modalities.waveform.WaveformInput"
+    assert modality["metadata"]["input"]["_target_"] == "seisbind.modalities.metadata.MetadataInput"
+    assert modality["metadata"]["features"]["_target_"] == "seisbind.modalities.metadata.WaveformMetaFamily"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)

@@ -104,7 +104,7 @@ def test_block_sampler_reads_few_blocks_at_a_time_and_is_seeded() -> None:
 
 def test_datamodule_trains_on_a_converted_root_with_the_block_sampler(tmp_path: Path, synthetic_root: Path) -> None:
     from seisbind.data.datamodule import SeisBindDataModule
-    from seisbind.data.inputs import WaveformInput
+    from seisbind.modalities.waveform import WaveformInput
 
     out = tmp_path / "blocked"
     convert_instance(synthetic_root, out, block_size=8, progress_bar=False)

@@ -12,8 +12,11 @@ import pytest
 import torch
 
 from seisbind.data.datamodule import SeisBindDataModule, split_rows
-from seisbind.data.inputs import AnimalInput, CatalogInput, MetadataInput, WaveformInput
 from seisbind.errors import BadTraceError, SeisbindInputError
+from seisbind.modalities.animal import AnimalInput
+from seisbind.modalities.catalog import CatalogInput
+from seisbind.modalities.metadata import MetadataInput
+from seisbind.modalities.waveform import WaveformInput
 
 COLUMNS = {"trace_P_arrival_sample": 12000, "trace_S_arrival_sample": 12000, "path_ep_distance_km": 300}
 CATALOG = {"reader": "seisbind.data.catalog.read_catalogs", "glob": ["catalog.txt", "catalog.xml"]}

@@ -30,7 +30,7 @@ from seisbind.data.tables import SideTables
 from seisbind.errors import SeisbindInputError
 from seisbind.geodesy import epicentral_km
 from seisbind.modalities.gnss import GnssFamily
-from seisbind.probe.families import FamilyUnavailable, StudyData
+from seisbind.protocols import FamilyUnavailable, StudyData
 
 OLD_LINE = ("00NA 08MAR27 2008.2355 54552 1472 5  130.8   4781  0.498445  -1378706 -0.278810   104  0.839210  0.0000 "
             "0.000842 0.000745 0.003627  0.050600  0.024673  0.011391")

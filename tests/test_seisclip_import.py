@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seisbind.data.inputs import SeisCLIPInfoInput, coda_duration_s
 from seisbind.errors import SeisbindInputError
 from seisbind.modalities.head import ModalityHead
+from seisbind.modalities.metadata import SeisCLIPInfoInput, coda_duration_s
 from seisbind.modalities.spectra import SeisCLIPSpectrum
 from seisbind.module import SeisBindModule
 from seisbind.pretrained.seisclip import import_seisclip, seisclip_modality
@@ -277,4 +277,4 @@ def test_imported_checkpoint_initialises_training_and_probe(seisclip_file, synth
     result = train(cfg)
     assert np.isfinite(result["metrics"]["val/loss"])
     assert SeisBindModule.from_checkpoint(ckpt).hparams.modality["metadata"]["input"]["_target_"] == \
-        "seisbind.data.inputs.SeisCLIPInfoInput"
+        "seisbind.modalities.metadata.SeisCLIPInfoInput"

@@ -22,12 +22,12 @@ from torch.utils.data import DataLoader, Sampler
 from seisbind.config import plain
 from seisbind.data.convert import block_of
 from seisbind.data.dataset import TraceDataset, collate
-from seisbind.data.inputs import DataSources, ModalityInput
 from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
 from seisbind.data.sources import has_noise_pair, open_waveforms
 from seisbind.data.tables import SideTables
 from seisbind.errors import SeisbindInputError
+from seisbind.protocols import InputData, ModalityInput
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class SeisBindDataModule(L.LightningDataModule):
         self.index, readers = self._load_index(columns)
         if len(self.index) < 2:
             raise SeisbindInputError(f"{self.root}: {len(self.index)} traces left after the filters {self.filters}")
-        sources = DataSources(waveforms=readers, tables=SideTables(self.root))
+        sources = InputData(waveforms=readers, tables=SideTables(self.root))
         for inp in self.inputs.values():
             inp.setup(self.index, sources, self.on_bad_trace)
         gap = self.split["gap_hours"]

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seisbind.data.inputs import ModalityInput
+from seisbind.protocols import ModalityInput
 
 Batch = dict[str, dict[str, Any]]
 

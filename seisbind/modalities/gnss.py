@@ -17,10 +17,9 @@ import pandas as pd
 import torch
 
 from seisbind.data.gnss import displacement_windows
-from seisbind.data.inputs import DataSources, masked_batch
 from seisbind.data.tables import TableSource
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.families import FamilyUnavailable, StudyData, load_or_unavailable
+from seisbind.protocols import FamilyUnavailable, InputData, StudyData, load_or_unavailable, masked_batch
 
 _HOURS_PER_DAY = 24.0
 
@@ -42,8 +41,8 @@ class GnssInput:
         # used to detrend, and its days are at most a steady velocity, not a signal.
         self.context_hours = self.window_days * _HOURS_PER_DAY
 
-    def setup(self, index: pd.DataFrame, sources: DataSources, on_bad_trace: str) -> None:
-        series = sources.tables.load(self.source, "the gnss input")
+    def setup(self, index: pd.DataFrame, data: InputData, on_bad_trace: str) -> None:
+        series = data.tables.load(self.source, "the gnss input")
         lat = index["source_latitude_deg"].to_numpy(np.float64)
         lon = index["source_longitude_deg"].to_numpy(np.float64)
         no_source = ~np.isfinite(lat)
@@ -58,7 +57,7 @@ class GnssInput:
                 f"modality.gnss.input: no trace has a GNSS station within radius_km={self.radius_km:g} with "
                 f"min_coverage={self.min_coverage:g} of its {self.window_days} + {self.trend_days} days before it "
                 f"({series['station'].nunique()} station(s), {series['time'].min().date()} to "
-                f"{series['time'].max().date()}, in {self.source.describe(sources.tables.root)}; traces "
+                f"{series['time'].max().date()}, in {self.source.describe(data.tables.root)}; traces "
                 f"{index['trace_start_time'].min()} to {index['trace_start_time'].max()})")
 
     @property

@@ -31,10 +31,10 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from seisbind.checkpoints import load_untrusted
-from seisbind.data.inputs import SEISCLIP_WINDOW_SAMPLES
 from seisbind.data.instance_schema import TRACE_NPTS
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
+from seisbind.modalities.metadata import SEISCLIP_WINDOW_SAMPLES
 from seisbind.modalities.spectra import SEISCLIP_NFFT, seisclip_stft_frames
 from seisbind.modalities.spectrum import patch_grid
 from seisbind.module import SeisBindModule

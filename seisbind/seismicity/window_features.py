@@ -1,6 +1,6 @@
 """The seismicity of a catalog within time windows: counts, moment, spatial spread, depth, rate, Mc and b.
 
-These are the catalog modality's inputs (seisbind.data.inputs) and the catalog feature family of the study
+These are the catalog modality's input (seisbind/modalities/catalog.py) and the catalog feature family of the study
 (seisbind.probe.features), computed for all windows at once.
 """
 

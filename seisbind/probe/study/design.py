@@ -17,9 +17,9 @@ from seisbind.config_schema import OtherPeriod, StudyProbe
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
-from seisbind.probe.families import StudyData
 from seisbind.probe.study.config import MAIN_TYPES, study_period, window_rules
 from seisbind.probe.windows import make_windows
+from seisbind.protocols import StudyData
 from seisbind.seismicity.magnitudes import mc_max_curvature
 from seisbind.times import to_utc_ns
 

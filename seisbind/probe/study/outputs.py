@@ -12,12 +12,12 @@ from omegaconf import DictConfig
 
 from seisbind.files import write_csv, write_json
 from seisbind.probe import report
-from seisbind.probe.families import StudyData
 from seisbind.probe.stats import feature_tests
 from seisbind.probe.study.config import MAIN_TYPES, Spec, study_period
 from seisbind.probe.study.design import Design, horizon_of
 from seisbind.probe.study.rows import Scored
 from seisbind.probe.study.table import FeatureTable
+from seisbind.protocols import StudyData
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ import pandas as pd
 
 from seisbind.config_schema import Embedding
 from seisbind.probe import embedding, features
-from seisbind.probe.families import FamilyUnavailable, FeatureFamily, StudyData, family_of
+from seisbind.probe.families import family_of
 from seisbind.probe.study.config import Skipped, Spec
 from seisbind.probe.study.design import Design
+from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
 
 @dataclass

@@ -18,10 +18,10 @@ from seisbind.probe import animal_baseline as wb
 from seisbind.probe import evaluate as ev
 from seisbind.probe import features
 from seisbind.probe.evaluate import Settings
-from seisbind.probe.families import StudyData
 from seisbind.probe.study.config import Skipped
 from seisbind.probe.study.design import horizon_of
 from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels
+from seisbind.protocols import StudyData
 
 NAME = "wikelski2020"
 

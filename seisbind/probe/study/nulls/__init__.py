@@ -9,7 +9,7 @@ A null (`CatalogNull`) simulates catalogs like the study's without any precursor
 windows -> catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and
 a row's `p_value_<name>` = (1 + #simulations with AUC >= observed) / (1 + #simulations that could be scored).
 Only feature sets made of features a simulated catalog yields (`simulated` families,
-seisbind/probe/families.py) get the test. `probe.nulls` names the nulls, one module each in this package.
+seisbind/protocols.py) get the test. `probe.nulls` names the nulls, one module each in this package.
 """
 
 from __future__ import annotations
