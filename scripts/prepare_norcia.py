@@ -17,7 +17,7 @@ import pandas as pd
 from seisbind.cli import cli_options, report_user_errors
 from seisbind.data.instance import MetadataFilter
 from seisbind.data.instance_schema import EVENT_COLUMNS
-from seisbind.data.sources import read_metadata
+from seisbind.data.trace_index import Layout, read_metadata
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path
 from seisbind.study_area import Period, Region, load_area
@@ -50,7 +50,7 @@ def run(opts: Options) -> None:
         except ValueError:
             raise SeisbindInputError(f"period.{key}={value!r}: not a time (e.g. 2016-08-01)") from None
     filters = MetadataFilter(**asdict(opts.region), start_time=opts.period.start, end_time=opts.period.end)
-    table = read_metadata(opts.data.root, opts.columns, filters=filters)
+    table = read_metadata(Layout.find(opts.data.root).events, opts.columns, filters=filters)
     source = table.attrs["source"]
     if opts.columns is None:
         missing = [name for name in EVENT_COLUMNS if name not in table.columns]

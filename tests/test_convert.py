@@ -14,7 +14,7 @@ from seisbind.data.convert import block_of, convert_instance
 from seisbind.data.datamodule import BlockShuffleSampler
 from seisbind.data.instance import InstanceWaveforms, find_instance_files
 from seisbind.data.seisbench_format import SeisBenchWaveforms, read_seisbench_metadata
-from seisbind.data.sources import open_waveforms
+from seisbind.data.trace_index import open_waveforms
 
 ROOT = Path(__file__).resolve().parents[1]
 

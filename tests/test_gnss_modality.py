@@ -1,6 +1,6 @@
 """The GNSS modality end to end: it trains next to the spectrum anchor on any root with `gnss/*.tenv3` or `.pos`
-files, a root without them or without a station near any trace is one clear message, and the probe's gnss family finds a planted slip transient (the comparison
-catalog vs catalog+gnss) and not an absent one."""
+files, a root without them or without a station near any trace is one clear message, and the probe's gnss family
+finds a planted slip transient (the comparison catalog vs catalog+gnss) and not an absent one."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from seisbind.data.instance import (
     read_instance_metadata,
 )
 from seisbind.data.instance_schema import EVENT_COLUMNS, NOISE_COLUMNS, TEXT_COLUMNS, TIME_COLUMNS
-from seisbind.data.sources import open_waveforms
+from seisbind.data.trace_index import open_waveforms
 from seisbind.errors import BadTraceError, SeisbindInputError
 
 MOMENT_TENSOR = "[[ 1.2e+15 -3.0e+14  2.1e+14]\n [-3.0e+14  8.0e+14 -1.0e+13]\n [ 2.1e+14 -1.0e+13 -2.0e+15]]"

@@ -19,7 +19,7 @@ from seisbind.data.seisbench_format import (
     read_seisbench_metadata,
     seisbench_chunks,
 )
-from seisbind.data.sources import open_waveforms
+from seisbind.data.trace_index import open_waveforms
 from seisbind.errors import BadTraceError, SeisbindInputError
 
 sbd = pytest.importorskip("seisbench.data")

@@ -1,5 +1,6 @@
 """LightningDataModule over a data root: one sample per trace, one input per configured modality.
 
+The traces and their readers come from seisbind/data/trace_index.py; this module adds the split and the loaders.
 Metadata and the side tables the inputs name (seisbind/data/tables.py) are read once in `setup` (main process)
 into compact arrays; waveforms are read per sample from HDF5 that each worker opens lazily. The split keeps every
 event, and every pair of traces whose context windows overlap, on one side: overlapping windows split at random
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import numpy as np
@@ -22,12 +22,9 @@ from torch.utils.data import DataLoader, Sampler
 from seisbind.config import plain
 from seisbind.data.convert import block_of
 from seisbind.data.dataset import TraceDataset, collate
-from seisbind.data.instance import InstanceWaveforms, MetadataFilter, read_instance_metadata
-from seisbind.data.instance_schema import NOISE_COLUMNS
-from seisbind.data.sources import has_noise_pair, open_waveforms
-from seisbind.data.tables import SideTables
+from seisbind.data.trace_index import TraceIndex
 from seisbind.errors import SeisbindInputError
-from seisbind.protocols import InputData, ModalityInput
+from seisbind.protocols import ModalityInput
 
 log = logging.getLogger(__name__)
 
@@ -126,43 +123,16 @@ class SeisBindDataModule(L.LightningDataModule):
                             "persistent_workers": persistent_workers and num_workers > 0, "collate_fn": collate}
         self.index: pd.DataFrame | None = None
 
-    def _load_index(self, columns: list[str]) -> tuple[pd.DataFrame, list[Any]]:
-        """The trace index (events, plus noise when asked) and its waveform readers; `waveform_file` says which
-        reader holds each row. Noise rows have no source columns: those stay NaN, so source-based inputs mark
-        them absent."""
-        filters = MetadataFilter(**self.filters)
-        if self.paths["events_csv"] or self.paths["events_hdf5"]:
-            if not (self.paths["events_csv"] and self.paths["events_hdf5"]):
-                raise SeisbindInputError("data.events_csv and data.events_hdf5 must be given together")
-            events = read_instance_metadata(self.paths["events_csv"], columns, filters=filters)
-            readers = [InstanceWaveforms(self.paths["events_hdf5"])]
-        else:
-            events, reader = open_waveforms(self.root, columns, filters=filters)
-            readers = [reader]
-        frames = [events.assign(waveform_file=np.int8(0))]
-        if self.include_noise and not has_noise_pair(self.root):
-            log.warning("data.include_noise=true, but %s has no INSTANCE noise pair (metadata_Instance_noise*.csv + "
-                        "Instance_noise*.hdf5): training on its %d event traces only (data.include_noise=false "
-                        "silences this)", self.root, len(events))
-        elif self.include_noise:
-            noise_filters = MetadataFilter(**(self.filters | {"min_magnitude": None, "max_magnitude": None}))
-            noise, noise_reader = open_waveforms(self.root, [c for c in columns if c in NOISE_COLUMNS],
-                                                 kind="noise", filters=noise_filters)
-            frames.append(noise.assign(waveform_file=np.int8(1)))
-            readers.append(noise_reader)
-            log.info("%d event and %d noise traces", len(events), len(noise))
-        return pd.concat(frames, ignore_index=True), readers
-
     def setup(self, stage: str | None = None) -> None:
         if self.index is not None:
             return
         columns = sorted(set(BASE_COLUMNS).union(*(inp.columns for inp in self.inputs.values())))
-        self.index, readers = self._load_index(columns)
+        traces = TraceIndex.open(self.root, columns, filters=self.filters, noise=self.include_noise,
+                                 **self.paths)
+        self.index = traces.table
         if len(self.index) < 2:
             raise SeisbindInputError(f"{self.root}: {len(self.index)} traces left after the filters {self.filters}")
-        sources = InputData(waveforms=readers, tables=SideTables(self.root))
-        for inp in self.inputs.values():
-            inp.setup(self.index, sources, self.on_bad_trace)
+        traces.prepare(self.inputs, self.on_bad_trace)
         gap = self.split["gap_hours"]
         if gap is None:
             gap = max(inp.context_hours for inp in self.inputs.values())

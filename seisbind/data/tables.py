@@ -1,6 +1,6 @@
 """A modality's side data as configuration: a reader applied to the files a glob matches under the data root.
 
-Waveforms and their metadata are the root's backbone (seisbind/data/sources.py); every other modality brings
+Waveforms and their metadata are the root's backbone (seisbind/data/trace_index.py); every other modality brings
 its own files (an event catalog, Movebank tag CSVs, GNSS daily positions) and says in its config where they are
 and what reads them:
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seisbind.data.sources import has_noise_pair
+from seisbind.data.trace_index import Layout, TraceIndex
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.features import trace_times_ns, window_ranges, window_sum
 
@@ -40,32 +40,30 @@ def rows_in_windows(times_ns: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.
     return np.flatnonzero(np.cumsum(marks)[:-1] > 0)
 
 
-def _data_module(module, data: dict, ckpt: str | Path, include_noise: bool, batch_size: int, num_workers: int):
-    """The checkpoint's own inputs (their sources included: globs relative to the data root) on `data["root"]`,
-    so the probe feeds each encoder what it was trained on."""
+def _trace_index(module, data: dict, ckpt: str | Path, include_noise: bool) -> tuple[TraceIndex, dict]:
+    """The traces of `data["root"]` with the checkpoint's own inputs set up on them (their sources included: globs
+    relative to the data root), so the probe feeds each encoder what it was trained on: (index, inputs)."""
     from hydra.utils import instantiate
 
-    from seisbind.data.datamodule import SeisBindDataModule
+    from seisbind.data.datamodule import BASE_COLUMNS
 
     modality = module.hparams.get("modality") or {}
     try:
         inputs = {name: instantiate(cfg["input"]) for name, cfg in modality.items()}
-        datamodule = SeisBindDataModule(
-            root=data["root"], inputs=inputs, filters=data.get("filters"), include_noise=include_noise,
-            split={"strategy": "event", "val_fraction": 0.5}, on_bad_trace="skip", batch_size=batch_size,
-            num_workers=num_workers)
-        datamodule.setup("predict")
+        columns = sorted(set(BASE_COLUMNS).union(*(inp.columns for inp in inputs.values())))
+        index = TraceIndex.open(data["root"], columns, filters=data.get("filters"), noise=include_noise)
+        index.prepare(inputs, on_bad_trace="skip")
     except (SeisbindInputError, FileNotFoundError, KeyError) as err:
         raise SeisbindInputError(f"{ckpt}: its modalities {list(modality)} need data that {data['root']} does not "
                                  f"provide: {err}") from err
     expected = {k: list(v) for k, v in (module.hparams.get("input_shapes") or {}).items()}
-    wrong = {k: (expected.get(k), v) for k, v in datamodule.input_shapes().items() if expected.get(k) != v}
+    wrong = {k: (expected.get(k), list(inp.shape)) for k, inp in inputs.items() if expected.get(k) != list(inp.shape)}
     if wrong:
         raise SeisbindInputError(
             f"{ckpt}: the inputs built on {data['root']} do not fit the checkpoint (modality: (trained, found) "
             f"shapes) {wrong}; was it trained on another data layout (other metadata columns, another number of "
             "animals)?")
-    return datamodule
+    return index, inputs
 
 
 def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, traces: str = "auto",
@@ -79,29 +77,29 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
     from sklearn.decomposition import PCA
     from torch.utils.data import DataLoader
 
-    from seisbind.data.dataset import collate
+    from seisbind.data.dataset import TraceDataset, collate
     from seisbind.module import SeisBindModule
 
     if traces not in TRACE_CHOICES:
         raise SeisbindInputError(f"probe.embedding.traces={traces!r}: choose one of {TRACE_CHOICES}")
     note = ""
     if traces == "auto":
-        traces = "noise" if has_noise_pair(data["root"]) else "events"
+        traces = "noise" if Layout.find(data["root"]).noise else "events"
         note = ("The root has INSTANCE's noise pair: windows pool noise traces, timed independently of events."
                 if traces == "noise" else
                 "The root has no noise pair (metadata_Instance_noise*.csv + Instance_noise*.hdf5): windows pool "
                 "event traces, so whether a window has an embedding depends on its seismicity.")
         if traces == "events":
             log.warning("embedding features: %s", note)
-    elif traces != "events" and not has_noise_pair(data["root"]):
+    elif traces != "events" and not Layout.find(data["root"]).noise:
         raise SeisbindInputError(f"probe.embedding.traces={traces}: {data['root']} has no INSTANCE noise pair "
                                  "(metadata_Instance_noise*.csv + Instance_noise*.hdf5); use traces=events")
     module = SeisBindModule.from_checkpoint(ckpt).to(device)
     names = list(module.hparams.get("modality") or {})
     anchor = module.hparams.get("anchor") or names[0]
     names = [anchor] + [n for n in names if n != anchor]
-    datamodule = _data_module(module, data, ckpt, traces != "events", batch_size, num_workers)
-    index = datamodule.index
+    traces_index, inputs = _trace_index(module, data, ckpt, traces != "events")
+    index = traces_index.table
     is_noise = index["waveform_file"].to_numpy() == 1
     wanted = {"noise": is_noise, "events": ~is_noise, "both": np.ones(len(index), dtype=bool)}[traces]
     candidates = np.flatnonzero(wanted)
@@ -111,7 +109,7 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
     lo, hi = window_ranges(times, windows)
     used = rows_in_windows(times, lo, hi)
     log.info("embedding %d %s traces of %d windows with %s", used.size, traces, len(windows), ckpt)
-    loader = DataLoader(datamodule.dataset(order[used]), batch_size=batch_size, shuffle=False, collate_fn=collate,
+    loader = DataLoader(TraceDataset(order[used], inputs), batch_size=batch_size, shuffle=False, collate_fn=collate,
                         num_workers=num_workers)
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     present: dict[str, list[np.ndarray]] = {name: [] for name in names}

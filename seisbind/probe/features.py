@@ -218,11 +218,8 @@ def read_trace_metadata(root: str | Path, filters: dict | None = None) -> pd.Dat
     folder is read whole and the columns it has are kept (its sets often lack SNR or PGA, which then give NaN
     features). `filters` are seisbind.data.instance.MetadataFilter fields, as for training.
     """
-    from seisbind.data.instance import MetadataFilter
-    from seisbind.data.sources import open_waveforms
+    from seisbind.data.trace_index import Layout, TraceIndex
 
-    root = Path(root)
-    instance = any(root.glob("metadata_Instance_*.csv"))
-    metadata, _ = open_waveforms(root, WAVEFORM_META_COLUMNS if instance else None,
-                                 filters=MetadataFilter(**filters) if filters else None)
+    columns = None if Layout.find(root).events.seisbench else WAVEFORM_META_COLUMNS
+    metadata = TraceIndex.open(root, columns, filters=filters).table
     return metadata[[c for c in [*WAVEFORM_META_COLUMNS, "trace_name"] if c in metadata]]
