@@ -17,7 +17,7 @@ from seisbind.modalities.gnss import GnssInput
 from seisbind.probe.study import run_study
 from seisbind.train import train
 from tests.conftest import compose_config
-from tests.test_probe_study import probe_config, synthetic
+from tests.helpers.study_roots import probe_config, synthetic
 
 SOURCE = {"reader": "seisbind.data.gnss.read_gnss", "glob": "gnss/*"}
 FAST = ["trainer.max_epochs=1", "data.batch_size=16", "trainer.log_every_n_steps=1", "callbacks.progress_bar=null",

@@ -14,7 +14,7 @@ import pytest
 
 from seisbind.data.instance import find_instance_files
 from seisbind.data.instance_schema import EVENT_COLUMNS
-from tests.test_seisbench_format import write_seisbench
+from tests.helpers.seisbench_folders import write_seisbench
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "prepare_norcia.py"
 

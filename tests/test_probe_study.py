@@ -15,36 +15,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from seisbind.data.synthetic import AnimalConfig, PrecursorConfig, SyntheticConfig, write_synthetic
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
 from seisbind.probe import report as report_module
 from seisbind.probe.study import run_study
+from tests.helpers.study_roots import probe_config, synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 RESULT_KEYS = {"horizon_hours", "feature_set", "score", "auc", "auc_ci_low", "auc_ci_high", "p_value",
                "precision_at_recall_0.5", "precision_at_recall_0.8", "molchan_skill", "n_pos", "n_neg"}
 COMPARISON_KEYS = {"feature_set_a", "feature_set_b", "horizon_hours", "delta_auc", "p_value", "test", "n_windows"}
-
-
-def synthetic(out: Path, n_traces: int = 24, **precursor) -> Path:
-    """A small root: ~950 catalog events and 23 targets over Aug 2016 - Jan 2017, 5 tagged animals over
-    Sep - Jan, few waveforms (the study reads their metadata only)."""
-    write_synthetic(out, SyntheticConfig(
-        seed=1, n_traces=n_traces, n_events=900, noise_interval_hours=24 * 365, n_stations=8,
-        precursor=PrecursorConfig(**precursor),
-        animal=AnimalConfig(n_cows=2, n_sheep=2, n_dogs=1, coverage=["2016-09-01/2017-01-31"])))
-    return out
-
-
-def probe_config(root: Path, out: Path, *overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("probe", overrides=[f"data.root={root}", f"out={out}", f"paths.root_dir={out}",
-                                           "probe.other_period.shift_days=-30", *overrides])
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.study import run_study
-from tests.test_probe_study import probe_config
+from tests.helpers.study_roots import probe_config
 
 
 def test_a_toy_check_null_and_score_join_the_study(synthetic_root, tmp_path):
