@@ -112,7 +112,8 @@ def main() -> None:
 
     data = metrics["data"]
     results = pd.DataFrame(metrics["results"])
-    main = results[(results["feature_set"] == cfg.probe.main.feature_set) & (results["score"] == cfg.probe.main.score)]
+    checked = cfg.probe.checked
+    main = results[(results["feature_set"] == checked.feature_set) & (results["score"] == checked.score)]
     print(f"{data['n_traces']} traces, {data['catalog_events']} catalog events, {data['n_targets']} targets, "
           f"{len(results)} AUCs with {cfg.probe.n_permutations} refit permutations each; outputs in {args.out}")
     for row in main.itertuples():

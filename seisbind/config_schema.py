@@ -76,7 +76,7 @@ class Embedding:
 
 @dataclass
 class Row:
-    """A feature set and score: `probe.main`."""
+    """A feature set and score: `probe.checked`."""
 
     feature_set: str = MISSING
     score: str = MISSING
@@ -134,7 +134,7 @@ class StudyProbe:
     nulls: dict[str, Any] = field(default_factory=dict)     # name -> `_target_` (seisbind/probe/study/nulls/)
     checks: dict[str, Any] = field(default_factory=dict)    # name -> `_target_` (seisbind/probe/study/checks/)
     primary: Primary | None = None
-    main: Row = field(default_factory=Row)
+    checked: Row = field(default_factory=Row)
     comparisons: list[list[str]] = field(default_factory=list)
     comparison_score: str = "logistic"
     comparison_test: str = "auto"

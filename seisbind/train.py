@@ -41,7 +41,6 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    model_cfg.pop("_target_", None)
     model = SeisBindModule(modality=OmegaConf.to_container(cfg.modality, resolve=True),
                            input_shapes=datamodule.input_shapes(), anchor=cfg.anchor,
                            pairs=OmegaConf.to_container(cfg.pairs, resolve=True) if cfg.pairs else None,

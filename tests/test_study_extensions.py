@@ -21,7 +21,7 @@ def test_a_toy_check_null_and_score_join_the_study(synthetic_root, tmp_path):
         "+probe.checks.finite_auc={_target_: tests.helpers.toy_check.FiniteAuc}",
         "+probe.nulls.poisson={_target_: tests.helpers.toy_null.PoissonTimes, n_sims: 6}",
         "+probe.scorers.first={_target_: tests.helpers.toy_score.FirstFeature, _partial_: true}",
-        "probe.scores=[logistic,first]", "probe.main.feature_set=catalog"))
+        "probe.scores=[logistic,first]", "probe.checked.feature_set=catalog"))
     verdicts = [v for v in metrics["sanity"]["verdicts"] if v["check"] == "finite_auc"]
     assert len(verdicts) == 1 and verdicts[0]["passed"] is True
     assert metrics["sanity"]["per_horizon"][0]["finite_auc"]["n_windows"] > 10

@@ -222,7 +222,7 @@ def null_lines(name: str, info: dict) -> str:
 def write_report(metrics: dict, path: Path) -> None:
     """report.md: data, AUC table, comparisons, sanity verdicts in words, the Wikelski baseline, skipped parts."""
     data = metrics["data"]
-    main = metrics["sanity"]["main"]
+    checked = metrics["sanity"]["checked"]
     lines = ["# Pre-event vs background study", "", headline_sentence(metrics["headline"]), "",
              f"Data: {data['root']}; catalog {data['catalog_events']} events ({data['catalog_start']} to "
              f"{data['catalog_end']}), {data['n_targets']} targets M >= {data['target_min_magnitude']}"
@@ -271,7 +271,7 @@ def write_report(metrics: dict, path: Path) -> None:
                          + ("adds significant signal" if significant and row["delta_auc"] > 0 else
                             "significantly worse" if significant else "no significant difference"))
         lines.append("")
-    lines += [f"## Sanity checks ({main['feature_set']} / {main['score']})", ""]
+    lines += [f"## Sanity checks ({checked['feature_set']} / {checked['score']})", ""]
     for v in metrics["sanity"]["verdicts"]:
         mark = {True: "PASS", False: "FAIL", None: "NOT RUN"}[v["passed"]]
         lines.append(f"- {mark} {v['check']} at {v['horizon_hours']:g} h: {v['text']}.")

@@ -13,4 +13,4 @@ class FiniteAuc:
     def run(self, context: CheckContext) -> CheckResult:
         auc = context.row.auc
         return CheckResult(self.name, context.horizon.horizon_hours, bool(np.isfinite(auc)),
-                           f"the main AUC is {auc:.3f}", {"auc": auc, "n_windows": int(context.main.part.y.size)})
+                           f"the main AUC is {auc:.3f}", {"auc": auc, "n_windows": int(context.checked.part.y.size)})

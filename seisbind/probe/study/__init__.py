@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict:
     """CLI entry point (probe.entry); input problems reach `probe.py` as `SeisbindInputError` (seisbind/cli.py)."""
     metrics = run_study(cfg)
-    print(report.summary(metrics, cfg.probe.main.score))
+    print(report.summary(metrics, cfg.probe.checked.score))
     print(f"report: {Path(cfg.out) / 'report.md'}")
     return metrics
 
@@ -83,7 +83,7 @@ def run_study(cfg: DictConfig) -> dict:
         "nulls": null_info,
         "results": [r.as_dict() for r in rows],
         "comparisons": [c for o in outcomes for c in o.comparisons],
-        "sanity": {"main": {"feature_set": probe.main.feature_set, "score": probe.main.score},
+        "sanity": {"checked": {"feature_set": probe.checked.feature_set, "score": probe.checked.score},
                    "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
                    "verdicts": [c.verdict() for o in outcomes for c in o.checks]},
         "wikelski2020": [r.as_dict() for r in baseline],
@@ -93,7 +93,7 @@ def run_study(cfg: DictConfig) -> dict:
         "settings": settings_record(spec, design, null_info),
     }
     metrics["elapsed_seconds"] = time.perf_counter() - started
-    write_outputs(spec.out, design, table, metrics, scored, null_aucs, probe.main.score, cfg)
+    write_outputs(spec.out, design, table, metrics, scored, null_aucs, probe.checked.score, cfg)
     return metrics
 
 
@@ -119,7 +119,7 @@ def catalog_only_sets(table, simulated: set[str]) -> dict[str, list[str]]:
 
 def per_horizon(outcomes: list[Outcome]) -> list[dict]:
     """The checks' numbers, one entry per horizon where they ran."""
-    return [{"horizon_hours": o.horizon_hours, "main_significant": o.main_significant}
+    return [{"horizon_hours": o.horizon_hours, "checked_significant": o.checked_significant}
             | {c.check: c.numbers for c in o.checks} for o in outcomes if o.checks]
 
 

@@ -74,14 +74,14 @@ def checked(probe: StudyProbe) -> StudyProbe:
 def settings_of(probe: StudyProbe, seed: int) -> Settings:
     """Resampling settings and the scorers of `probe.scorers`, checked against every score name the study uses."""
     scorers = {name: build(node, f"probe.scorers.{name}") for name, node in probe.scorers.items()}
-    used = {"probe.scores": list(probe.scores), "probe.main.score": [probe.main.score],
+    used = {"probe.scores": list(probe.scores), "probe.checked.score": [probe.checked.score],
             "probe.comparison_score": [probe.comparison_score]}
     for key, names in used.items():
         unknown = [n for n in names if n not in scorers]
         if unknown:
             raise SeisbindInputError(f"{key}: unknown score(s) {unknown}; probe.scorers defines {list(scorers)}")
-    if probe.main.feature_set not in probe.feature_sets:
-        raise SeisbindInputError(f"probe.main.feature_set={probe.main.feature_set!r} is not among "
+    if probe.checked.feature_set not in probe.feature_sets:
+        raise SeisbindInputError(f"probe.checked.feature_set={probe.checked.feature_set!r} is not among "
                                  f"probe.feature_sets {list(probe.feature_sets)}")
     return Settings(n_bootstrap=probe.n_bootstrap, n_permutations=probe.n_permutations, n_folds=probe.n_folds,
                     min_windows_per_class=probe.min_windows_per_class, seed=seed, scorers=scorers)

@@ -41,7 +41,7 @@ class Inputs:
 @dataclass
 class Outcome:
     horizon_hours: float
-    main_significant: bool | None = None
+    checked_significant: bool | None = None
     rows: list[Row] = field(default_factory=list)
     comparisons: list[dict] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
@@ -122,7 +122,7 @@ def comparison(inputs: Inputs, horizon: Horizon, a: str, b: str, outcome: Outcom
 
 def run_checks(inputs: Inputs, horizon: Horizon, labels: np.ndarray, outcome: Outcome) -> None:
     """Every configured check on the main feature set and score; the main model's window scores kept."""
-    name, score = inputs.probe.main.feature_set, inputs.probe.main.score
+    name, score = inputs.probe.checked.feature_set, inputs.probe.checked.score
     main = outcome.scored.get(name)
     if main is None:
         outcome.skipped.add(f"sanity checks at {horizon.horizon_hours:g} h",
@@ -132,7 +132,7 @@ def run_checks(inputs: Inputs, horizon: Horizon, labels: np.ndarray, outcome: Ou
     (row,) = [r for r in outcome.rows if (r.feature_set, r.score) == (name, score)]
     context = CheckContext(horizon, main, row, inputs.table.columns(name)[0], score, inputs.windows, inputs.table,
                            inputs.settings, labels)
-    outcome.main_significant = context.main_significant
+    outcome.checked_significant = context.checked_significant
     for check in inputs.checks:
         result = check.run(context)
         outcome.checks.append(result)

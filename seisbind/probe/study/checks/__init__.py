@@ -1,6 +1,6 @@
 """Sanity checks: the protocol, what a check sees, and the helpers several checks share.
 
-A check runs at every horizon on the main feature set and score (`probe.main`) and judges what it computed in
+A check runs at every horizon on the checked feature set and score (`probe.checked`) and judges what it computed in
 the same place: `run(context) -> CheckResult` with `passed` True / False, or None when it could not run or is
 not informative, a sentence saying what was seen, and its numbers. `probe.checks` (configs/probe/study.yaml)
 names the checks, one module each in this package; a new check is a module plus an entry there.
@@ -41,7 +41,7 @@ class CheckContext:
     """One horizon's main evaluation: its windows, the main row and its out-of-fold scores, and the tables."""
 
     horizon: Horizon
-    main: Scored
+    checked: Scored
     row: Row
     columns: list[str]
     score: str
@@ -52,16 +52,16 @@ class CheckContext:
     """The horizon's permuted label vectors (seisbind/probe/study/rows.py:permuted_labels)."""
 
     @property
-    def main_significant(self) -> bool:
+    def checked_significant(self) -> bool:
         return bool(self.row.values["p_value"] < 0.05)
 
     @property
     def X_fit(self) -> pd.DataFrame:
-        return self.table.X(self.main.part.index, self.columns)
+        return self.table.X(self.checked.part.index, self.columns)
 
     @property
     def background_scores(self) -> np.ndarray:
-        return self.main.scores[self.score][~self.main.part.y]
+        return self.checked.scores[self.score][~self.checked.part.y]
 
 
 class Check(Protocol):
@@ -95,7 +95,7 @@ def against_background(context: CheckContext, types: tuple[str, ...]) -> Against
     rows = rows[context.table.usable(rows, context.columns)]
     if rows.size < context.settings.min_windows_per_class:
         return f"{rows.size} {'/'.join(types)} windows with the features of the main feature set"
-    scores = ev.fit_and_score(context.X_fit, context.main.part.y, context.table.X(rows, context.columns),
+    scores = ev.fit_and_score(context.X_fit, context.checked.part.y, context.table.X(rows, context.columns),
                               context.score, context.settings)
     background = context.background_scores
     y = np.r_[np.ones(rows.size, bool), np.zeros(background.size, bool)]

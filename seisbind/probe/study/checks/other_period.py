@@ -26,7 +26,7 @@ class OtherPeriod:
         differs = pre_bg["auc_ci_low"] > 0.5
         text = (f"the windows moved to the other period: shifted pre-event vs shifted background AUC "
                 f"{fmt_ci(pre_bg)}, all {other.rows.size} vs main background {fmt_ci(other.vs_background)}")
-        if not context.main_significant and differs:
+        if not context.checked_significant and differs:
             return CheckResult(self.name, h, None, text + ": not informative, the main score finds no pre-event "
                                "signal at this horizon", numbers, scores)
         text += (": no elevation where no target follows" if not differs else

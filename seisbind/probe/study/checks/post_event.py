@@ -23,7 +23,7 @@ class PostEvent:
         if isinstance(post, str):
             return CheckResult(self.name, h, None, f"not run: {post}", {"skipped": post})
         # Label-free view: are the post-event windows far from background in these features at all?
-        part, plain = context.main.part, replace(settings, scorers={"distance": Mahalanobis})
+        part, plain = context.checked.part, replace(settings, scorers={"distance": Mahalanobis})
         distance = ev.fit_and_score(context.X_fit, part.y, context.table.X(post.rows, context.columns), "distance",
                                     plain)
         distance_bg = ev.oof_scores(context.X_fit, part.y, part.groups, ["distance"], plain)["distance"]
@@ -31,7 +31,7 @@ class PostEvent:
         vs, numbers = post.vs_background, post.numbers() | {"mahalanobis_vs_background": far}
         text = (f"post-event windows vs background AUC {fmt_ci(vs)} over {post.rows.size} windows (Mahalanobis "
                 f"distance from background: {fmt_ci(far)})")
-        if not context.main_significant:
+        if not context.checked_significant:
             return CheckResult(self.name, h, None, text + ": not informative, the main score finds no pre-event "
                                "signal at this horizon, so the direction it learned is arbitrary", numbers,
                                post.window_scores())

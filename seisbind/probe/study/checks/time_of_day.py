@@ -22,11 +22,11 @@ class TimeOfDay:
         self.features = list(features)
 
     def run(self, context: CheckContext) -> CheckResult:
-        part, score = context.main.part, context.score
+        part, score = context.checked.part, context.score
         columns = features.resolve_feature_set(self.features, context.table.features.columns)
         scored = evaluate(lambda rows: context.table.X(rows, columns), part, [score], context.settings,
                           f"time of day at {part.horizon_hours:g} h", labels_of(context.labels, context.horizon, part))
-        s_tod, s_main = scored.scores[score], context.main.scores[score]
+        s_tod, s_main = scored.scores[score], context.checked.scores[score]
         test = delong_test(part.y, s_main, s_tod)
         auc = float(ev.stats.auc_roc(part.y, s_tod))
         null = scored.null_aucs[score][np.isfinite(scored.null_aucs[score])]
