@@ -196,6 +196,52 @@ def test_plain_csv_with_aliases(tmp_path):
         read_catalog(write(tmp_path / "bad.csv", "time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n2016-08-25,42.7,,3\n"))
 
 
+# ------------------------------------------------------------------------------------------------ depth units
+CSV_IN_METRES = "time,lat,lon,{depth},mag\n2016-08-24T01:36:32,42.70,13.23,8100,6.0\n" \
+                "2016-10-30T06:40:17.32,42.83,13.11,9200,6.5\n2016-09-01T10:00:00,42.90,12.90,450,1.5\n"
+
+
+@pytest.mark.parametrize("column", ["depth_m", "Depth/m", "source_depth_m"])
+def test_csv_depth_in_metres_is_converted_to_km(tmp_path, column):
+    cat = read_catalog(write(tmp_path / "catalog.csv", CSV_IN_METRES.format(depth=column)))
+    assert cat["depth_km"].tolist() == pytest.approx([8.1, 0.45, 9.2])
+
+
+def test_fdsn_text_depth_in_metres_is_converted_to_km(tmp_path):
+    header = HEADER_14.replace("Depth/Km", "Depth/m")
+    body = "8863681|2016-10-30T06:40:17.32|42.8322|13.1107|9200|SURVEY-INGV||||Mw|6.5|--|Norcia|earthquake\n"
+    assert read_catalog(write(tmp_path / "catalog.txt", f"{header}\n{body}"))["depth_km"].tolist() == [9.2]
+
+
+def test_csv_depth_without_unit_holding_metres_is_refused(tmp_path):
+    """8100 km is deeper than any earthquake: a column named only 'depth' holding metres would be read as km."""
+    path = write(tmp_path / "catalog.csv", CSV_IN_METRES.format(depth="Depth"))
+    with pytest.raises(SeisbindInputError, match=r"catalog\.csv: column 'Depth' holds depths up to 9200 "
+                                                 r"\(line 3\).*rename the column depth_m .* or depth_km"):
+        read_catalog(path)
+    kilometres = write(tmp_path / "km.csv", "time,lat,lon,depth,mag\n2016-08-24,42.7,13.2,8.1,6\n")
+    assert read_catalog(kilometres)["depth_km"].tolist() == [8.1]  # plausible km: read as km
+
+
+def test_depth_deeper_than_any_earthquake_is_a_bad_record(tmp_path, caplog):
+    """A Depth/Km header over a value in metres: that line is refused (or skipped and counted), not read as km."""
+    lines = FDSN_14.splitlines()
+    metres = "999|2016-09-03T00:00:00|42.9|13.0|9200|x||||ML|2.0|--|here|earthquake"
+    path = write(tmp_path / "catalog.txt", "\n".join([*lines, metres]) + "\n")
+    with pytest.raises(SeisbindInputError, match=r"catalog\.txt: line 6: bad depth_km: '9200' \(deeper than"):
+        read_catalog(path)
+    with caplog.at_level(logging.WARNING):
+        assert "999" not in set(read_catalog(path, on_bad="skip")["event_id"])
+    assert "skipped 1 malformed records: bad depth_km: 1 (line 6)" in caplog.text
+
+
+def test_quakeml_depth_in_metres_is_read_as_km(tmp_path):
+    """QuakeML gives depth in metres (QuakeML 1.2 BED): 9200 m is 9.2 km."""
+    path = write_quakeml(tmp_path / "catalog.xml", [
+        quakeml_event("smi:test/norcia", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake")])
+    assert read_catalog(path)["depth_km"].tolist() == [9.2]
+
+
 def test_catalog_source_takes_the_first_pattern_that_matches(tmp_path):
     """The catalog modality's source (configs/modality/catalog.yaml): catalog.txt, else .xml, else .csv."""
     source = TableSource.of(OmegaConf.load(CONFIGS / "modality" / "catalog.yaml").catalog.source)

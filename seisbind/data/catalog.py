@@ -37,6 +37,7 @@ _FDSN_FIELDS = {
     "latitude": "latitude_deg",
     "longitude": "longitude_deg",
     "depth/km": "depth_km",
+    "depth/m": "depth_m",
     "magnitude": "magnitude",
     "magtype": "magnitude_type",
     "eventtype": "event_type",
@@ -47,12 +48,21 @@ _CSV_ALIASES = {
     "time": ("time", "origin_time", "source_origin_time", "datetime", "date_time", "event_time"),
     "latitude_deg": ("latitude_deg", "latitude", "lat", "source_latitude_deg"),
     "longitude_deg": ("longitude_deg", "longitude", "lon", "lng", "long", "source_longitude_deg"),
-    "depth_km": ("depth_km", "depth", "depth/km", "source_depth_km"),
+    "depth_km": ("depth_km", "depth/km", "source_depth_km"),
+    "depth_m": ("depth_m", "depth/m", "source_depth_m"),
+    "depth": ("depth",),
     "magnitude": ("magnitude", "mag", "source_magnitude"),
     "magnitude_type": ("magnitude_type", "magtype", "mag_type", "source_magnitude_type"),
     "event_type": ("event_type", "eventtype", "type"),
 }
 _REQUIRED = ("time", "latitude_deg", "longitude_deg", "magnitude")
+# Depth columns by unit, in the order a reader prefers them, with their units per kilometre; a plain "depth" (CSV) is
+# taken as km unless its values show metres (see _refuse_depths_in_metres).
+_DEPTH_UNITS_PER_KM = {"depth_km": 1.0, "depth_m": 1000.0, "depth": 1.0}
+# No earthquake is deeper than about 700 km (the base of the mantle transition zone; the deepest located events,
+# Tonga and Bonin, lie near 700 km): a depth below 800 km, location error included, is not a depth in km but a
+# value in metres or a typo.
+MAX_DEPTH_KM = 800.0
 _ASSUMED_TYPE = "earthquake"
 
 
@@ -121,7 +131,9 @@ def read_catalog(
     counted per type, logged and kept in ``df.attrs["dropped_event_types"]``. Events whose source gives no
     type (13-column FDSN text, QuakeML without type) are taken as earthquakes, and that is logged.
     Malformed records raise SeisbindInputError naming file and line (on_bad="raise") or are skipped and
-    counted (on_bad="skip").
+    counted (on_bad="skip"); a depth deeper than MAX_DEPTH_KM is such a record. Depths are km: QuakeML's metres,
+    an FDSN `Depth/m` field and a CSV `depth_m` column are converted, and a CSV `depth` column without a unit is
+    refused when its values are metres.
 
     An event without a magnitude (QuakeML event with none, empty magnitude cell) is kept with magnitude NaN,
     counted in ``df.attrs["n_without_magnitude"]`` and logged as a warning with a few ids and times. Dropping it
@@ -152,7 +164,9 @@ def _read_fdsn_text(path: Path, on_bad: str) -> pd.DataFrame:
     if header_at is None or not lines[header_at].lstrip().startswith("#"):
         raise SeisbindInputError(f"{path}: line {(header_at or 0) + 1}: expected the '#EventID|Time|...' header")
     names = [h.strip().lower() for h in lines[header_at].lstrip().lstrip("#").split("|")]
-    missing = [f for f in ("eventid", "time", "latitude", "longitude", "depth/km", "magnitude") if f not in names]
+    missing = [f for f in ("eventid", "time", "latitude", "longitude", "magnitude") if f not in names]
+    if "depth/km" not in names and "depth/m" not in names:
+        missing.append("depth/km")
     if missing:
         raise SeisbindInputError(f"{path}: header lacks field(s) {missing}; got {names}")
 
@@ -174,7 +188,8 @@ def _read_fdsn_text(path: Path, on_bad: str) -> pd.DataFrame:
 
 
 def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
-    """Plain CSV with the internal column names or common aliases (lat, lon, mag, depth, ...)."""
+    """Plain CSV with the internal column names or common aliases (lat, lon, mag, depth, ...); depth_m or
+    Depth/m is converted to km, a plain depth is taken as km unless its values are metres (then refused)."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -191,9 +206,27 @@ def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
         raise SeisbindInputError(f"{path}: missing required column(s) {missing}; columns are {list(table.columns)}")
     table = table[list(chosen)].rename(columns=chosen)
     line_numbers = np.arange(len(table), dtype=np.int64) + 2
+    if "depth" in table:
+        depth_name = next(name for name, internal in chosen.items() if internal == "depth")
+        _refuse_depths_in_metres(path, depth_name, table["depth"], line_numbers)
     if "event_id" not in table:
         table["event_id"] = [f"{path.stem}:{n}" for n in line_numbers]
     return _parse_fields(path, table, line_numbers, [], on_bad)
+
+
+def _refuse_depths_in_metres(path: Path, name: str, text: pd.Series, line_numbers: np.ndarray) -> None:
+    """A depth column without a unit whose deepest value exceeds MAX_DEPTH_KM holds metres, not km: refused,
+    since reading it as km would put crustal events hundreds of km deep (and skipping those rows would keep the
+    shallow ones, misread)."""
+    values = pd.to_numeric(text.astype(str).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    if not (np.abs(values) > MAX_DEPTH_KM).any():
+        return
+    deepest = int(np.nanargmax(np.abs(values)))
+    raise SeisbindInputError(
+        f"{path}: column {name!r} holds depths up to {text.iloc[deepest].strip()} (line {line_numbers[deepest]}), "
+        f"deeper than any earthquake ({MAX_DEPTH_KM:g} km) if read as km: rename the column depth_m if it is in "
+        f"metres, or depth_km if it is in km (a deeper row is then a bad record)"
+    )
 
 
 def _parse_fields(
@@ -202,29 +235,36 @@ def _parse_fields(
     """Typed columns from text fields; each unparsable value becomes a bad record at its line.
 
     Time, latitude and longitude must parse (and lie in range); an empty depth or magnitude is NaN (FDSN
-    allows it), a non-empty unparsable one is bad.
+    allows it), a non-empty unparsable one is bad, and so is a depth deeper than MAX_DEPTH_KM. A depth in metres
+    (column depth_m) is converted to km.
     """
     out = pd.DataFrame(index=table.index)
     text = table["time"].astype(str).str.strip()
     out["time"] = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    checks = [("time", out["time"].isna().to_numpy(), text)]
+    checks = [("time", out["time"].isna().to_numpy(), text, "")]
+    depth = next((c for c in _DEPTH_UNITS_PER_KM if c in table), "depth_km")
+    fields = [("latitude_deg", "latitude_deg", 1.0), ("longitude_deg", "longitude_deg", 1.0),
+              ("depth_km", depth, _DEPTH_UNITS_PER_KM[depth]), ("magnitude", "magnitude", 1.0)]
     limits = {"latitude_deg": 90.0, "longitude_deg": 360.0}
-    for column in ("latitude_deg", "longitude_deg", "depth_km", "magnitude"):
-        if column not in table:
+    for column, source, units_per_km in fields:
+        if source not in table:
             out[column] = np.nan
             continue
-        text = table[column].astype(str).str.strip()
-        out[column] = pd.to_numeric(text, errors="coerce").astype(np.float64)
+        text = table[source].astype(str).str.strip()
+        out[column] = pd.to_numeric(text, errors="coerce").astype(np.float64) / units_per_km
         invalid = out[column].isna().to_numpy().copy()
         if column in limits:
             invalid |= (out[column].abs() > limits[column]).to_numpy()
         else:
             invalid &= (text != "").to_numpy()
-        checks.append((column, invalid, text))
+        checks.append((source, invalid, text, ""))
+        if column == "depth_km":
+            hint = f" (deeper than any earthquake, {MAX_DEPTH_KM:g} km: a depth in metres?)"
+            checks.append((source, (out[column].abs() > MAX_DEPTH_KM).to_numpy(), text, hint))
     bad_rows = np.zeros(len(table), dtype=bool)
-    for column, invalid, text in checks:
+    for column, invalid, text, hint in checks:
         rows = np.flatnonzero(invalid & ~bad_rows)
-        bad += [(int(line_numbers[r]), f"bad {column}", repr(text.iloc[r])) for r in rows]
+        bad += [(int(line_numbers[r]), f"bad {column}", repr(text.iloc[r]) + hint) for r in rows]
         bad_rows |= invalid
     apply_bad_row_policy(path, [(f"line {line}", reason, detail) for line, reason, detail in sorted(bad)], on_bad)
     out = out[~bad_rows]
