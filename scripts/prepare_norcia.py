@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from seisbind.cli import cli_options, report_user_errors
-from seisbind.data.instance import MetadataFilter
 from seisbind.data.instance_schema import EVENT_COLUMNS
+from seisbind.data.trace_filter import MetadataFilter
 from seisbind.data.trace_index import Layout, read_metadata
 from seisbind.errors import SeisbindInputError
 from seisbind.files import atomic_path

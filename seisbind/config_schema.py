@@ -35,7 +35,7 @@ from seisbind.study_area import Period, Region
 # --------------------------------------------------------------------------------------------- shared
 @dataclass
 class MetadataFilters:
-    """seisbind.data.instance.MetadataFilter's fields (times as ISO strings), for `data.filters`."""
+    """seisbind.data.trace_filter.MetadataFilter's fields (times as ISO strings), for `data.filters`."""
 
     min_latitude_deg: float | None = None
     max_latitude_deg: float | None = None

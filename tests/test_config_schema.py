@@ -20,7 +20,7 @@ from seisbind.config_schema import (
     typed_config,
 )
 from seisbind.data.datamodule import SeisBindDataModule
-from seisbind.data.instance import MetadataFilter
+from seisbind.data.trace_filter import MetadataFilter
 from seisbind.errors import SeisbindInputError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from seisbind.data.catalog import read_catalog
-from seisbind.data.gnss import COLUMNS, displacement_windows, read_gnss, read_pos, read_tenv3
+from seisbind.data.gnss import COLUMNS, read_gnss, read_pos, read_tenv3
+from seisbind.data.gnss_displacement import displacement_windows
 from seisbind.data.synthetic import (
     FILE_NAMES,
     GNSS_DIR,

@@ -12,13 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seisbind.data.instance import (
-    InstanceWaveforms,
-    MetadataFilter,
-    find_instance_files,
-    read_instance_metadata,
-)
+from seisbind.data.instance import InstanceWaveforms, find_instance_files, read_instance_metadata
 from seisbind.data.instance_schema import EVENT_COLUMNS, NOISE_COLUMNS, TEXT_COLUMNS, TIME_COLUMNS
+from seisbind.data.trace_filter import MetadataFilter
 from seisbind.data.trace_index import open_waveforms
 from seisbind.errors import BadTraceError, SeisbindInputError
 

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seisbind.data.instance import MetadataFilter
 from seisbind.data.seisbench_format import (
     SeisBenchWaveforms,
     parse_trace_location,
     read_seisbench_metadata,
     seisbench_chunks,
 )
+from seisbind.data.trace_filter import MetadataFilter
 from seisbind.data.trace_index import open_waveforms
 from seisbind.errors import BadTraceError, SeisbindInputError
 from tests.helpers.seisbench_folders import write_seisbench

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from seisbind.config import plain
-from seisbind.data.instance import InstanceWaveforms, Kind, MetadataFilter, find_instance_files, read_instance_metadata
+from seisbind.data.instance import InstanceWaveforms, find_instance_files, read_instance_metadata
 from seisbind.data.instance_schema import NOISE_COLUMNS
 from seisbind.data.seisbench_format import SeisBenchWaveforms, read_seisbench_metadata, seisbench_chunks
 from seisbind.data.tables import SideTables
+from seisbind.data.trace_filter import Kind, MetadataFilter
 from seisbind.errors import SeisbindInputError
 from seisbind.protocols import InputData, ModalityInput
 

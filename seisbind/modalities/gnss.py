@@ -3,8 +3,8 @@ displacement features for the pre-event study.
 
 The data are daily positions (NGL `.tenv3` or PBO `.pos`, read by seisbind.data.gnss.read_gnss from the files the
 modality's `source` names); the arithmetic (prior-trend removal, station selection, gaps) is in
-seisbind/data/gnss.py. The encoder is the shared seisbind.modalities.timeseries.TimeSeriesEncoder: one channel per
-(station, component), absent where no station is near enough or its data are too sparse.
+seisbind/data/gnss_displacement.py. The encoder is the shared seisbind.modalities.timeseries.TimeSeriesEncoder: one
+channel per (station, component), absent where no station is near enough or its data are too sparse.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.gnss import displacement_windows
+from seisbind.data.gnss_displacement import displacement_windows
 from seisbind.data.tables import TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.protocols import FamilyUnavailable, InputData, StudyData, load_or_unavailable, masked_batch
@@ -75,7 +75,8 @@ class GnssFamily:
     A pre-event window's target is its own; a matched background window's is the target of its stratum
     (probe.background.match_days), so both classes of a stratum look at the same stations and station
     differences cancel. Per window: the stations within `radius_km` of the target's epicentre that have
-    `min_coverage` of their days (at most `max_stations`, nearest first; seisbind.data.gnss.displacement_windows),
+    `min_coverage` of their days (at most `max_stations`, nearest first;
+    seisbind.data.gnss_displacement.displacement_windows),
     and per component the log10 of the mean over them of the absolute residual at the last day (mm; absolute
     because a slip transient moves stations in different directions, log10 because co-seismic steps of nearby
     earthquakes reach decimetres where noise is a few mm), with `gnss_n_stations`. Windows without a located target

@@ -216,7 +216,7 @@ def read_trace_metadata(root: str | Path, filters: dict | None = None) -> pd.Dat
 
     INSTANCE CSVs are read column-selectively (WAVEFORM_META_COLUMNS only: 10 of 115 columns); a SeisBench
     folder is read whole and the columns it has are kept (its sets often lack SNR or PGA, which then give NaN
-    features). `filters` are seisbind.data.instance.MetadataFilter fields, as for training.
+    features). `filters` are seisbind.data.trace_filter.MetadataFilter fields, as for training.
     """
     from seisbind.data.trace_index import Layout, TraceIndex
 

@@ -13,26 +13,21 @@ provide when slow drift alone separates pre-event from background windows.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from obspy.geodetics import gps2dist_azimuth
+from omegaconf import DictConfig, OmegaConf
+from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from obspy.geodetics import gps2dist_azimuth  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-from scipy.stats import binomtest, mannwhitneyu, rankdata, spearmanr  # noqa: E402
-
-from seisbind.config_schema import StationsConfig, typed_config  # noqa: E402
-from seisbind.errors import SeisbindInputError  # noqa: E402
-from seisbind.files import jsonable, save_figure, write_csv, write_json  # noqa: E402
-from seisbind.probe.stations.continuous import StationRecord, index_waveform_files, load_station, read_station_table  # noqa: E402
-from seisbind.probe.stations.features import (  # noqa: E402
+from seisbind.config_schema import StationsConfig, typed_config
+from seisbind.errors import SeisbindInputError
+from seisbind.files import jsonable, write_csv, write_json
+from seisbind.probe.stations.continuous import StationRecord, index_waveform_files, load_station, read_station_table
+from seisbind.probe.stations.features import (
     Fitter,
     WindowGrid,
     band_edges_hz,
@@ -43,8 +38,9 @@ from seisbind.probe.stations.features import (  # noqa: E402
     station_windows,
     window_features,
 )
-from seisbind.probe.stations.placebo import StationValues, placebo_null  # noqa: E402
-from seisbind.probe.stats import weighted_auc  # noqa: E402
+from seisbind.probe.stations.placebo import StationValues, placebo_null
+from seisbind.probe.stations.report import console_summary, plot_map, plot_timeseries
+from seisbind.probe.stats import weighted_auc
 
 log = logging.getLogger(__name__)
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -292,75 +288,6 @@ def placebo_claims(values: list[StationValues], fit: Fitter, grid: WindowGrid, p
                         min_background_windows=probe.min_background_windows, min_pre_windows=probe.min_pre_windows)
 
 
-def console_summary(summary: dict) -> str:
-    """The table `run` prints: each network-level claim, its value and its null tests' p-values."""
-    placebo = summary["placebo"]
-    null = f"placebo times (n={placebo['n']}, {placebo['n_non_overlapping']} disjoint)"
-
-    def p(value) -> str:
-        return "-" if value is None else f"{value:.3g}"
-
-    low, high = summary["pre_vs_background_auc_ci"]
-    trend = summary["onset_jump_vs_distance"]
-    quiet = summary["quiescent_fraction"]
-    rows = [
-        ("claim", "value", "null", "p"),
-        (f"epicentral rank ({summary['epicentral_station']}, {summary['epicentral_distance_km']:.0f} km)",
-         f"{summary['epicentral_rank']} of {summary['n_stations']} (1 = lowest)", "station permutation",
-         p(summary["epicentral_rank_p_value"])),
-        ("", "", null, p(placebo["epicentral_rank_p_value"])),
-        ("pre vs background AUC", f"{summary['pre_vs_background_auc']:.3f} [{low:.3f}, {high:.3f}] (95 % CI)",
-         null, p(placebo["p_value"])),
-        ("quiescent fraction", "-" if quiet is None else f"{quiet:.2f}", "binomial",
-         p(summary["quiescent_binomial_p_value"])),
-        ("onset jump vs distance", "-" if trend["rho"] is None else f"Spearman rho {trend['rho']:+.2f}", "Spearman",
-         p(trend["p_value"])),
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [(f"station anomaly analysis: {summary['n_stations']} stations ({len(summary['skipped'])} skipped), "
-              f"{summary['window_seconds']:g}-s windows every {summary['step_seconds']:g} s")]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3] for row in rows]
-    if "reason" in placebo:
-        lines.append(f"placebo null: {placebo['reason']}")
-    return "\n".join(lines)
-
-
-def _plot_map(stations: pd.DataFrame, event: Event, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 6))
-    points = ax.scatter(stations["longitude"], stations["latitude"], c=stations["score"], cmap="viridis", s=70,
-                        edgecolors="k", zorder=2)
-    fig.colorbar(points, ax=ax, label="score (mean pre-event window score)")
-    ax.scatter([event.longitude], [event.latitude], marker="*", s=400, c="red", edgecolors="k", zorder=3,
-               label="epicentre")
-    for row in stations.itertuples():
-        ax.annotate(f"{row.station} ({row.rank})", (row.longitude, row.latitude), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")
-    ax.set_aspect(1 / max(math.cos(math.radians(event.latitude)), 1e-3), adjustable="datalim")
-    ax.set(xlabel="longitude (deg)", ylabel="latitude (deg)", title="station anomaly score (rank, 1 = lowest)")
-    ax.legend(loc="best")
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def _plot_timeseries(windows: pd.DataFrame, stations: pd.DataFrame, grid: WindowGrid, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(10, 5))
-    distance = stations.set_index(["network", "station"])["distance_km"]
-    norm = plt.Normalize(distance.min(), distance.max() + 1e-9)
-    for (net, sta), g in windows.groupby(["network", "station"], sort=False):
-        centre_min = ((g["window_start"] - grid.event_time).dt.total_seconds() + grid.window_seconds / 2) / 60
-        ax.plot(centre_min, g["score"], lw=1, color=plt.cm.plasma(norm(distance[(net, sta)])), label=sta)
-    ax.axvspan(((windows["window_start"].min() - grid.event_time).total_seconds()) / 60,
-               (grid.background_end - grid.event_time).total_seconds() / 60, color="0.9", label="background")
-    ax.axvline(0, color="k", ls="--", label="event.time")
-    ax.set_yscale("log")
-    ax.set(xlabel="window centre, minutes from event.time", ylabel="window score (1 = typical background)")
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=ax, label="epicentral distance (km)")
-    if windows["station"].nunique() <= 15:
-        ax.legend(fontsize=7, ncol=2, loc="upper left")
-    save_figure(fig, path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
 def run(cfg: DictConfig) -> dict:
     """Score every station and window, test the network-level claims, write OUT/stations.csv,
     station_windows.csv, summary.json, placebo.csv, map.png, timeseries.png, print the claims table (see
@@ -438,8 +365,8 @@ def run(cfg: DictConfig) -> dict:
     write_csv(out / "placebo.csv", placebo)
     summary = jsonable(summary)
     write_json(out / "summary.json", summary, indent=2)
-    _plot_map(stations, event, out / "map.png")
-    _plot_timeseries(windows, stations, grid, out / "timeseries.png")
+    plot_map(stations, event, out / "map.png")
+    plot_timeseries(windows, stations, grid, out / "timeseries.png")
     log.info("station anomaly outputs written to %s", out)
     print(console_summary(summary))
     print(f"outputs: {out}")
