@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy.stats import norm
 
-from seisbind.data.catalog import CATALOG_COLUMNS, read_catalog
+from seisbind.data.catalog import CATALOG_COLUMNS, read_catalog, read_catalogs
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import select_targets
@@ -240,6 +240,51 @@ def test_quakeml_depth_in_metres_is_read_as_km(tmp_path):
     path = write_quakeml(tmp_path / "catalog.xml", [
         quakeml_event("smi:test/norcia", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake")])
     assert read_catalog(path)["depth_km"].tolist() == [9.2]
+
+
+# ------------------------------------------------------------------------------------------------ repeated events
+def test_a_catalog_downloaded_twice_gives_each_event_once(tmp_path, caplog):
+    """Two downloads concatenated into one file: every event twice, which doubled the targets' windows."""
+    once = read_catalog(write(tmp_path / "once.txt", FDSN_14))
+    with caplog.at_level(logging.WARNING):
+        twice = read_catalog(write(tmp_path / "twice.txt", FDSN_14 + FDSN_14))
+    pd.testing.assert_frame_equal(twice, once, check_like=False)
+    assert len(select_targets(twice, 4.0, "preceding")) == len(select_targets(once, 4.0, "preceding")) == 2
+    assert "twice.txt: 3 repeated records read once" in caplog.text
+    assert "7073641, 45520354, 8863681" in caplog.text
+
+
+def test_rows_without_ids_repeated_to_the_millisecond_are_read_once(tmp_path, caplog):
+    rows = "2016-08-24T01:36:32.120,42.70,13.23,8.1,6.0\n2016-08-24T02:00:00,42.71,13.22,5.0,2.1\n"
+    with caplog.at_level(logging.WARNING):
+        cat = read_catalog(write(tmp_path / "catalog.csv", "time,lat,lon,depth,mag\n" + rows + rows))
+    assert list(cat["event_id"]) == ["catalog:2", "catalog:3"]
+    assert "catalog.csv: 2 repeated records read once" in caplog.text and "catalog:4 (= catalog:2)" in caplog.text
+
+
+def test_one_event_id_with_two_different_records_is_refused(tmp_path):
+    relocated = FDSN_14.splitlines()[1].replace("|42.8322|", "|42.9000|").replace("|6.5|", "|6.4|")
+    path = write(tmp_path / "catalog.txt", FDSN_14 + relocated + "\n")
+    with pytest.raises(SeisbindInputError) as raised:
+        read_catalog(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: event '8863681' is listed with different values: ")
+    assert "42.8322N 13.1107E 9.2 km M6.5" in message and "42.9000N 13.1107E 9.2 km M6.4" in message
+    assert "\n" not in message
+
+
+def test_overlapping_catalog_files_give_each_event_once(tmp_path, caplog):
+    lines = FDSN_14.splitlines()
+    first = write(tmp_path / "aug.txt", "\n".join(lines[:3]) + "\n")
+    second = write(tmp_path / "oct.txt", "\n".join([lines[0], *lines[1:]]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        merged = read_catalogs([first, second])
+    assert list(merged["event_id"]) == ["7073641", "45520354", "8863681"]
+    assert "2 repeated records read once" in caplog.text and "aug.txt" in caplog.text
+    revised = write(tmp_path / "revised.txt", "\n".join([lines[0], lines[1].replace("|6.5|", "|6.6|")]) + "\n")
+    with pytest.raises(SeisbindInputError, match=r"aug\.txt and .*revised\.txt: event '8863681' is listed with "
+                                                 r"different values: .*M6\.5 \(.*aug\.txt\) vs .*M6\.6 \(.*revised"):
+        read_catalogs([first, revised])
 
 
 def test_catalog_source_takes_the_first_pattern_that_matches(tmp_path):

@@ -101,21 +101,72 @@ def describe_events(events: pd.DataFrame, n: int = 5) -> str:
 # ----------------------------------------------------------------------------------------------- readers
 def read_catalogs(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The events of one or more catalog files (each read by `read_catalog`), sorted by time; the reader a
-    catalog source names (seisbind/data/tables.py). An event_id listed by two files is kept once (the first
-    file's record) and counted in the log."""
+    catalog source names (seisbind/data/tables.py). An event listed by two files is read once, as within one
+    file (see `read_once`)."""
     frames = [read_catalog(path) for path in paths]
     if len(frames) == 1:
         return frames[0]
     events = pd.concat(frames, ignore_index=True)
-    repeated = events["event_id"].duplicated()
-    if repeated.any():
-        log.info("%d events listed by more than one of %s: the first file's record is kept", int(repeated.sum()),
-                 [str(p) for p in paths])
-        events = events[~repeated]
+    files = np.concatenate([np.full(len(f), str(p), dtype=object) for f, p in zip(frames, paths)])
+    events = read_once(events, files)
     events = events.sort_values("time", kind="stable").reset_index(drop=True)
     events.attrs = {"source": ", ".join(str(p) for p in paths),
-                    "n_without_magnitude": sum(f.attrs.get("n_without_magnitude", 0) for f in frames)}
+                    "n_without_magnitude": int(events["magnitude"].isna().sum())}
     return events
+
+
+def read_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
+    """The events with each listed once; `files` names each row's file, for the messages.
+
+    A record repeated under its event_id, or under another id at the same time (to the ms), place (to 1e-4
+    degree, ~10 m, the precision of FDSN text) and magnitude (to 0.01), is the same event listed twice (two
+    downloads concatenated, overlapping files, rows without ids): the first is kept and the repeats are counted in
+    a warning, since each would add its own pre-event windows. One event_id with two different records (time,
+    place, depth or magnitude) cannot be resolved by guessing which is right: refused, naming both.
+    """
+    keys = pd.DataFrame({
+        "event_id": events["event_id"].to_numpy(),
+        "time": events["time"].dt.round("ms").to_numpy(),
+        "latitude_deg": events["latitude_deg"].round(4).to_numpy(),
+        "longitude_deg": events["longitude_deg"].round(4).to_numpy(),
+        "magnitude": events["magnitude"].round(2).to_numpy(),
+        "depth_km": events["depth_km"].round(2).to_numpy(),
+    })
+    versions = keys[~keys.duplicated()]
+    conflicting = versions["event_id"].duplicated(keep=False).to_numpy()
+    if conflicting.any():
+        _refuse_conflict(events, files, versions.index[conflicting])
+    event = keys.groupby(["time", "latitude_deg", "longitude_deg", "magnitude"], dropna=False, sort=False).ngroup()
+    repeated = event.duplicated().to_numpy()
+    if repeated.any():
+        ids = events["event_id"].to_numpy()
+        first_id = pd.Series(ids).groupby(event.to_numpy()).transform("first").to_numpy()
+        named = [ids[k] if ids[k] == first_id[k] else f"{ids[k]} (= {first_id[k]})" for k in np.flatnonzero(repeated)]
+        involved = event.isin(event[repeated]).to_numpy()
+        log.warning("%s: %d repeated records read once (same event_id, or same time to the ms, place and "
+                    "magnitude): %s%s", " and ".join(dict.fromkeys(files[involved])), len(named),
+                    ", ".join(named[:5]), ", ..." if len(named) > 5 else "")
+    return events[~repeated]
+
+
+def _refuse_conflict(events: pd.DataFrame, files: np.ndarray, rows: pd.Index) -> None:
+    """One line naming the first event_id listed with two different records, both records and their files."""
+    event_id = events["event_id"].iloc[rows[0]]
+    pair = [r for r in rows if events["event_id"].iloc[r] == event_id][:2]
+    n_ids = len(set(events["event_id"].iloc[rows]))
+
+    def version(r: int) -> str:
+        e = events.iloc[r]
+        where = f" ({files[r]})" if files[pair[0]] != files[pair[1]] else ""
+        return (f"{pd.Timestamp(e['time']).isoformat()} {e['latitude_deg']:.4f}N {e['longitude_deg']:.4f}E "
+                f"{e['depth_km']:g} km M{e['magnitude']:g}{where}")
+
+    raise SeisbindInputError(
+        f"{' and '.join(dict.fromkeys(files[pair]))}: event {event_id!r} is listed with different values: "
+        f"{version(pair[0])} vs {version(pair[1])}"
+        + (f"; {n_ids - 1} more event ids too" if n_ids > 1 else "")
+        + ": keep one record per event (the catalog was revised between downloads?)"
+    )
 
 
 def read_catalog(
@@ -308,7 +359,8 @@ def _read_quakeml(path: Path, on_bad: str) -> pd.DataFrame:
 
 
 def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) -> pd.DataFrame:
-    """Common tail of the readers: assumed types, type filter with counts, dtypes, sort by time."""
+    """Common tail of the readers: assumed types, type filter with counts, dtypes, each event once, sort by
+    time."""
     df = raw.copy()
     df["event_type"] = df["event_type"].astype(str).str.strip().str.lower()
     untyped = (df["event_type"] == "") | (df["event_type"] == "nan")
@@ -331,6 +383,7 @@ def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) ->
     for column in ("latitude_deg", "longitude_deg", "depth_km", "magnitude"):
         df[column] = df[column].astype(np.float64)
     df = df[CATALOG_COLUMNS].sort_values("time", kind="stable").reset_index(drop=True)
+    df = read_once(df, np.full(len(df), str(path), dtype=object)).reset_index(drop=True)
     without = df["magnitude"].isna()
     if without.any():
         log.warning("%s: %d events without a magnitude, kept with magnitude NaN (they cannot be targets; add the "
