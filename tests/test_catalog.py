@@ -136,6 +136,44 @@ def test_quakeml_written_by_obspy(tmp_path):
     assert cat.attrs["dropped_event_types"] == {"quarry blast": 1}
 
 
+def unpreferred_event(rid, origins, magnitudes):
+    """An ObsPy event with the given (time, lat, lon) origins and magnitudes and no preferred one of either."""
+    from obspy import UTCDateTime
+    from obspy.core.event import Event, Magnitude, Origin, ResourceIdentifier
+
+    return Event(resource_id=ResourceIdentifier(rid), event_type="earthquake",
+                 origins=[Origin(time=UTCDateTime(t), latitude=lat, longitude=lon, depth=8000.0)
+                          for t, lat, lon in origins],
+                 magnitudes=[Magnitude(mag=m, magnitude_type="ML") for m in magnitudes])
+
+
+def test_quakeml_single_origin_and_magnitude_without_preferred_ids_are_used(tmp_path):
+    path = write_quakeml(tmp_path / "catalog.xml", [
+        unpreferred_event("smi:test/visso", [("2016-10-26T19:18:08", 42.91, 13.13)], [5.9])])
+    cat = read_catalog(path)
+    assert (cat["latitude_deg"].iloc[0], cat["magnitude"].iloc[0]) == (42.91, 5.9)
+
+
+@pytest.mark.parametrize(("origins", "magnitudes", "missing"), [
+    ([("2016-10-26T19:18:08", 42.91, 13.13), ("2016-10-26T19:18:05", 0.0, 0.0)], [5.9], "preferredOriginID"),
+    ([("2016-10-26T19:18:08", 42.91, 13.13)], [3.1, 5.9], "preferredMagnitudeID"),
+])
+def test_quakeml_several_origins_or_magnitudes_without_a_preferred_one_are_refused(tmp_path, origins, magnitudes,
+                                                                                    missing):
+    """Taking the first of several origins or magnitudes moved events and changed which were targets."""
+    path = write_quakeml(tmp_path / "catalog.xml", [
+        quakeml_event("smi:test/norcia", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, 6.5, "earthquake"),
+        unpreferred_event("smi:test/visso", origins, magnitudes),
+        unpreferred_event("smi:test/visso2", origins, magnitudes),
+    ])
+    with pytest.raises(SeisbindInputError) as raised:
+        read_catalog(path, on_bad="skip")
+    message = str(raised.value)
+    assert message.startswith(f"{path}: 2 events have several origins or magnitudes and no preferred one, the "
+                              f"first event 2 (smi:test/visso)")
+    assert missing in message and "\n" not in message
+
+
 def test_quakeml_event_without_magnitude_is_kept_counted_and_named(tmp_path, caplog):
     path = write_quakeml(tmp_path / "catalog.xml", [
         quakeml_event("smi:test/norcia", "2016-10-30T06:40:17.32", 42.83, 13.11, 9200.0, None, "earthquake"),
