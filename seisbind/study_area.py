@@ -37,10 +37,12 @@ class Region:
                 & (longitude_deg >= self.min_longitude_deg) & (longitude_deg <= self.max_longitude_deg))
 
     def events_inside(self, events: pd.DataFrame, key: str = "region") -> pd.DataFrame:
-        """The catalog rows (latitude_deg, longitude_deg) inside the box, the count logged; none is an error
+        """The catalog rows (latitude_deg, longitude_deg) inside the box; how many lie outside and are left out
+        is logged, so that a catalog fetched for a wider area is never cut silently; none inside is an error
         naming `key`."""
         inside = self.contains(events["latitude_deg"], events["longitude_deg"])
-        log.info("%s: %d of %d catalog events inside %s", key, int(inside.sum()), len(events), self)
+        log.info("%s: %d of %d catalog events lie outside %s and are left out (%d used)", key,
+                 int((~inside).sum()), len(events), self, int(inside.sum()))
         if not inside.any():
             raise SeisbindInputError(f"{key}: none of the {len(events)} catalog events lies inside {self}")
         return events[inside].reset_index(drop=True)
