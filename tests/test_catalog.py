@@ -259,6 +259,8 @@ def test_csv_depth_without_unit_holding_metres_is_refused(tmp_path):
         read_catalog(path)
     kilometres = write(tmp_path / "km.csv", "time,lat,lon,depth,mag\n2016-08-24,42.7,13.2,8.1,6\n")
     assert read_catalog(kilometres)["depth_km"].tolist() == [8.1]  # plausible km: read as km
+    both = write(tmp_path / "both.csv", "time,lat,lon,depth,depth_km,mag\n2016-08-24,42.7,13.2,8100,8.1,6\n")
+    assert read_catalog(both)["depth_km"].tolist() == [8.1]  # the column with a unit is the one used
 
 
 def test_depth_deeper_than_any_earthquake_is_a_bad_record(tmp_path, caplog):

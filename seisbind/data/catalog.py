@@ -255,6 +255,8 @@ def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in chosen.values()]
     if missing:
         raise SeisbindInputError(f"{path}: missing required column(s) {missing}; columns are {list(table.columns)}")
+    for extra in [c for c, internal in chosen.items() if internal in _DEPTH_UNITS_PER_KM][1:]:
+        del chosen[extra]  # one depth column, the one whose unit is surest (order of _DEPTH_UNITS_PER_KM)
     table = table[list(chosen)].rename(columns=chosen)
     line_numbers = np.arange(len(table), dtype=np.int64) + 2
     if "depth" in table:
