@@ -25,7 +25,7 @@ import pandas as pd
 
 from seisbind.data.trace_index import Layout, TraceIndex
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.features import trace_times_ns, window_ranges, window_sum
+from seisbind.probe.features import EMBEDDING_PREFIX, trace_times_ns, window_ranges, window_sum
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
         with np.errstate(invalid="ignore", divide="ignore"):
             pooled = np.where(counts[name][:, None] > 0, total / counts[name][:, None], np.nan)
         for i in range(k):
-            columns[f"emb_{name}_pc{i}"] = pooled[:, i]
+            columns[f"{EMBEDDING_PREFIX}{name}_pc{i}"] = pooled[:, i]
     return pd.DataFrame(columns, index=windows.index), _coverage(windows, counts.get(anchor), traces, note, anchor)
 
 

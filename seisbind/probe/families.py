@@ -1,21 +1,23 @@
-"""The study's use of feature families (seisbind.protocols.FeatureFamily): each declared by its modality's
-config (`modality.<name>.features`, the class in seisbind/modalities/<name>.py).
+"""The study's feature families (seisbind.protocols.FeatureFamily): those its modalities declare
+(`modality.<name>.features`, the class in seisbind/modalities/<name>.py) and its own two, the time-of-day control
+and a checkpoint's embeddings.
 
-The study instantiates the families of the configured modalities, computes each for all windows and records, per
-family, why it is absent when its data are (no file matched its source, no window covered): it never names a
-modality.
+The study computes every family for all windows and records, per family, why it is absent when its data are (no
+file matched its source, no window covered, no checkpoint): it never names a modality. A family's `columns` may be
+shell patterns (`emb_*`) when its columns depend on the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from seisbind.config_schema import Embedding
 from seisbind.errors import SeisbindInputError
-from seisbind.probe import features
-from seisbind.protocols import FeatureFamily
+from seisbind.probe import embedding, features
+from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
 
 def build_families(specs: Mapping[str, Any]) -> list[FeatureFamily]:
@@ -37,19 +39,56 @@ def build_families(specs: Mapping[str, Any]) -> list[FeatureFamily]:
     return families
 
 
+class TimeOfDayFamily:
+    """The hour of each window's end as sin/cos (features.time_of_day_features): the diurnal control that the
+    time-of-day check (seisbind/probe/study/checks/time_of_day.py) scores."""
+
+    name = "time_of_day"
+    columns = tuple(features.TIME_OF_DAY_FEATURES)
+    simulated = False
+
+    def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
+        return features.time_of_day_features(windows)
+
+
+class EmbeddingFamily:
+    """What a trained checkpoint's encoders see in each window, `emb_<modality>_pc<i>` (seisbind/probe/embedding.py);
+    absent without a checkpoint. After `compute`, `coverage` says which traces were pooled and how many windows
+    have an embedding."""
+
+    name = "embedding"
+    columns = (f"{features.EMBEDDING_PREFIX}*",)
+    simulated = False
+
+    def __init__(self, ckpt: str | None, data: Mapping[str, Any], settings: Embedding) -> None:
+        self.ckpt, self.data, self.settings = ckpt, data, settings
+        self.coverage: dict | None = None
+
+    def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
+        if not self.ckpt:
+            raise FamilyUnavailable("no checkpoint given (ckpt=PATH adds the embedding feature sets)")
+        e = self.settings
+        embedded, self.coverage = embedding.embedding_features(
+            self.ckpt, self.data, windows, traces=e.traces, n_components=e.n_components,
+            center_per_station=e.center_per_station, batch_size=e.batch_size, num_workers=e.num_workers,
+            device=e.device)
+        return embedded
+
+
+def columns_of(family: FeatureFamily, columns: Iterable[str]) -> list[str]:
+    """The names among `columns` that `family` makes (its `columns` may be shell patterns)."""
+    return features.resolve_feature_set(family.columns, columns)
+
+
 def family_of(column: str, families: list[FeatureFamily]) -> str:
-    """Family name of a features.csv column: the declaring family's, `embedding` for `emb_*`, `time_of_day` for
-    the study's diurnal control, else `other`."""
-    if column.startswith(features.EMBEDDING_PREFIX):
-        return "embedding"
-    if column in features.TIME_OF_DAY_FEATURES:
-        return "time_of_day"
-    return next((f.name for f in families if column in f.columns), "other")
+    """Family name of a features.csv column (or of a feature set's pattern, e.g. `emb_spectrum_*`): the family
+    that makes it, else `other`."""
+    return next((f.name for f in families if columns_of(f, [column])), "other")
 
 
-def simulated_columns(families: list[FeatureFamily]) -> set[str]:
-    """Columns an ETAS-simulated catalog gives (those of `simulated` families)."""
-    return {c for f in families if f.simulated for c in f.columns}
+def simulated_columns(families: list[FeatureFamily], columns: Iterable[str]) -> set[str]:
+    """Of `columns`, those an ETAS-simulated catalog gives (those of `simulated` families)."""
+    return {c for f in families if f.simulated for c in columns_of(f, columns)}
 
 
 def simulated_features(families: list[FeatureFamily], catalog: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,13 @@ from omegaconf import DictConfig
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
-from seisbind.probe.families import build_families, simulated_columns, simulated_features
+from seisbind.probe.families import (
+    EmbeddingFamily,
+    TimeOfDayFamily,
+    build_families,
+    simulated_columns,
+    simulated_features,
+)
 from seisbind.probe.study.config import Skipped, Spec, built, settings_of, spec_of, study_period, window_rules
 from seisbind.probe.study.design import Design, build_design, load_data
 from seisbind.probe.study.headline import headline
@@ -56,8 +62,10 @@ def run_study(cfg: DictConfig) -> dict:
     data = load_data(spec.root, spec.filters, probe.catalog)
     data.catalog = probe.region.events_inside(data.catalog, "probe.region")
     design = build_design(data, probe, spec.seed)
-    families = build_families(spec.modality)
-    table = build_table(spec, data, design, families, skipped)
+    embedded = EmbeddingFamily(spec.ckpt, spec.data, probe.embedding)
+    families = [*build_families(spec.modality), TimeOfDayFamily(), embedded]
+    table = build_table(probe.feature_sets, data, design, families, skipped)
+    table.embedding = embedded.coverage
     log.info("%d windows, %d features (%.1f s)", len(design.windows), table.features.shape[1],
              time.perf_counter() - started)
 
@@ -71,7 +79,7 @@ def run_study(cfg: DictConfig) -> dict:
     rows += baseline
     scored |= {(h, "wikelski2020"): s for h, s in baseline_scored.items()}
     family_wise(rows)
-    simulated = simulated_columns(families)
+    simulated = simulated_columns(families, table.features.columns)
     how = Simulation(window_rules(probe, spec.seed), catalog_only_sets(table, simulated),
                      list(probe.horizons_hours), list(probe.scores), settings,
                      lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of)

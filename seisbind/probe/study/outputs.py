@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from seisbind.files import write_csv, write_json
 from seisbind.probe import report
+from seisbind.probe.families import columns_of
 from seisbind.probe.stats import feature_tests
 from seisbind.probe.study.config import MAIN_TYPES, Spec, study_period
 from seisbind.probe.study.design import Design, horizon_of
@@ -27,9 +28,9 @@ def describe_data(spec: Spec, data: StudyData, design: Design, table: FeatureTab
     main = windows[windows["period"] == "main"]
     counts = {f"{h:g}": {t: int(((main["window_type"] == t) & np.isclose(main["horizon_hours"], h)).sum())
                          for t in MAIN_TYPES} for h in probe.horizons_hours}
-    present = [f for f in table.families if set(f.columns) & set(table.features.columns)]
-    coverage = {f.name: float(table.features[list(set(f.columns) & set(table.features.columns))].notna()
-                              .any(axis=1).mean()) for f in present}
+    made = {f.name: columns_of(f, table.features.columns) for f in table.families}
+    present = [name for name, columns in made.items() if columns]
+    coverage = {name: float(table.features[made[name]].notna().any(axis=1).mean()) for name in present}
     return {"root": str(spec.root), "ckpt": spec.ckpt, "catalog_events": int(len(catalog)),
             "period": [t.isoformat() for t in study_period(probe)], "match_days": probe.background.match_days,
             "magnitude_floor": design.completeness["floor"], "magnitude_floor_method": design.completeness["method"],
@@ -37,7 +38,7 @@ def describe_data(spec: Spec, data: StudyData, design: Design, table: FeatureTab
             "target_min_magnitude": probe.target_min_magnitude, "decluster": probe.decluster,
             "n_targets": int(main.loc[main["window_type"] == "pre", "target_event_id"].nunique()),
             "n_traces": int(len(data.metadata)) if data.metadata is not None else 0,
-            "families": [f.name for f in present], "embedding": table.embedding,
+            "families": present, "embedding": table.embedding,
             "windows_with_family": coverage,
             "n_post_windows": int((windows["window_type"] == "post").sum()),
             "windows": counts}

@@ -1,5 +1,6 @@
-"""The feature table: every feature family of the configured modalities for every window of the design, the
-time-of-day control and (with a checkpoint) the embeddings; and which columns a configured feature set means.
+"""The feature table: every feature family (seisbind/probe/families.py: the configured modalities', the time-of-day
+control and, with a checkpoint, the embeddings) for every window of the design; and which columns a configured
+feature set means.
 
 The catalog the families see holds the events at or above the completeness floor (design.completeness). A family
 whose data the root lacks is absent, with the reason in `skipped`, and every feature set that needs it is skipped
@@ -14,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seisbind.config_schema import Embedding
-from seisbind.probe import embedding, features
+from seisbind.probe import features
 from seisbind.probe.families import family_of
-from seisbind.probe.study.config import Skipped, Spec
+from seisbind.probe.study.config import Skipped
 from seisbind.probe.study.design import Design
 from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
@@ -40,7 +40,7 @@ class FeatureTable:
         """Columns of feature set `name`, or ([], why) when a family it needs is absent or nothing matches."""
         patterns = list(self.feature_sets[name])
         columns = features.resolve_feature_set(patterns, self.features.columns)
-        wanted = {"embedding" if "*" in p else self.family_of(p) for p in patterns}
+        wanted = {self.family_of(p) for p in patterns}
         absent = [reason for family, reason in self.absent.items() if family in wanted]
         if absent:
             return [], "; ".join(absent)
@@ -54,9 +54,11 @@ class FeatureTable:
         return self.features.iloc[rows][columns]
 
 
-def build_table(spec: Spec, data: StudyData, design: Design, families: list[FeatureFamily],
-                skipped: Skipped) -> FeatureTable:
-    table = FeatureTable(pd.DataFrame(index=design.windows.index), dict(spec.probe.feature_sets), families)
+def build_table(feature_sets: dict[str, list[str]], data: StudyData, design: Design,
+                families: list[FeatureFamily], skipped: Skipped) -> FeatureTable:
+    """Every family's features for every window of the design, families in order; an absent family's reason goes
+    to `skipped` and to every feature set that needs it."""
+    table = FeatureTable(pd.DataFrame(index=design.windows.index), dict(feature_sets), families)
     floor = design.completeness["floor"]
     counted = dataclasses.replace(
         data, catalog=data.catalog[data.catalog["magnitude"] >= floor] if np.isfinite(floor) else data.catalog)
@@ -67,19 +69,5 @@ def build_table(spec: Spec, data: StudyData, design: Design, families: list[Feat
         except FamilyUnavailable as why:
             table.absent[family.name] = str(why)
             skipped.add(f"feature family {family.name}", str(why))
-    parts.append(features.time_of_day_features(design.windows))
-    if spec.ckpt:
-        embedded, table.embedding = embeddings(spec.ckpt, spec.data, design.windows, spec.probe.embedding)
-        parts.append(embedded)
-    else:
-        reason = "no checkpoint given (ckpt=PATH adds the embedding feature sets)"
-        table.absent["embedding"] = reason
-        skipped.add("feature family embedding", reason)
     table.features = pd.concat(parts, axis=1)
     return table
-
-
-def embeddings(ckpt: str, data: dict, windows: pd.DataFrame, e: Embedding) -> tuple[pd.DataFrame, dict]:
-    return embedding.embedding_features(ckpt, data, windows, traces=e.traces, n_components=e.n_components,
-                                        center_per_station=e.center_per_station, batch_size=e.batch_size,
-                                        num_workers=e.num_workers, device=e.device)
