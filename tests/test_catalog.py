@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -232,6 +234,92 @@ def test_plain_csv_with_aliases(tmp_path):
         read_catalog(bad)
     with pytest.raises(SeisbindInputError, match=r"bad\.csv: line 3: bad longitude_deg"):
         read_catalog(write(tmp_path / "bad.csv", "time,lat,lon,mag\n2016-08-24,42.7,13.2,3\n2016-08-25,42.7,,3\n"))
+
+
+# ------------------------------------------------------------------------------------------------ real catalogs
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_sed_catalog_flattened_from_quakeml_by_seismostats():
+    """The Swiss Seismological Service's 2023 catalog as the seismostats 1.0.1 wheel ships it: a plain 'depth' in
+    metres (QuakeML's origin depth, marked by the evaluationmode column) ends in km; quarry blasts, landslides,
+    sonic booms and explosions are dropped and counted."""
+    cat = read_catalog(DATA / "seismostats_catalog_sed_2023.csv")
+    assert len(cat) == 1924 - 375 - 22 - 3 - 2
+    assert cat.attrs["dropped_event_types"] == {"quarry blast": 375, "landslide": 22, "sonic boom": 3,
+                                                "explosion": 2}
+    first = cat.iloc[0]  # the file's last line, 2023-01-01 09:52:48.788729, depth 6518.554688 m
+    assert first["event_id"] == "seismostats_catalog_sed_2023:1925"
+    assert first["time"] == pd.Timestamp("2023-01-01T09:52:48.788729Z")
+    assert first["depth_km"] == pytest.approx(6.518554688)
+    assert cat["depth_km"].between(-5, 40).all()  # Swiss crust, stations above sea level give negative depths
+    assert cat["magnitude"].max() == pytest.approx(4.28, abs=0.01)
+
+
+def test_pycsep_sample_comcat_catalog():
+    """pyCSEP 0.8.0's observed catalog of the week after the 2019 Ridgecrest M7.1 (lon, lat, M, time_string,
+    depth in km, catalog_id -1, event_id empty): every row read, each named by its line."""
+    cat = read_catalog(DATA / "pycsep_sample_comcat_catalog.csv")
+    assert len(cat) == 829 and cat["event_id"].is_unique
+    first = cat.iloc[0]
+    assert (first["time"], first["latitude_deg"], first["longitude_deg"], first["magnitude"], first["depth_km"]) == (
+        pd.Timestamp("2019-07-06T03:22:35.63Z"), 35.616665, -117.43017, 4.73, 9.35)
+    assert first["event_id"] == "pycsep_sample_comcat_catalog:2"
+    assert (cat["magnitude"] >= 2.5).all() and cat["depth_km"].max() < 40
+
+
+def write_like_pycsep(path, catalogs):
+    """A file as pyCSEP's CSEPCatalog.write_ascii writes it (csv.DictWriter, header lon, lat, mag, time_string,
+    depth, catalog_id, event_id; time_string is str(datetime) with 'T', so whole seconds carry no fraction), one
+    block per (catalog_id, events)."""
+    header = ["lon", "lat", "mag", "time_string", "depth", "catalog_id", "event_id"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, delimiter=",")
+        writer.writeheader()
+        for catalog_id, events in catalogs:
+            for lon, lat, mag, time, depth, event_id in events:
+                writer.writerow({"lon": lon, "lat": lat, "mag": mag, "time_string": str(time).replace(" ", "T"),
+                                 "depth": depth, "catalog_id": catalog_id, "event_id": event_id})
+    return path
+
+
+RIDGECREST = [(-117.5993333, 35.7695, 7.1, dt.datetime(2019, 7, 6, 3, 19, 53, 40000), 8.0, "ci38457511"),
+              (-117.43017, 35.616665, 4.73, dt.datetime(2019, 7, 6, 3, 22, 35), 9.35, "")]
+
+
+def test_pycsep_csv_as_write_ascii_writes_it(tmp_path):
+    cat = read_catalog(write_like_pycsep(tmp_path / "catalog.csv", [(0, RIDGECREST)]))
+    assert cat["event_id"].tolist() == ["ci38457511", "catalog:3"]  # an empty event_id is named by its line
+    assert cat["time"].tolist() == [pd.Timestamp("2019-07-06T03:19:53.04Z"), pd.Timestamp("2019-07-06T03:22:35Z")]
+    assert cat["magnitude"].tolist() == [7.1, 4.73] and cat["depth_km"].tolist() == [8.0, 9.35]
+    forecast = write_like_pycsep(tmp_path / "forecast.csv", [(0, RIDGECREST), (1, RIDGECREST[:1])])
+    with pytest.raises(SeisbindInputError, match=r"forecast\.csv: column 'catalog_id' holds 2 catalogs \(0, 1\)"
+                                                 r".*keep the rows of one catalog_id"):
+        read_catalog(forecast)
+
+
+COMCAT = """time,latitude,longitude,depth,mag,magType,nst,gap,dmin,rms,net,id,updated,place,type,horizontalError,\
+depthError,magError,magNst,status,locationSource,magSource
+2019-07-06T03:19:53.040Z,35.7695,-117.5993333,8,7.1,mw,79,43,0.06758,0.19,ci,ci38457511,2023-06-16T18:19:03.745Z,\
+"Ridgecrest Earthquake Sequence",earthquake,0.16,0.61,,6,reviewed,ci,ci
+2019-07-06T03:22:35.630Z,35.616665,-117.43017,9.35,4.73,mw,,,,,ci,ci38457607,2019-07-10T00:00:00.000Z,\
+"20km ESE of Little Lake, CA",earthquake,,,,,reviewed,ci,ci
+2018-09-06T15:49:18.710Z,-18.4743,179.3502,670.81,7.9,mww,,,,,us,us2000h8ty,2018-11-30T00:00:00.000Z,\
+"102km ESE of Suva, Fiji",earthquake,,,,,reviewed,us,us
+2019-07-08T20:00:00.000Z,34.0,-117.0,0,2.1,ml,,,,,ci,ci1,2019-07-09T00:00:00.000Z,"Quarry, CA",quarry blast,\
+,,,,reviewed,ci,ci
+"""
+
+
+def test_comcat_csv(tmp_path):
+    """USGS ComCat's CSV layout (the FDSN event service's format=csv, all its columns; events of Ridgecrest 2019,
+    Fiji 2018 and a quarry blast): depth is km, so a 670 km deep Fiji event is read
+    as 670 km, not refused; its type column drops the quarry blast."""
+    cat = read_catalog(write(tmp_path / "catalog.csv", COMCAT))
+    assert cat["event_id"].tolist() == ["us2000h8ty", "ci38457511", "ci38457607"]
+    assert cat["depth_km"].tolist() == [670.81, 8.0, 9.35]
+    assert cat["magnitude_type"].tolist() == ["mww", "mw", "mw"]
+    assert cat.attrs["dropped_event_types"] == {"quarry blast": 1}
 
 
 # ------------------------------------------------------------------------------------------------ depth units

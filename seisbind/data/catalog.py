@@ -45,17 +45,20 @@ _FDSN_FIELDS = {
 # Plain-CSV column aliases (normalised: lower case, spaces and hyphens as underscores), first match wins.
 _CSV_ALIASES = {
     "event_id": ("event_id", "eventid", "id", "event", "source_id"),
-    "time": ("time", "origin_time", "source_origin_time", "datetime", "date_time", "event_time"),
+    "time": ("time", "origin_time", "source_origin_time", "datetime", "date_time", "event_time", "time_string"),
     "latitude_deg": ("latitude_deg", "latitude", "lat", "source_latitude_deg"),
     "longitude_deg": ("longitude_deg", "longitude", "lon", "lng", "long", "source_longitude_deg"),
     "depth_km": ("depth_km", "depth/km", "source_depth_km"),
     "depth_m": ("depth_m", "depth/m", "source_depth_m"),
     "depth": ("depth",),
-    "magnitude": ("magnitude", "mag", "source_magnitude"),
+    "magnitude": ("magnitude", "mag", "m", "source_magnitude"),
     "magnitude_type": ("magnitude_type", "magtype", "mag_type", "source_magnitude_type"),
     "event_type": ("event_type", "eventtype", "type"),
 }
 _REQUIRED = ("time", "latitude_deg", "longitude_deg", "magnitude")
+# A column only QuakeML has (the origin's evaluationMode) marks a CSV flattened from QuakeML, as seismostats writes
+# the Swiss Seismological Service's catalog: its plain "depth" is QuakeML's origin depth, in metres.
+_QUAKEML_MARKER = "evaluationmode"
 # Depth columns by unit, in the order a reader prefers them, with their units per kilometre; a plain "depth" (CSV) is
 # taken as km unless its values show metres (see _refuse_depths_in_metres).
 _DEPTH_UNITS_PER_KM = {"depth_km": 1.0, "depth_m": 1000.0, "depth": 1.0}
@@ -239,12 +242,30 @@ def _read_fdsn_text(path: Path, on_bad: str) -> pd.DataFrame:
 
 
 def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
-    """Plain CSV with the internal column names or common aliases (lat, lon, mag, depth, ...); depth_m or
-    Depth/m is converted to km, a plain depth is taken as km unless its values are metres (then refused)."""
+    """Plain CSV with the internal column names or common aliases (lat, lon, mag, depth, ...), USGS ComCat's CSV,
+    pyCSEP's (lon, lat, M, time_string, depth in km, catalog_id, event_id) and seismostats' (QuakeML flattened,
+    depth in metres). depth_m or Depth/m is converted to km, a plain depth is taken as km unless its values are
+    metres (then refused). Rows without an event_id are named by file and line."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise SeisbindInputError(f"{path}: unreadable CSV: {err}") from err
+    line_numbers = np.arange(len(table), dtype=np.int64) + 2
+    _refuse_several_catalogs(path, table)
+    chosen = _csv_columns(path, table)
+    table = table[list(chosen)].rename(columns=chosen)
+    if "depth" in table:
+        depth_name = next(name for name, internal in chosen.items() if internal == "depth")
+        _refuse_depths_in_metres(path, depth_name, table["depth"], line_numbers)
+    generated = pd.Series([f"{path.stem}:{n}" for n in line_numbers], index=table.index)
+    given = table["event_id"].astype(str).str.strip() if "event_id" in table else pd.Series("", index=table.index)
+    table["event_id"] = given.where(given != "", generated)
+    return _parse_fields(path, table, line_numbers, [], on_bad)
+
+
+def _csv_columns(path: Path, table: pd.DataFrame) -> dict[str, str]:
+    """The CSV column read for each internal name (first alias that matches), one depth column (the one whose unit
+    is surest, order of _DEPTH_UNITS_PER_KM); a plain depth beside the QuakeML marker is metres."""
     normalised = {c: c.strip().lower().replace(" ", "_").replace("-", "_") for c in table.columns}
     by_name = {v: k for k, v in reversed(list(normalised.items()))}
     chosen = {}
@@ -256,15 +277,28 @@ def _read_plain_csv(path: Path, on_bad: str) -> pd.DataFrame:
     if missing:
         raise SeisbindInputError(f"{path}: missing required column(s) {missing}; columns are {list(table.columns)}")
     for extra in [c for c, internal in chosen.items() if internal in _DEPTH_UNITS_PER_KM][1:]:
-        del chosen[extra]  # one depth column, the one whose unit is surest (order of _DEPTH_UNITS_PER_KM)
-    table = table[list(chosen)].rename(columns=chosen)
-    line_numbers = np.arange(len(table), dtype=np.int64) + 2
-    if "depth" in table:
-        depth_name = next(name for name, internal in chosen.items() if internal == "depth")
-        _refuse_depths_in_metres(path, depth_name, table["depth"], line_numbers)
-    if "event_id" not in table:
-        table["event_id"] = [f"{path.stem}:{n}" for n in line_numbers]
-    return _parse_fields(path, table, line_numbers, [], on_bad)
+        del chosen[extra]
+    plain_depth = next((c for c, internal in chosen.items() if internal == "depth"), None)
+    if plain_depth is not None and _QUAKEML_MARKER in by_name:
+        log.info("%s: column %r read as metres (QuakeML's origin depth: the file has QuakeML's %r column)",
+                 path, plain_depth, by_name[_QUAKEML_MARKER])
+        chosen[plain_depth] = "depth_m"
+    return chosen
+
+
+def _refuse_several_catalogs(path: Path, table: pd.DataFrame) -> None:
+    """pyCSEP writes a catalog-based forecast as many simulated catalogs in one file, told apart by catalog_id:
+    read as one catalog they would be one impossible sequence, so a file with several is refused."""
+    column = next((c for c in table.columns if c.strip().lower() == "catalog_id"), None)
+    if column is None:
+        return
+    ids = list(dict.fromkeys(table[column].astype(str).str.strip()))
+    if len(ids) > 1:
+        raise SeisbindInputError(
+            f"{path}: column {column!r} holds {len(ids)} catalogs ({', '.join(ids[:5])}"
+            f"{', ...' if len(ids) > 5 else ''}), as pyCSEP writes simulated catalogs of a forecast: keep the rows "
+            f"of one catalog_id (the observed catalog)"
+        )
 
 
 def _refuse_depths_in_metres(path: Path, name: str, text: pd.Series, line_numbers: np.ndarray) -> None:
