@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.study.nulls.etas import EtasNull
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
@@ -212,12 +214,6 @@ def test_same_seed_same_catalogs_and_children_differ():
 
 
 def test_bad_input_raises():
-    explosive = _params(1.05)
-    with pytest.raises(SeisbindInputError, match="explosive"):
-        simulate_etas(explosive, 0.0, 10.0, np.random.default_rng(0))
-    with pytest.raises(SeisbindInputError, match="explosive"):
-        simulate_etas(EtasParameters(mu=1.0, K=0.01, alpha=1.0, c=0.01, p=0.9, b=1.0, mc=1.0), 0.0, 10.0,
-                      np.random.default_rng(0))
     with pytest.raises(SeisbindInputError, match="max_events"):
         simulate_etas(_params(0.9, mu=50.0), 0.0, 100.0, np.random.default_rng(0), max_events=1000)
     with pytest.raises(SeisbindInputError, match="history"):
@@ -230,3 +226,45 @@ def test_bad_input_raises():
         fit_etas(t, m, 1.0, 0.0, 20.0, magnitude_bin=None)
     with pytest.raises(SeisbindInputError, match="at least 50 events"):
         fit_etas(t, m, 3.0, 0.0, 400.0, magnitude_bin=None)
+
+
+SUPERCRITICAL = [
+    pytest.param(_params(0.5), 100.0, None, id="branching-0.5"),
+    pytest.param(EtasParameters(**{**_params(1.2, p=1.1).to_dict(), "max_magnitude": 6.5}), 30.0, None,
+                 id="infinite-time-branching-1.2"),
+    pytest.param(EtasParameters(mu=0.5, K=0.01, alpha=1.8, c=0.02, p=0.9, b=1.0, mc=2.0, max_magnitude=6.5), 60.0,
+                 ([-1.0], [6.0]), id="p-0.9-after-an-M6"),
+]
+
+
+@pytest.mark.parametrize(("params", "days", "history"), SUPERCRITICAL)
+def test_expected_counts_equal_the_mean_of_simulations(params, days, history):
+    """The renewal-equation mean (model.expected_counts) against the truth, the mean count of 400 simulated
+    catalogs, for a subcritical model and for two whose infinite-time branching ratio is >= 1 (p <= 1 included):
+    over a finite period all simulate, and their event counts are what the equation says."""
+    hist = {} if history is None else {"history_times": history[0], "history_magnitudes": history[1]}
+    expected = etas_model.expected_counts(params, 0.0, days, **hist).sum()
+    counts = np.array([t.size for t, _ in simulate_catalogs(params, 0.0, days, 400, seed=9, **hist)])
+    assert abs(counts.mean() - expected) < 4 * counts.std() / math.sqrt(counts.size)
+    assert abs(counts.mean() - expected) < 0.05 * expected
+
+
+def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
+    """A sequence after an M6.3 with p = 0.9, whose infinite-time branching ratio is infinite: the study's ETAS
+    null recovers p, simulates the fit over the period instead of refusing it, and reports the events the fit
+    expects there (the mean of a skewed distribution, hence the 15 %) and their triggered share."""
+    truth = EtasParameters(mu=1.0, K=0.01, alpha=1.8, c=0.01, p=0.9, b=1.0, mc=1.0, max_magnitude=6.5)
+    t, m = simulate_etas(truth, 0.0, 200.0, np.random.default_rng(0), history_times=[-0.5],
+                         history_magnitudes=[6.3], magnitude_bin=0.1)
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    days = np.r_[-0.5, t]
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(days.size)],
+                            "time": start + pd.to_timedelta(days, unit="D"), "latitude_deg": 42.8,
+                            "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": np.r_[6.3, m]})
+    info, catalogs = EtasNull(n_sims=3).simulate(catalog, 1.0, (start, start + pd.Timedelta(days=200)), seed=4)
+    fit = info["fit"]
+    assert fit["branching_ratio"] == math.inf
+    assert abs(fit["params"]["p"] - truth.p) < 2.5 * fit["standard_errors"]["p"] < 0.2
+    assert info["observed_events"] == t.size
+    assert info["expected_events"] == pytest.approx(t.size, rel=0.15) and 0.5 < info["triggered_share"] < 1.0
+    assert all(len(simulated) > 0 for simulated in catalogs)

@@ -215,8 +215,16 @@ def null_lines(name: str, info: dict) -> str:
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
                        for k, v in fit["params"].items() if k in fit["standard_errors"])
     return (f"{text} Temporal ETAS fitted to {fit['n_events']} events M >= {info['magnitude_floor']:.2f} ({params}; "
-            f"b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); branching ratio "
-            f"{fit['branching_ratio']:.2f}.")
+            f"b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); infinite-time "
+            f"branching ratio {fit['branching_ratio']:.2f}{period_lines(info)}.")
+
+
+def period_lines(info: dict) -> str:
+    """The fit's finite-period counts, where the null reports them."""
+    if "expected_events" not in info:
+        return ""
+    return (f"; over the period it expects {info['expected_events']:.0f} events ({info['observed_events']} "
+            f"observed), {info['triggered_share']:.0%} of them triggered")
 
 
 def write_report(metrics: dict, path: Path) -> None:

@@ -67,17 +67,12 @@ def simulate_etas(
     triggering then uses the rounded magnitudes, the ones a fit sees. The branching_ratio property refers to
     continuous magnitudes; with binning the realised branching differs slightly.
 
-    Raises SeisbindInputError for parameters with branching ratio >= 1 (explosive) or when the catalog would
-    exceed max_events.
+    Any parameters simulate over a finite window, an infinite-time branching ratio >= 1 (p <= 1, alpha near
+    beta) included: the cascade is cut at t_end. `seisbind.seismicity.etas.model.expected_counts` says beforehand
+    how many events that gives on average. Raises SeisbindInputError when the catalog would exceed max_events.
     """
     if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
         raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
-    n = params.branching_ratio
-    if not n < 1.0:
-        raise SeisbindInputError(
-            f"ETAS branching ratio {n:.3g} >= 1 (K={params.K:g}, alpha={params.alpha:g}, p={params.p:g}, "
-            f"b={params.b:g}): the cascade is explosive; simulation needs n < 1"
-        )
     if magnitude_bin is not None:
         ratio = params.mc / magnitude_bin
         if not (magnitude_bin > 0 and abs(ratio - round(ratio)) < 1e-6):
@@ -102,7 +97,8 @@ def simulate_etas(
         parent, child_t = offspring(rng, weight, parent_t, params.c, params.p, t_start, t_end)
         total += parent.size
         if total > max_events:
-            raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (branching ratio {n:.3g})")
+            raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (infinite-time branching "
+                                     f"ratio {params.branching_ratio:.3g})")
         child_m = _gr_magnitudes(rng, parent.size, params, magnitude_bin)
         times.append(child_t)
         mags.append(child_m)
