@@ -98,7 +98,7 @@ class OtherPeriod:
 @dataclass
 class Wikelski:
     enabled: bool = True
-    source: Source = field(default_factory=Source)
+    source: Source | None = None
     bin_minutes: float = 15.0
     min_coverage: float = 0.5
 

@@ -6,6 +6,7 @@ message."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,27 @@ def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
     assert "wikelski2020" in reasons
     assert "no file for animal features" in (out / "report.md").read_text()
     assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
+
+
+def test_a_catalog_only_study_runs_and_says_what_it_left_out(tmp_path):
+    """A root with only the catalog and the study's modalities reduced to it: the catalog rows are there, the sets
+    needing waveform metadata and the animal baseline are skipped with their reasons (not evaluated as the catalog
+    set under another name), and the checks run on the catalog set in place of the absent checked one."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(synthetic(tmp_path / "full") / "catalog.txt", root / "catalog.txt")
+    metrics = run_study(probe_config(root, tmp_path / "out", "modality=[catalog]", "probe.horizons_hours=[6,24]",
+                                     "probe.n_permutations=20", "probe.n_jobs=1", "probe.nulls.etas.n_sims=20"))
+    assert {r["feature_set"] for r in metrics["results"]} == {"catalog"}
+    assert {r["horizon_hours"] for r in metrics["results"]} == {6.0, 24.0}
+    reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
+    assert "no feature family of the study makes ['n_stations'" in reasons["feature set catalog+waveform_meta"]
+    assert "probe.wikelski.source is null" in reasons["wikelski2020"]
+    assert metrics["wikelski2020"] == []
+    checked = metrics["sanity"]["checked"]
+    assert checked["feature_set"] == "catalog"
+    assert "probe.checked.feature_set=catalog+waveform_meta cannot be built" in checked["note"]
+    assert sum(v["passed"] is not None for v in metrics["sanity"]["verdicts"]) > 0
 
 
 # ------------------------------------------------------------------------------------------------ features

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -28,7 +28,16 @@ from seisbind.probe.families import (
     simulated_columns,
     simulated_features,
 )
-from seisbind.probe.study.config import Skipped, Spec, built, settings_of, spec_of, study_period, window_rules
+from seisbind.probe.study.config import (
+    Skipped,
+    Spec,
+    built,
+    checked_feature_set,
+    settings_of,
+    spec_of,
+    study_period,
+    window_rules,
+)
 from seisbind.probe.study.design import Design, build_design, load_data
 from seisbind.probe.study.headline import headline
 from seisbind.probe.study.horizon import Inputs, Outcome, evaluate_horizons
@@ -69,7 +78,9 @@ def run_study(cfg: DictConfig) -> dict:
     log.info("%d windows, %d features (%.1f s)", len(design.windows), table.features.shape[1],
              time.perf_counter() - started)
 
-    outcomes = evaluate_horizons(Inputs(design.windows, table, settings, probe, checks), probe.n_jobs)
+    checked_set, checked_note = checked_feature_set(probe, table.columns)
+    checked = replace(probe, checked=replace(probe.checked, feature_set=checked_set))
+    outcomes = evaluate_horizons(Inputs(design.windows, table, settings, checked, checks), probe.n_jobs)
     rows, scored = merge(outcomes, design.windows, skipped)
     if not rows:
         reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
@@ -91,7 +102,7 @@ def run_study(cfg: DictConfig) -> dict:
         "nulls": null_info,
         "results": [r.as_dict() for r in rows],
         "comparisons": [c for o in outcomes for c in o.comparisons],
-        "sanity": {"checked": {"feature_set": probe.checked.feature_set, "score": probe.checked.score},
+        "sanity": {"checked": {"feature_set": checked_set, "score": probe.checked.score, "note": checked_note},
                    "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
                    "verdicts": [c.verdict() for o in outcomes for c in o.checks]},
         "wikelski2020": [r.as_dict() for r in baseline],

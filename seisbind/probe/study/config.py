@@ -10,6 +10,7 @@ seisbind.probe.scores.Scorer class), `probe.checks` (name -> a Check, seisbind/p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,25 @@ def settings_of(probe: StudyProbe, seed: int) -> Settings:
                                  f"probe.feature_sets {list(probe.feature_sets)}")
     return Settings(n_bootstrap=probe.n_bootstrap, n_permutations=probe.n_permutations, n_folds=probe.n_folds,
                     min_windows_per_class=probe.min_windows_per_class, seed=seed, scorers=scorers)
+
+
+def checked_feature_set(probe: StudyProbe, columns: Callable[[str], tuple[list[str], str]]) -> tuple[str, str]:
+    """The feature set the sanity checks run on, and why it is not `probe.checked.feature_set` ("" when it is).
+
+    When the data or the configured modalities cannot give the configured one (the default needs waveform metadata),
+    the checks run on the first configured feature set that can be built instead of not running at all; the log and
+    metrics.json say which. `columns` is the feature table's (seisbind/probe/study/table.py).
+    """
+    configured = probe.checked.feature_set
+    built_columns, why = columns(configured)
+    if built_columns:
+        return configured, ""
+    instead = next((name for name in probe.feature_sets if columns(name)[0]), None)
+    if instead is None:
+        return configured, ""
+    note = f"probe.checked.feature_set={configured} cannot be built ({why}): the checks run on {instead}"
+    log.warning("sanity checks: %s", note)
+    return instead, note
 
 
 def built(nodes: dict[str, Any], key: str) -> list[Any]:

@@ -37,14 +37,19 @@ class FeatureTable:
         return family_of(column, self.families)
 
     def columns(self, name: str) -> tuple[list[str], str]:
-        """Columns of feature set `name`, or ([], why) when a family it needs is absent or nothing matches."""
+        """Columns of feature set `name`, or ([], why) when a family it needs is absent or one of its names or
+        patterns matches no column (a family no configured modality gives): evaluated without them, the set would
+        be a smaller one under its name."""
         patterns = list(self.feature_sets[name])
-        columns = features.resolve_feature_set(patterns, self.features.columns)
         wanted = {self.family_of(p) for p in patterns}
         absent = [reason for family, reason in self.absent.items() if family in wanted]
         if absent:
             return [], "; ".join(absent)
-        return columns, "" if columns else f"no features.csv column matches {patterns}"
+        unmatched = [p for p in patterns if not features.resolve_feature_set([p], self.features.columns)]
+        if unmatched:
+            return [], (f"no feature family of the study makes {unmatched} (their modality is not configured, or "
+                        f"the checkpoint has no such encoder)")
+        return features.resolve_feature_set(patterns, self.features.columns), ""
 
     def usable(self, rows: np.ndarray, columns: list[str]) -> np.ndarray:
         """Of `rows` (positions), those where every family of `columns` is defined (features.usable_windows)."""

@@ -31,6 +31,10 @@ def wikelski_rows(w: Wikelski, data: StudyData, windows: pd.DataFrame, horizons:
     """(rows "animal / wikelski2020" per horizon, their scores for the figures, the detector's summary)."""
     if not w.enabled:
         return [], {}, None
+    if w.source is None:
+        skipped.add(NAME, "probe.wikelski.source is null: the study's modalities include no animal data (Movebank "
+                          "files); add the animal modality or set probe.wikelski.source")
+        return [], {}, None
     source = TableSource.of(w.source, "probe.wikelski.source")
     if data.metadata is None or not source.paths(data.root):
         skipped.add(NAME, data.metadata_missing or f"no Movebank file ({source.describe(data.root)})")
