@@ -56,7 +56,13 @@ demo: $(STAMP) $(DATA)/truth.json
 	$(PY) probe.py ckpt=$$(sed -n 's/^checkpoint: //p' $(RUN)/train.log | tail -n 1) data.root=$(DATA) \
 		out=$(RUN)/probe
 
-test: $(STAMP)
+# Real catalogs for the tests, inside locked wheels that are downloaded (hash-checked), never installed.
+WHEELS := .cache/wheels/.downloaded
+$(WHEELS): tests/data/wheels.lock | $(STAMP)
+	$(PY) -m pip download --quiet --no-deps --require-hashes -r tests/data/wheels.lock -d .cache/wheels
+	touch $(WHEELS)
+
+test: $(STAMP) $(WHEELS)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

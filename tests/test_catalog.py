@@ -21,6 +21,8 @@ from seisbind.probe.windows import select_targets
 from seisbind.seismicity.declustering import gardner_knopoff_mainshocks
 from seisbind.seismicity.magnitudes import b_value_aki_utsu, mc_max_curvature, moment_Nm
 from seisbind.seismicity.window_features import FEATURE_COLUMNS, window_catalog_features
+from tests.helpers.real_catalogs import RIDGECREST as RIDGECREST_FILE
+from tests.helpers.real_catalogs import SED_2023, extracted
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -237,34 +239,31 @@ def test_plain_csv_with_aliases(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ real catalogs
-DATA = Path(__file__).resolve().parent / "data"
-
-
-def test_sed_catalog_flattened_from_quakeml_by_seismostats():
+def test_sed_catalog_flattened_from_quakeml_by_seismostats(tmp_path):
     """The Swiss Seismological Service's 2023 catalog as the seismostats 1.0.1 wheel ships it: a plain 'depth' in
     metres (QuakeML's origin depth, marked by the evaluationmode column) ends in km; quarry blasts, landslides,
     sonic booms and explosions are dropped and counted."""
-    cat = read_catalog(DATA / "seismostats_catalog_sed_2023.csv")
+    cat = read_catalog(extracted(SED_2023, tmp_path))
     assert len(cat) == 1924 - 375 - 22 - 3 - 2
     assert cat.attrs["dropped_event_types"] == {"quarry blast": 375, "landslide": 22, "sonic boom": 3,
                                                 "explosion": 2}
     first = cat.iloc[0]  # the file's last line, 2023-01-01 09:52:48.788729, depth 6518.554688 m
-    assert first["event_id"] == "seismostats_catalog_sed_2023:1925"
+    assert first["event_id"] == "catalog_sed:1925"
     assert first["time"] == pd.Timestamp("2023-01-01T09:52:48.788729Z")
     assert first["depth_km"] == pytest.approx(6.518554688)
     assert cat["depth_km"].between(-5, 40).all()  # Swiss crust, stations above sea level give negative depths
     assert cat["magnitude"].max() == pytest.approx(4.28, abs=0.01)
 
 
-def test_pycsep_sample_comcat_catalog():
+def test_pycsep_sample_comcat_catalog(tmp_path):
     """pyCSEP 0.8.0's observed catalog of the week after the 2019 Ridgecrest M7.1 (lon, lat, M, time_string,
     depth in km, catalog_id -1, event_id empty): every row read, each named by its line."""
-    cat = read_catalog(DATA / "pycsep_sample_comcat_catalog.csv")
+    cat = read_catalog(extracted(RIDGECREST_FILE, tmp_path))
     assert len(cat) == 829 and cat["event_id"].is_unique
     first = cat.iloc[0]
     assert (first["time"], first["latitude_deg"], first["longitude_deg"], first["magnitude"], first["depth_km"]) == (
         pd.Timestamp("2019-07-06T03:22:35.63Z"), 35.616665, -117.43017, 4.73, 9.35)
-    assert first["event_id"] == "pycsep_sample_comcat_catalog:2"
+    assert first["event_id"] == "sample_comcat_catalog:2"
     assert (cat["magnitude"] >= 2.5).all() and cat["depth_km"].max() < 40
 
 
