@@ -170,8 +170,8 @@ def make_windows(
     if outside:
         log.info("dropped target windows reaching outside the period/catalog span: %s", dict(outside))
     rows = [r for r, ok in zip(rows, inside) if ok]
-    quiet = [r["window_type"] != "pre" or not _any_between(loud_ns, r["start_time"] - _hours_ns(quiet_hours),
-                                                           r["end_time"]) for r in rows]
+    quiet = [r["window_type"] != "pre" or not any_between(loud_ns, r["start_time"] - _hours_ns(quiet_hours),
+                                                          r["end_time"]) for r in rows]
     n_dropped = sum(not ok for ok in quiet)
     if n_dropped:
         log.info("dropped %d pre-event windows with another M >= %g event within %g h before or inside them",
@@ -256,9 +256,10 @@ def _hours_ns(hours: float) -> int:
     return int(round(hours * _S_PER_HOUR * _NS_PER_S))
 
 
-def _any_between(sorted_ns: np.ndarray, lo: int, hi: int) -> bool:
-    """Whether a sorted array holds a value in [lo, hi)."""
-    return bool(np.searchsorted(sorted_ns, lo, side="left") < np.searchsorted(sorted_ns, hi, side="left"))
+def any_between(sorted_ns: np.ndarray, lo_ns, hi_ns) -> np.ndarray:
+    """For each [lo, hi) (int ns, scalars or arrays), whether the sorted array holds a value in it: the quiet rule's
+    test, for pre-event windows here and for the other-period copies (seisbind/probe/study/design.py)."""
+    return np.searchsorted(sorted_ns, lo_ns, side="left") < np.searchsorted(sorted_ns, hi_ns, side="left")
 
 
 Intervals = tuple[np.ndarray, np.ndarray]

@@ -18,7 +18,7 @@ from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
 from seisbind.probe.study.config import MAIN_TYPES, study_period, window_rules
-from seisbind.probe.windows import make_windows
+from seisbind.probe.windows import any_between, make_windows
 from seisbind.protocols import StudyData
 from seisbind.seismicity.magnitudes import mc_max_curvature
 from seisbind.times import to_utc_ns
@@ -144,8 +144,7 @@ def with_other_period(windows: pd.DataFrame, data: StudyData, probe: StudyProbe)
     loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= probe.quiet_min_magnitude, "time"]),
                          to_utc_ns(windows.loc[windows["window_type"] == "pre", "target_time"])])
     quiet_ns = int(probe.quiet_hours * 3.6e12)
-    near = np.searchsorted(loud, start_ns - quiet_ns, side="left") < np.searchsorted(loud, end_ns + quiet_ns,
-                                                                                       side="right")
+    near = any_between(loud, start_ns - quiet_ns, end_ns + quiet_ns + 1)  # within quiet_hours on either side
     info = {"shift_days": shift / pd.Timedelta(days=1), "n_copied": int(len(other)),
             "n_outside_data_span": int((~inside).sum()), "n_near_large_events": int((inside & near).sum()),
             "n_kept": int((inside & ~near).sum())}
