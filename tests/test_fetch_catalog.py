@@ -17,17 +17,30 @@ ROOT = Path(__file__).resolve().parents[1]
 RESPONSE = (ROOT / "tests" / "data" / "fdsn_event_text_norcia.txt").read_bytes()
 
 
+def newest_of(body: bytes) -> bytes:
+    """What fdsnws-event answers to orderby=time&limit=1: the header and the newest (last) event."""
+    lines = body.splitlines(keepends=True)
+    return lines[0] + lines[-1]
+
+
 class Service(http.server.BaseHTTPRequestHandler):
-    """fdsnws-event on 127.0.0.1: the recorded answer for /fdsnws/event/1/query, HTTP 204 when told to."""
+    """fdsnws-event on 127.0.0.1: the recorded answer for /fdsnws/event/1/query (its newest event for
+    orderby=time&limit=1), HTTP 204 when told to; `content_length` announces that many bytes (None: none, the
+    answer ends when the connection closes)."""
 
     requests: list[str] = []
     answer: tuple[int, bytes] = (200, RESPONSE)
+    content_length: int | None = None
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         Service.requests.append(self.path)
         status, body = Service.answer if self.path.startswith("/fdsnws/event/1/query?") else (404, b"")
+        if "limit=1" in self.path:
+            status, body = 200, newest_of(RESPONSE)
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
+        if Service.content_length is not None and "limit=1" not in self.path:
+            self.send_header("Content-Length", str(Service.content_length))
         self.end_headers()
         self.wfile.write(body)
 
@@ -40,7 +53,7 @@ def service() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Service)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    Service.requests, Service.answer = [], (200, RESPONSE)
+    Service.requests, Service.answer, Service.content_length = [], (200, RESPONSE), None
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
@@ -82,3 +95,23 @@ def test_error_names_the_url(tmp_path, service) -> None:
     Service.answer = (204, b"")
     with pytest.raises(SeisbindInputError, match=r"127\.0\.0\.1.*fdsnws/event/1/query.*no event"):
         fetch["fetch"](fetch["Options"](out=str(tmp_path / "c.txt"), base_url=service))
+
+
+def test_a_cut_answer_is_refused_and_leaves_no_file(tmp_path, service, fetch_main, capsys) -> None:
+    """Cut at a line boundary of a close-delimited answer (HTTP cannot tell): the newest-event query shows it.
+    Cut mid-stream before its Content-Length: one line, no traceback."""
+    out = tmp_path / "catalog.txt"
+    lines = RESPONSE.splitlines(keepends=True)
+    Service.answer = (200, b"".join(lines[: len(lines) // 2]))
+    with pytest.raises(SystemExit) as stopped:
+        fetch_main([f"out={out}", f"base_url={service}"])
+    assert stopped.value.code == 2
+    assert "the answer was cut; fetch again" in capsys.readouterr().err
+    newest = urllib.parse.parse_qs(urllib.parse.urlsplit(Service.requests[-1]).query)
+    assert newest["orderby"] == ["time"] and newest["limit"] == ["1"] and newest["minlatitude"] == ["42.5"]
+    Service.answer, Service.content_length = (200, RESPONSE[: len(RESPONSE) // 2]), len(RESPONSE)
+    with pytest.raises(SystemExit) as stopped:
+        fetch_main([f"out={out}", f"base_url={service}"])
+    error = capsys.readouterr().err
+    assert stopped.value.code == 2 and "answer was cut after" in error and "Traceback" not in error
+    assert list(tmp_path.iterdir()) == []
