@@ -1,10 +1,12 @@
 """python probe.py [ckpt=PATH] data.root=DIR out=DIR2          (pre-event vs background study)
 python probe.py probe=stations data.waveforms='DIR/*' data.stations=FILE event.time=ISO ... out=DIR2"""
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
-from seisbind.cli import report_user_errors
+from seisbind.cli import check_overrides, report_user_errors
 from seisbind.probe import run
 
 
@@ -15,4 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_overrides(Path(__file__).resolve().parent / "configs", "probe")
     main()

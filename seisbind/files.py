@@ -80,3 +80,39 @@ def save_figure(fig: Any, path: str | os.PathLike, **kwargs: Any) -> None:
     """A matplotlib figure saved atomically (the temporary name keeps the suffix that picks the format)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, **kwargs)
+
+
+LOCK_NAME = ".seisbind.lock"
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, key: str) -> Iterator[Path]:
+    """Hold an exclusive lock on an output folder (created if needed) while a run writes into it, so a second run
+    with the same folder stops with one line instead of silently replacing the first run's files one by one.
+
+    An advisory `flock` on `LOCK_NAME` inside the folder, released by the kernel when the process ends however it
+    ends (no stale lock after a crash); the file holds the holder's pid for the message. `key` is the config key
+    that named the folder.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as error:
+        raise SeisbindOutputError(f"{key}={folder}: cannot be written ({error.strerror or error}); choose another "
+                                  "folder") from error
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise SeisbindOutputError(f"{key}={folder} is in use by another run (pid {holder}); wait for it or "
+                                      f"choose another {key}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield folder

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from seisbind.files import folder_lock
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,9 +60,21 @@ def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], 
     assert_user_error(run(script, *args, cwd=tmp_path), *needles)
 
 
-def test_a_key_the_config_lacks_is_still_refused_by_hydra(tmp_path: Path) -> None:
+def test_a_key_the_config_lacks_is_one_line(tmp_path: Path) -> None:
     done = run("probe.py", "data.root=NOWHERE", "probe.n_permutation=5", cwd=tmp_path)
-    assert done.returncode != 0 and "probe.n_permutation" in done.stderr and "Traceback" not in done.stderr
+    assert_user_error(done, "unknown config key 'probe.n_permutation'")
+
+
+def test_a_second_probe_run_on_the_same_out_is_one_line_and_leaves_the_first_alone(tmp_path: Path) -> None:
+    """While one run holds out= (seisbind.files.folder_lock), another with the same out= stops before writing."""
+    out = tmp_path / "out"
+    with folder_lock(out, "out"):
+        (out / "metrics.json").write_text("the first run's")
+        done = run("probe.py", "data.root=NOWHERE", f"out={out}", cwd=tmp_path)
+        assert_user_error(done, f"out={out} is in use by another run (pid {os.getpid()})")
+        assert (out / "metrics.json").read_text() == "the first run's"
+    done = run("probe.py", "data.root=NOWHERE", f"out={out}", cwd=tmp_path)
+    assert done.returncode == 2 and "in use" not in done.stderr   # released: the run goes on to the data
 
 
 def test_corrupt_probe_checkpoint_is_one_line(tmp_path: Path, synthetic_root: Path) -> None:
