@@ -4,8 +4,12 @@ the block-aware sampler keeps reads within few blocks."""
 from __future__ import annotations
 
 import runpy
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -115,3 +119,36 @@ def test_datamodule_trains_on_a_converted_root_with_the_block_sampler(tmp_path: 
     assert isinstance(loader.sampler, BlockShuffleSampler)
     batch = next(iter(loader))
     assert batch["spectrum"]["x"].shape == (8, 3, 12000) and batch["spectrum"]["present"].all()
+
+
+def test_traces_with_nan_samples_are_skipped_and_counted_not_cast(tmp_path: Path, synthetic_root: Path) -> None:
+    """Two traces of an int32 file stored as float with NaN samples: skipped with their reason, never written as
+    -2147483648 into an int32 block; every other trace is copied exactly."""
+    src = tmp_path / "src"
+    shutil.copytree(synthetic_root, src)
+    files = find_instance_files(src)
+    with h5py.File(files.events_hdf5, "r+") as f:
+        names = sorted(f["data"])[:2]
+        for name in names:
+            samples = f["data"][name][()].astype(np.float32)
+            samples[1, 100:110] = np.nan
+            del f["data"][name]
+            f["data"][name] = samples
+    result = convert_instance(src, tmp_path / "out", block_size=64, progress_bar=False)
+    assert result.n_skipped == 2
+    skipped = pd.read_csv(tmp_path / "out" / "skipped.csv")
+    assert sorted(skipped["trace_name"]) == names and set(skipped["reason"]) == {"10 NaN or Inf samples"}
+    converted = read_seisbench_metadata(tmp_path / "out")
+    assert not set(names) & set(converted["trace_name_original"])
+    reader, source = SeisBenchWaveforms(tmp_path / "out"), InstanceWaveforms(files.events_hdf5)
+    for name, original in zip(converted["trace_name"], converted["trace_name_original"]):
+        np.testing.assert_array_equal(reader.read(name), source.read(original))
+
+
+def test_an_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path, synthetic_root: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "convert.py"), f"src={synthetic_root}",
+                           f"out={tmp_path / 'a-file' / 'out'}"], capture_output=True, text=True)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert len(errors) == 1 and "a-file/out: cannot be written" in errors[0]

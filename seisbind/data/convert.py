@@ -19,6 +19,7 @@ The final names appear only when the whole folder is done.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.data.instance import find_instance_files
-from seisbind.errors import SeisbindInputError
+from seisbind.errors import SeisbindInputError, SeisbindOutputError
 from seisbind.files import write_json
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,36 @@ def _progress(out: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def convert_instance(src: str | os.PathLike, out: str | os.PathLike, *, block_size: int = 1024,
-                     compression: str | None = None, kind: str = "events", sampling_rate_hz: float = 100.0,
-                     on_block: Callable[[int, int], None] | None = None, progress_bar: bool = True) -> ConvertResult:
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
+"""What an output that cannot be written raises: full disk or quota, file too large, read-only or forbidden."""
+
+
+def convert_instance(src: str | os.PathLike, out: str | os.PathLike, **options) -> ConvertResult:
+    """`convert` (see there), with an output that cannot be written (a folder that cannot be made, a read-only or
+    full one where Python writes) reported as one SeisbindOutputError naming `out`; what was recorded before it
+    stays, and the same command resumes. HDF5's own writes fail otherwise: h5py raises RuntimeError on a full
+    disk and cannot close the file after it."""
+    try:
+        return convert(src, out, **options)
+    except SeisbindOutputError:
+        raise
+    except OSError as error:
+        text = str(error)
+        if error.errno not in _OUTPUT_ERRNOS and not any(os.strerror(code) in text for code in _OUTPUT_ERRNOS):
+            raise
+        raise SeisbindOutputError(f"out={out}: cannot be written ({error.strerror or text.splitlines()[0]}); free "
+                                  "disk space or choose a writable folder, then rerun the same command to go on "
+                                  "from the last recorded block") from None
+
+
+def convert(src: str | os.PathLike, out: str | os.PathLike, *, block_size: int = 1024,
+            compression: str | None = None, kind: str = "events", sampling_rate_hz: float = 100.0,
+            on_block: Callable[[int, int], None] | None = None, progress_bar: bool = True) -> ConvertResult:
     """Convert the INSTANCE events (or noise, `kind="noise"`) pair of `src` into the SeisBench folder `out`.
 
     `on_block(blocks_done, traces_done)` is called after each block is safely recorded (the progress bar uses it
-    too; tests use it to interrupt a run). A metadata row whose trace is missing from the HDF5 file is skipped,
-    counted, logged and listed in `out/skipped.csv`."""
+    too; tests use it to interrupt a run). A metadata row whose trace is missing from the HDF5 file or holds NaN or
+    Inf samples is skipped, counted, logged and listed with its reason in `out/skipped.csv`."""
     if block_size < 1:
         raise SeisbindInputError(f"block_size={block_size}: must be >= 1")
     if compression not in COMPRESSIONS:
@@ -123,27 +146,18 @@ def convert_instance(src: str | os.PathLike, out: str | os.PathLike, *, block_si
             if "trace_name" not in frame.columns:
                 raise SeisbindInputError(f"{csv_path}: no trace_name column")
             names = frame["trace_name"].tolist()
-            found = [name for name in names if name in source["data"]]
-            missing = sorted(set(names) - set(found))
-            if missing:
-                log.warning("%s: %d metadata rows without a trace in %s are skipped (e.g. %s)", csv_path,
-                            len(missing), hdf5_path, missing[:3])
-                state["skipped"] += missing
-            frame = frame[frame["trace_name"].isin(found)]
+            traces, skipped = _block_traces(source["data"], names, hdf5_path)
+            if skipped:
+                log.warning("%s: %d metadata rows of this block are skipped (e.g. %s)", csv_path, len(skipped),
+                            skipped[:3])
+                state["skipped"] += skipped
+            frame = frame[frame["trace_name"].isin(traces)]
             if len(frame):
                 block = f"bucket{state['blocks_done']}"
-                first = source["data"][found[0]]
-                shape = (len(found), *first.shape)
-                dataset = group.create_dataset(block, shape=shape, dtype=first.dtype, chunks=(1, *first.shape),
-                                               compression=compression)
-                for j, name in enumerate(found):
-                    trace = source["data"][name]
-                    if trace.shape != first.shape:
-                        raise SeisbindInputError(f"{hdf5_path}: trace {name!r} has shape {trace.shape}, the block "
-                                                 f"{block} holds {first.shape}")
-                    dataset[j] = trace[()]
+                stack = np.stack(list(traces.values()))
+                group.create_dataset(block, data=stack, chunks=(1, *stack.shape[1:]), compression=compression)
                 target.flush()
-                n_samples = first.shape[-1]
+                n_samples = stack.shape[-1]
                 frame = frame.assign(trace_name_original=frame["trace_name"],
                                      trace_name=[f"{block}${j},:3,:{n_samples}" for j in range(len(frame))],
                                      trace_sampling_rate_hz=f"{sampling_rate_hz:g}")
@@ -168,8 +182,7 @@ def convert_instance(src: str | os.PathLike, out: str | os.PathLike, *, block_si
     if bar is not None:
         bar.close()
     if state["skipped"]:
-        pd.DataFrame({"trace_name": state["skipped"], "reason": "no dataset in the HDF5 file"}).to_csv(
-            out / "skipped.csv", index=False)
+        pd.DataFrame(state["skipped"], columns=["trace_name", "reason"]).to_csv(out / "skipped.csv", index=False)
     if state["traces_done"] == 0:
         raise SeisbindInputError(f"{csv_path}: no row has its trace in {hdf5_path}")
     os.replace(waveforms_path, out / "waveforms.hdf5")
@@ -178,6 +191,28 @@ def convert_instance(src: str | os.PathLike, out: str | os.PathLike, *, block_si
     log.info("%s -> %s: %d traces in %d blocks, %d skipped", csv_path, out, state["traces_done"],
              state["blocks_done"], len(state["skipped"]))
     return ConvertResult(out, state["traces_done"], state["blocks_done"], len(state["skipped"]))
+
+
+def _block_traces(data: h5py.Group, names: list[str], hdf5_path: Path) -> tuple[dict[str, np.ndarray], list]:
+    """The traces of one block ({name: samples}, in order) and the [name, reason] of the rows skipped: no dataset,
+    or NaN/Inf samples (an integer block would store them as arbitrary numbers). The block keeps the stored dtype,
+    widened (numpy's result type) when its traces differ, so no value is cast into a narrower one."""
+    traces, skipped = {}, []
+    for name in names:
+        if name not in data:
+            skipped.append([name, "no dataset in the HDF5 file"])
+            continue
+        samples = data[name][()]
+        if samples.dtype.kind == "f" and not np.isfinite(samples).all():
+            skipped.append([name, f"{int(np.sum(~np.isfinite(samples)))} NaN or Inf samples"])
+            continue
+        traces[name] = samples
+    shapes = {samples.shape for samples in traces.values()}
+    if len(shapes) > 1:
+        raise SeisbindInputError(f"{hdf5_path}: the traces of one block have shapes {sorted(shapes)}; convert them "
+                                 "with a block_size that keeps one shape per block, or fix the file")
+    dtype = np.result_type(*traces.values()) if traces else None
+    return {name: samples.astype(dtype, copy=False) for name, samples in traces.items()}, skipped
 
 
 def block_of(trace_names: pd.Series) -> np.ndarray | None:
