@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seisbind.data.catalog_repeats import read_once
 from seisbind.errors import SeisbindInputError
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def describe_events(events: pd.DataFrame, n: int = 5) -> str:
 def read_catalogs(paths: Sequence[str | Path]) -> pd.DataFrame:
     """The events of one or more catalog files (each read by `read_catalog`), sorted by time; the reader a
     catalog source names (seisbind/data/tables.py). An event listed by two files is read once, as within one
-    file (see `read_once`)."""
+    file (seisbind.data.catalog_repeats.read_once)."""
     frames = [read_catalog(path) for path in paths]
     if len(frames) == 1:
         return frames[0]
@@ -116,60 +117,6 @@ def read_catalogs(paths: Sequence[str | Path]) -> pd.DataFrame:
     events.attrs = {"source": ", ".join(str(p) for p in paths),
                     "n_without_magnitude": int(events["magnitude"].isna().sum())}
     return events
-
-
-def read_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
-    """The events with each listed once; `files` names each row's file, for the messages.
-
-    A record repeated under its event_id, or under another id at the same time (to the ms), place (to 1e-4
-    degree, ~10 m, the precision of FDSN text) and magnitude (to 0.01), is the same event listed twice (two
-    downloads concatenated, overlapping files, rows without ids): the first is kept and the repeats are counted in
-    a warning, since each would add its own pre-event windows. One event_id with two different records (time,
-    place, depth or magnitude) cannot be resolved by guessing which is right: refused, naming both.
-    """
-    keys = pd.DataFrame({
-        "event_id": events["event_id"].to_numpy(),
-        "time": events["time"].dt.round("ms").to_numpy(),
-        "latitude_deg": events["latitude_deg"].round(4).to_numpy(),
-        "longitude_deg": events["longitude_deg"].round(4).to_numpy(),
-        "magnitude": events["magnitude"].round(2).to_numpy(),
-        "depth_km": events["depth_km"].round(2).to_numpy(),
-    })
-    versions = keys[~keys.duplicated()]
-    conflicting = versions["event_id"].duplicated(keep=False).to_numpy()
-    if conflicting.any():
-        _refuse_conflict(events, files, versions.index[conflicting])
-    event = keys.groupby(["time", "latitude_deg", "longitude_deg", "magnitude"], dropna=False, sort=False).ngroup()
-    repeated = event.duplicated().to_numpy()
-    if repeated.any():
-        ids = events["event_id"].to_numpy()
-        first_id = pd.Series(ids).groupby(event.to_numpy()).transform("first").to_numpy()
-        named = [ids[k] if ids[k] == first_id[k] else f"{ids[k]} (= {first_id[k]})" for k in np.flatnonzero(repeated)]
-        involved = event.isin(event[repeated]).to_numpy()
-        log.warning("%s: %d repeated records read once (same event_id, or same time to the ms, place and "
-                    "magnitude): %s%s", " and ".join(dict.fromkeys(files[involved])), len(named),
-                    ", ".join(named[:5]), ", ..." if len(named) > 5 else "")
-    return events[~repeated]
-
-
-def _refuse_conflict(events: pd.DataFrame, files: np.ndarray, rows: pd.Index) -> None:
-    """One line naming the first event_id listed with two different records, both records and their files."""
-    event_id = events["event_id"].iloc[rows[0]]
-    pair = [r for r in rows if events["event_id"].iloc[r] == event_id][:2]
-    n_ids = len(set(events["event_id"].iloc[rows]))
-
-    def version(r: int) -> str:
-        e = events.iloc[r]
-        where = f" ({files[r]})" if files[pair[0]] != files[pair[1]] else ""
-        return (f"{pd.Timestamp(e['time']).isoformat()} {e['latitude_deg']:.4f}N {e['longitude_deg']:.4f}E "
-                f"{e['depth_km']:g} km M{e['magnitude']:g}{where}")
-
-    raise SeisbindInputError(
-        f"{' and '.join(dict.fromkeys(files[pair]))}: event {event_id!r} is listed with different values: "
-        f"{version(pair[0])} vs {version(pair[1])}"
-        + (f"; {n_ids - 1} more event ids too" if n_ids > 1 else "")
-        + ": keep one record per event (the catalog was revised between downloads?)"
-    )
 
 
 def read_catalog(
@@ -202,7 +149,9 @@ def read_catalog(
     if suffix in (".txt", ".fdsn", ".text"):
         raw = _read_fdsn_text(path, on_bad)
     elif suffix in (".xml", ".quakeml", ".qml"):
-        raw = _read_quakeml(path, on_bad)
+        from seisbind.data.quakeml import read_quakeml  # here: quakeml.py builds on this module's columns
+
+        raw = read_quakeml(path, on_bad)
     elif suffix == ".csv":
         raw = _read_plain_csv(path, on_bad)
     else:
@@ -360,64 +309,6 @@ def _parse_fields(
     for column in ("magnitude_type", "event_type"):
         out[column] = table[column].astype(str).str.strip() if column in table else ""
     return out
-
-
-def _read_quakeml(path: Path, on_bad: str) -> pd.DataFrame:
-    """QuakeML through ObsPy: the preferred origin and magnitude (else the only one), resource id as event_id.
-
-    An event with several origins or magnitudes and no preferred one is refused with the whole file: which is the
-    catalog's solution cannot be told, and the first listed is often a preliminary location or another agency's
-    magnitude (taking it moved events out of the study and changed its targets).
-    """
-    from obspy import read_events
-
-    try:
-        events = read_events(str(path))
-    except Exception as err:  # ObsPy raises many types for unreadable XML; name the file whatever it was
-        raise SeisbindInputError(f"{path}: unreadable QuakeML: {err}") from err
-    rows, bad, unresolved = [], [], []
-    for number, event in enumerate(events, start=1):
-        origin = _preferred_or_only(event.preferred_origin(), event.origins)
-        magnitude = _preferred_or_only(event.preferred_magnitude(), event.magnitudes)
-        where = f"event {number} ({event.resource_id})"
-        lacking = [f"{len(options)} {kind} and no {field}"
-                   for chosen, options, kind, field in ((origin, event.origins, "origins", "preferredOriginID"),
-                                                        (magnitude, event.magnitudes, "magnitudes",
-                                                         "preferredMagnitudeID"))
-                   if chosen is None and len(options) > 1]
-        if lacking:
-            unresolved.append(f"{where} with {' and '.join(lacking)}")
-            continue
-        if origin is None or origin.time is None or origin.latitude is None or origin.longitude is None:
-            bad.append((where, "no origin", "needs time, latitude and longitude"))
-            continue
-        rows.append(
-            {
-                "event_id": str(event.resource_id),
-                "time": pd.Timestamp(origin.time.datetime, tz="UTC"),
-                "latitude_deg": float(origin.latitude),
-                "longitude_deg": float(origin.longitude),
-                "depth_km": float(origin.depth) / 1000.0 if origin.depth is not None else np.nan,
-                "magnitude": float(magnitude.mag) if magnitude is not None and magnitude.mag is not None else np.nan,
-                "magnitude_type": (magnitude.magnitude_type or "") if magnitude is not None else "",
-                "event_type": str(event.event_type) if event.event_type else "",
-            }
-        )
-    if unresolved:
-        raise SeisbindInputError(
-            f"{path}: {len(unresolved)} events have several origins or magnitudes and no preferred one, the first "
-            f"{unresolved[0]}: fetch the catalog with its preferred solutions (preferredOriginID and "
-            f"preferredMagnitudeID set) or keep one origin and one magnitude per event"
-        )
-    apply_bad_row_policy(path, bad, on_bad)
-    return pd.DataFrame(rows, columns=CATALOG_COLUMNS)
-
-
-def _preferred_or_only(preferred, options: list):
-    """The event's preferred origin or magnitude, else its only one; None when it has none or several."""
-    if preferred is not None:
-        return preferred
-    return options[0] if len(options) == 1 else None
 
 
 def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) -> pd.DataFrame:
