@@ -2,8 +2,9 @@
 
 python scripts/convert.py src=INSTANCE_DIR out=DIR [block_size=1024] [compression=null|gzip|lzf] [kind=events|noise]
 
-Streaming (one block in memory), resumable (rerun the same command after an interrupt), with a progress bar;
-the result is a data root for `train.py`/`probe.py` (data.root=DIR) and a `seisbench.data.WaveformDataset`.
+Streaming (one block in memory), resumable (rerun the same command after an interrupt, `kill -9` included), with a
+progress bar; the result is a data root for `train.py`/`probe.py` (data.root=DIR) and a
+`seisbench.data.WaveformDataset`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     opts: Options = cli_options(Options, argv)
     result = convert_instance(opts.src, opts.out, block_size=opts.block_size, compression=opts.compression,
                               kind=opts.kind, sampling_rate_hz=opts.sampling_rate_hz)
-    print(f"{result.n_traces} traces in {result.n_blocks} blocks ({result.n_skipped} skipped) -> {result.out}")
+    reasons = f", with their reasons in {result.out / 'skipped.csv'}" if result.n_skipped else ""
+    print(f"{result.n_traces} traces in {result.n_blocks} blocks ({result.n_skipped} skipped{reasons}) -> {result.out}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -116,3 +116,70 @@ def folder_lock(folder: str | os.PathLike, key: str) -> Iterator[Path]:
         handle.write(str(os.getpid()))
         handle.flush()
         yield folder
+
+
+class _KeepWriteError:
+    """A binary file for h5py's file-object driver that keeps the first OSError of a write instead of raising it.
+
+    HDF5 cannot recover from a failed write (h5py 3.16 with HDF5 2.0 raise at close, then crash when the file's id
+    is freed at exit), so after a failure the writes are dropped, HDF5 closes the file cleanly, and `atomic_hdf5`
+    raises the kept error then."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.error = raw, None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        try:
+            while self.error is None and len(view):
+                view = view[self.raw.write(view):]
+        except OSError as error:
+            self.error = error
+        return size
+
+    def truncate(self, size: int | None = None) -> int:
+        try:
+            return self.raw.truncate(size) if self.error is None else 0
+        except OSError as error:
+            self.error = error
+            return 0
+
+    def read(self, size: int = -1) -> bytes:
+        return self.raw.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        return self.raw.readinto(buffer)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def flush(self) -> None:
+        """Nothing to do: the file is unbuffered."""
+
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@contextmanager
+def atomic_hdf5(path: str | os.PathLike) -> Iterator[tuple[Any, Callable[[], bool]]]:
+    """(h5py.File in mode "w", failed) for an HDF5 file written under a temporary name and renamed onto `path` when
+    complete and synced, like `atomic_path`. A write that fails (disk full, file too large) is a
+    `SeisbindOutputError` naming `path`, raised once HDF5 has closed the file, never an HDF5 crash; `failed()` says
+    whether a write has failed already, so a long writer can stop early."""
+    import h5py
+
+    with atomic_path(path) as tmp, open(tmp, "w+b", buffering=0) as raw:
+        kept = _KeepWriteError(raw)
+        try:
+            with h5py.File(kept, "w") as h5:
+                yield h5, kept.failed
+        except (OSError, RuntimeError):
+            if not kept.failed():
+                raise
+        if kept.error is not None:
+            raise kept.error
+        os.fsync(raw.fileno())

@@ -3,8 +3,11 @@ the block-aware sampler keeps reads within few blocks."""
 
 from __future__ import annotations
 
+import os
+import resource
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +72,7 @@ def test_an_interrupted_conversion_resumes_to_the_same_result(tmp_path: Path, sy
     resumed = tmp_path / "resumed"
     with pytest.raises(Interrupt):
         convert_instance(synthetic_root, resumed, block_size=10, on_block=stop_after_three, progress_bar=False)
-    assert not (resumed / "metadata.csv").exists() and (resumed / ".convert_progress.json").is_file()
+    assert not (resumed / "metadata.csv").exists() and (resumed / ".convert" / "progress.json").is_file()
     calls = []
     convert_instance(synthetic_root, resumed, block_size=10, progress_bar=False,
                      on_block=lambda blocks, traces: calls.append(blocks))
@@ -121,7 +124,8 @@ def test_datamodule_trains_on_a_converted_root_with_the_block_sampler(tmp_path: 
     assert batch["spectrum"]["x"].shape == (8, 3, 12000) and batch["spectrum"]["present"].all()
 
 
-def test_traces_with_nan_samples_are_skipped_and_counted_not_cast(tmp_path: Path, synthetic_root: Path) -> None:
+def test_traces_with_nan_samples_are_skipped_and_counted_not_cast(tmp_path: Path, synthetic_root: Path,
+                                                                   capsys) -> None:
     """Two traces of an int32 file stored as float with NaN samples: skipped with their reason, never written as
     -2147483648 into an int32 block; every other trace is copied exactly."""
     src = tmp_path / "src"
@@ -134,8 +138,9 @@ def test_traces_with_nan_samples_are_skipped_and_counted_not_cast(tmp_path: Path
             samples[1, 100:110] = np.nan
             del f["data"][name]
             f["data"][name] = samples
-    result = convert_instance(src, tmp_path / "out", block_size=64, progress_bar=False)
-    assert result.n_skipped == 2
+    main = runpy.run_path(str(ROOT / "scripts" / "convert.py"))["main"]
+    main([f"src={src}", f"out={tmp_path / 'out'}", "block_size=64"])
+    assert f"(2 skipped, with their reasons in {tmp_path / 'out' / 'skipped.csv'})" in capsys.readouterr().out
     skipped = pd.read_csv(tmp_path / "out" / "skipped.csv")
     assert sorted(skipped["trace_name"]) == names and set(skipped["reason"]) == {"10 NaN or Inf samples"}
     converted = read_seisbench_metadata(tmp_path / "out")
@@ -152,3 +157,73 @@ def test_an_out_that_cannot_be_a_folder_is_one_line(tmp_path: Path, synthetic_ro
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert len(errors) == 1 and "a-file/out: cannot be written" in errors[0]
+
+
+def convert_script(src: Path, out: Path, env: dict[str, str] | None = None,
+                   max_file_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """scripts/convert.py with block_size=10 in a process of its own, optionally with extra environment variables
+    or a limit on the size of the files it writes (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with EFBIG, as on a
+    full disk)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "convert.py"), f"src={src}", f"out={out}",
+                           "block_size=10"], capture_output=True, text=True, env=os.environ | (env or {}),
+                          preexec_fn=limit if max_file_bytes else None)
+
+
+def assert_same_copy(a: Path, b: Path) -> None:
+    """Same metadata table (byte for byte), same sample data under each trace name, same data_format."""
+    assert (a / "metadata.csv").read_bytes() == (b / "metadata.csv").read_bytes()
+    with h5py.File(a / "waveforms.hdf5", "r") as fa, h5py.File(b / "waveforms.hdf5", "r") as fb:
+        assert sorted(fa["data"]) == sorted(fb["data"])
+        for name in fa["data"]:
+            np.testing.assert_array_equal(fa["data"][name][()], fb["data"][name][()])
+            assert fa["data"][name].dtype == fb["data"][name].dtype
+        assert {k: fa["data_format"][k][()] for k in fa["data_format"]} == \
+            {k: fb["data_format"][k][()] for k in fb["data_format"]}
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+
+
+@pytest.fixture(scope="module")
+def straight_copy(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
+    out = tmp_path_factory.mktemp("straight") / "out"
+    convert_instance(synthetic_root, out, block_size=10, progress_bar=False)
+    return out
+
+
+@pytest.mark.parametrize("point", ["mid-block:2", "metadata:2", "between-blocks:2", "assemble:2", "finish:9"])
+def test_a_conversion_killed_at_any_point_resumes_to_the_same_copy(tmp_path: Path, synthetic_root: Path,
+                                                                   straight_copy: Path, point: str) -> None:
+    """SIGKILL (seisbind.data.convert.KILL_AT) while a block file is half written, after a block's metadata rows
+    are written but before they are recorded, between two recorded blocks, and while the blocks are copied into
+    waveforms.hdf5, and after the final renames: the same command then ends with the copy an uninterrupted run
+    makes."""
+    out = tmp_path / "out"
+    killed = convert_script(synthetic_root, out, env={"SEISBIND_CONVERT_KILL_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (out / "metadata.csv").exists() == point.startswith("finish")
+    done = convert_script(synthetic_root, out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "96 traces in 10 blocks (0 skipped)" in done.stdout
+    assert_same_copy(straight_copy, out)
+
+
+@pytest.mark.parametrize(("max_file_bytes", "failed"), [(200_000, "bucket0.hdf5"), (3_000_000, "waveforms.hdf5")])
+def test_a_full_disk_is_one_line_and_the_same_command_then_resumes(tmp_path: Path, synthetic_root: Path,
+                                                                   straight_copy: Path, max_file_bytes: int,
+                                                                   failed: str) -> None:
+    """A write that fails (EFBIG here, ENOSPC on a full disk) in the first block file or in the final
+    waveforms.hdf5 is one line naming the file, exit 2, no HDF5 crash; once there is room the same command goes on
+    to the same copy."""
+    out = tmp_path / "out"
+    done = convert_script(synthetic_root, out, max_file_bytes=max_file_bytes)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert len(errors) == 1 and f"{failed}: could not be written (File too large)" in errors[0], errors
+    assert not (out / "metadata.csv").exists()
+    done = convert_script(synthetic_root, out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert_same_copy(straight_copy, out)

@@ -12,9 +12,14 @@ The result is read by seisbind's SeisBench reader and by `seisbench.data.Wavefor
 over as written (every column, the cell text unchanged), with the original name in `trace_name_original`.
 Samples keep their stored dtype (counts stay integers), components stay E, N, Z (`component_order` "ENZ").
 
-Resumable: after each block the waveform file is flushed and `.convert_progress.json` records the blocks and
-metadata bytes written; a rerun with the same arguments truncates what a crash left half-written and goes on.
-The final names appear only when the whole folder is done.
+Resumable, also after `kill -9`: each block is written as its own HDF5 file under a temporary
+name in `out/.convert/` and renamed when complete; its metadata rows are appended to `out/.convert/metadata.csv`
+and synced; only then does `progress.json` (written atomically) record the block, the rows read and the metadata
+bytes. A rerun with the same arguments drops whatever the journal does not record (a half-written block file,
+metadata rows after the recorded bytes) and goes on; no HDF5 file open for writing is ever reopened, since HDF5
+cannot repair one that a kill interrupted. At the end the blocks are copied into one `waveforms.hdf5` (also under a
+temporary name, redone whole if interrupted), so the disk needs about twice the converted size until the block
+files are removed. The final names appear only when the whole folder is done, `metadata.csv` last.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ import errno
 import json
 import logging
 import os
-from collections.abc import Callable
+import shutil
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import h5py
 import numpy as np
@@ -33,14 +41,19 @@ import pandas as pd
 
 from seisbind.data.instance import find_instance_files
 from seisbind.errors import SeisbindInputError, SeisbindOutputError
-from seisbind.files import write_json
+from seisbind.files import atomic_hdf5, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
-PROGRESS = ".convert_progress.json"
-PARTIAL_METADATA = "metadata.partial.csv"
-PARTIAL_WAVEFORMS = "waveforms.partial.hdf5"
+WORK = ".convert"
+PROGRESS = "progress.json"
+METADATA = "metadata.csv"
 COMPRESSIONS = (None, "gzip", "lzf")
+KILL_AT = "SEISBIND_CONVERT_KILL_AT"
+"""Test hook: `<point>:<block>` makes the process SIGKILL itself at that point of that block (0-based), so the
+tests can check the resume after a kill at each place one can land: `mid-block` (its HDF5 file half written),
+`metadata` (its rows written, not yet recorded), `between-blocks` (recorded), `assemble` (that block copied into
+the final file), `finish` (the last block's point: after the final renames, the work folder not yet removed)."""
 
 
 @dataclass
@@ -62,9 +75,19 @@ class ConvertResult:
     n_skipped: int
 
 
-def _progress(out: Path) -> dict | None:
-    path = out / PROGRESS
+def _kill_point(point: str, block: int) -> None:
+    """See `KILL_AT`."""
+    if os.environ.get(KILL_AT) == f"{point}:{block}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _progress(work: Path) -> dict | None:
+    path = work / PROGRESS
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _result(out: Path, state: dict) -> ConvertResult:
+    return ConvertResult(out, state["traces_done"], state["blocks_done"], len(state["skipped"]))
 
 
 _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR}
@@ -73,20 +96,18 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EA
 
 def convert_instance(src: str | os.PathLike, out: str | os.PathLike, **options) -> ConvertResult:
     """`convert` (see there), with an output that cannot be written (a folder that cannot be made, a read-only or
-    full one where Python writes) reported as one SeisbindOutputError naming `out`; what was recorded before it
-    stays, and the same command resumes. HDF5's own writes fail otherwise: h5py raises RuntimeError on a full
-    disk and cannot close the file after it."""
+    full one) reported as one SeisbindOutputError naming `out` or the file; what was recorded before it stays, and
+    the same command resumes."""
     try:
         return convert(src, out, **options)
     except SeisbindOutputError:
         raise
     except OSError as error:
-        text = str(error)
-        if error.errno not in _OUTPUT_ERRNOS and not any(os.strerror(code) in text for code in _OUTPUT_ERRNOS):
+        if error.errno not in _OUTPUT_ERRNOS:
             raise
-        raise SeisbindOutputError(f"out={out}: cannot be written ({error.strerror or text.splitlines()[0]}); free "
-                                  "disk space or choose a writable folder, then rerun the same command to go on "
-                                  "from the last recorded block") from None
+        raise SeisbindOutputError(f"out={out}: cannot be written ({error.strerror or error}); free disk space or "
+                                  "choose a writable folder, then rerun the same command to go on from the last "
+                                  "recorded block") from None
 
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, *, block_size: int = 1024,
@@ -94,9 +115,9 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, block_size: int =
             on_block: Callable[[int, int], None] | None = None, progress_bar: bool = True) -> ConvertResult:
     """Convert the INSTANCE events (or noise, `kind="noise"`) pair of `src` into the SeisBench folder `out`.
 
-    `on_block(blocks_done, traces_done)` is called after each block is safely recorded (the progress bar uses it
-    too; tests use it to interrupt a run). A metadata row whose trace is missing from the HDF5 file or holds NaN or
-    Inf samples is skipped, counted, logged and listed with its reason in `out/skipped.csv`."""
+    `on_block(blocks_done, traces_done)` is called after each block is recorded (the progress bar uses it too;
+    tests use it to interrupt a run). A metadata row whose trace is missing from the HDF5 file or holds NaN or Inf
+    samples is skipped, counted, logged and listed with its reason in `out/skipped.csv`."""
     if block_size < 1:
         raise SeisbindInputError(f"block_size={block_size}: must be >= 1")
     if compression not in COMPRESSIONS:
@@ -107,90 +128,141 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, block_size: int =
     if csv_path is None:
         raise SeisbindInputError(f"src={src}: no INSTANCE {kind} files")
     out = Path(out)
-    if (out / "metadata.csv").is_file() and not (out / PROGRESS).is_file():
-        raise SeisbindInputError(f"out={out}: already holds a converted dataset (metadata.csv); choose another out=")
-    out.mkdir(parents=True, exist_ok=True)
-    settings = ConvertSettings(str(Path(csv_path).resolve()), str(Path(hdf5_path).resolve()), block_size,
-                               compression, sampling_rate_hz)
-    state = _progress(out)
-    if state is not None and state["settings"] != asdict(settings):
-        raise SeisbindInputError(f"out={out}: holds an unfinished conversion with other settings "
-                                 f"({state['settings']}); remove the folder or rerun with those settings")
-    state = state or {"settings": asdict(settings), "blocks_done": 0, "traces_done": 0, "rows_done": 0,
-                      "metadata_bytes": 0, "skipped": []}
-    metadata_path, waveforms_path = out / PARTIAL_METADATA, out / PARTIAL_WAVEFORMS
-    if state["blocks_done"] == 0:
-        metadata_path.unlink(missing_ok=True)
-        waveforms_path.unlink(missing_ok=True)
+    work = out / WORK
+    if (out / METADATA).is_file():
+        state = _progress(work)
+        if state is None:
+            raise SeisbindInputError(f"out={out}: already holds a converted dataset (metadata.csv); choose another "
+                                     "out=")
+        # Killed while removing its work folder after the last rename: the copy is complete.
+        _remove_work(work)
+        return _result(out, state)
+    settings = asdict(ConvertSettings(str(Path(csv_path).resolve()), str(Path(hdf5_path).resolve()), block_size,
+                                      compression, sampling_rate_hz))
+    state = _resume(work, settings)
 
-    bar = None
-    if progress_bar:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        bar = tqdm(desc=f"convert {Path(csv_path).name}", unit="trace", initial=state["rows_done"])
-    reader = pd.read_csv(csv_path, dtype=str, keep_default_na=False, chunksize=block_size, encoding="utf-8-sig")
-    with h5py.File(hdf5_path, "r") as source, h5py.File(waveforms_path, "a", libver="latest") as target, \
-            open(metadata_path, "a+b") as metadata:
-        # Drop what a crash left after the last recorded block.
+    # The bar is closed (its line ended) before an error is printed, so the error stays one line of its own.
+    with tqdm(desc=f"convert {Path(csv_path).name}", unit="trace", initial=state["rows_done"],
+              disable=not progress_bar) as bar, h5py.File(hdf5_path, "r") as source, \
+            open(work / METADATA, "a+b") as metadata:
         metadata.truncate(state["metadata_bytes"])
         metadata.seek(state["metadata_bytes"])
-        group = target.require_group("data")
-        stale = f"bucket{state['blocks_done']}"
-        if stale in group:
-            del group[stale]
-        rows_seen = 0
-        for frame in reader:
-            rows_seen += len(frame)
-            if rows_seen <= state["rows_done"]:
-                continue
-            if "trace_name" not in frame.columns:
-                raise SeisbindInputError(f"{csv_path}: no trace_name column")
-            names = frame["trace_name"].tolist()
-            traces, skipped = _block_traces(source["data"], names, hdf5_path)
-            if skipped:
-                log.warning("%s: %d metadata rows of this block are skipped (e.g. %s)", csv_path, len(skipped),
-                            skipped[:3])
-                state["skipped"] += skipped
-            frame = frame[frame["trace_name"].isin(traces)]
-            if len(frame):
-                block = f"bucket{state['blocks_done']}"
-                stack = np.stack(list(traces.values()))
-                group.create_dataset(block, data=stack, chunks=(1, *stack.shape[1:]), compression=compression)
-                target.flush()
-                n_samples = stack.shape[-1]
-                frame = frame.assign(trace_name_original=frame["trace_name"],
-                                     trace_name=[f"{block}${j},:3,:{n_samples}" for j in range(len(frame))],
-                                     trace_sampling_rate_hz=f"{sampling_rate_hz:g}")
-                frame.to_csv(metadata, header=state["metadata_bytes"] == 0, index=False)
-                metadata.flush()
-                os.fsync(metadata.fileno())
-                state["blocks_done"] += 1
-                state["traces_done"] += len(frame)
-            state["rows_done"] = rows_seen
-            state["metadata_bytes"] = metadata.tell()
-            write_json(out / PROGRESS, state)
-            if bar is not None:
-                bar.update(len(names))
+        for frame in _frames_after(csv_path, block_size, state["rows_done"]):
+            _convert_block(frame, source["data"], hdf5_path, work, metadata, state, compression, sampling_rate_hz)
+            bar.update(len(frame))
             if on_block is not None:
                 on_block(state["blocks_done"], state["traces_done"])
-        data_format = target.require_group("data_format")
-        for key, value in {"dimension_order": "CW", "component_order": "ENZ", "sampling_rate": sampling_rate_hz,
-                           "measurement": "velocity", "unit": "counts"}.items():
-            if key in data_format:
-                del data_format[key]
-            data_format.create_dataset(key, data=value)
-    if bar is not None:
-        bar.close()
     if state["skipped"]:
-        pd.DataFrame(state["skipped"], columns=["trace_name", "reason"]).to_csv(out / "skipped.csv", index=False)
+        write_csv(out / "skipped.csv", pd.DataFrame(state["skipped"], columns=["trace_name", "reason"]))
     if state["traces_done"] == 0:
         raise SeisbindInputError(f"{csv_path}: no row has its trace in {hdf5_path}")
-    os.replace(waveforms_path, out / "waveforms.hdf5")
-    os.replace(metadata_path, out / "metadata.csv")
-    (out / PROGRESS).unlink()
+    _assemble(work, state["blocks_done"], sampling_rate_hz)
+    os.replace(work / "waveforms.hdf5", out / "waveforms.hdf5")
+    os.replace(work / METADATA, out / METADATA)
+    _kill_point("finish", state["blocks_done"] - 1)
+    _remove_work(work)
     log.info("%s -> %s: %d traces in %d blocks, %d skipped", csv_path, out, state["traces_done"],
              state["blocks_done"], len(state["skipped"]))
-    return ConvertResult(out, state["traces_done"], state["blocks_done"], len(state["skipped"]))
+    return _result(out, state)
+
+
+def _resume(work: Path, settings: dict) -> dict:
+    """The journal of an unfinished conversion with the same settings (a fresh one if there is none), with every
+    file in `work` it does not record removed: those a kill left half-written or written but not recorded."""
+    state = _progress(work)
+    if state is None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        state = {"settings": settings, "blocks_done": 0, "traces_done": 0, "rows_done": 0, "metadata_bytes": 0,
+                 "skipped": []}
+        write_json(work / PROGRESS, state)
+        return state
+    if state["settings"] != settings:
+        raise SeisbindInputError(f"out={work.parent}: holds an unfinished conversion with other settings "
+                                 f"({state['settings']}); remove the folder or rerun with those settings")
+    recorded = {PROGRESS, METADATA, *(_block_file(i) for i in range(state["blocks_done"]))}
+    for path in work.iterdir():
+        if path.name not in recorded:
+            path.unlink()
+    return state
+
+
+def _remove_work(work: Path) -> None:
+    """Remove the work folder, its journal last: while any other file of it is left, a rerun finds the journal."""
+    for path in work.iterdir():
+        if path.name != PROGRESS:
+            path.unlink()
+    (work / PROGRESS).unlink()
+    work.rmdir()
+
+
+def _block_file(block: int) -> str:
+    return f"bucket{block}.hdf5"
+
+
+def _frames_after(csv_path: Path, block_size: int, rows_done: int) -> Iterator[pd.DataFrame]:
+    """The metadata rows in blocks of `block_size`, from the first block not yet recorded; every cell as text."""
+    reader = pd.read_csv(csv_path, dtype=str, keep_default_na=False, chunksize=block_size, encoding="utf-8-sig")
+    rows_seen = 0
+    for frame in reader:
+        rows_seen += len(frame)
+        if rows_seen <= rows_done:
+            continue
+        if "trace_name" not in frame.columns:
+            raise SeisbindInputError(f"{csv_path}: no trace_name column")
+        yield frame
+
+
+def _convert_block(frame: pd.DataFrame, data: h5py.Group, hdf5_path: Path, work: Path, metadata: BinaryIO,
+                   state: dict, compression: str | None, sampling_rate_hz: float) -> None:
+    """Write one block's traces to their own file and its rows to the metadata, then record both in the journal
+    (`state`, written to `work/progress.json`)."""
+    n_rows = len(frame)
+    traces, skipped = _block_traces(data, frame["trace_name"].tolist(), hdf5_path)
+    if skipped:
+        log.warning("%s: %d metadata rows of this block are skipped (e.g. %s)", hdf5_path, len(skipped),
+                    skipped[:3])
+        state["skipped"] += skipped
+    frame = frame[frame["trace_name"].isin(traces)]
+    block = state["blocks_done"]
+    if len(frame):
+        name = f"bucket{block}"
+        stack = np.stack(list(traces.values()))
+        with atomic_hdf5(work / _block_file(block)) as (target, _):
+            target.create_dataset(f"data/{name}", data=stack, chunks=(1, *stack.shape[1:]), compression=compression)
+            _kill_point("mid-block", block)
+        frame = frame.assign(trace_name_original=frame["trace_name"],
+                             trace_name=[f"{name}${j},:3,:{stack.shape[-1]}" for j in range(len(frame))],
+                             trace_sampling_rate_hz=f"{sampling_rate_hz:g}")
+        frame.to_csv(metadata, header=state["metadata_bytes"] == 0, index=False)
+        metadata.flush()
+        _kill_point("metadata", block)
+        os.fsync(metadata.fileno())
+        state["blocks_done"] += 1
+        state["traces_done"] += len(frame)
+    state["rows_done"] += n_rows
+    state["metadata_bytes"] = metadata.tell()
+    write_json(work / PROGRESS, state)
+    _kill_point("between-blocks", block)
+
+
+def _assemble(work: Path, n_blocks: int, sampling_rate_hz: float) -> None:
+    """Copy the block files into `work/waveforms.hdf5` (HDF5 copies the stored chunks, compressed as they are) with
+    SeisBench's `data_format` group; stops at the first failed write, which `atomic_hdf5` reports."""
+    with atomic_hdf5(work / "waveforms.hdf5") as (target, failed):
+        group = target.create_group("data")
+        for block in range(n_blocks):
+            with h5py.File(work / _block_file(block), "r") as part:
+                part.copy(part[f"data/bucket{block}"], group)
+            _kill_point("assemble", block)
+            if failed():
+                break
+        data_format = target.create_group("data_format")
+        for key, value in {"dimension_order": "CW", "component_order": "ENZ", "sampling_rate": sampling_rate_hz,
+                           "measurement": "velocity", "unit": "counts"}.items():
+            data_format.create_dataset(key, data=value)
 
 
 def _block_traces(data: h5py.Group, names: list[str], hdf5_path: Path) -> tuple[dict[str, np.ndarray], list]:
