@@ -99,7 +99,7 @@ def test_error_names_the_url(tmp_path, service) -> None:
 
 def test_a_cut_answer_is_refused_and_leaves_no_file(tmp_path, service, fetch_main, capsys) -> None:
     """Cut at a line boundary of a close-delimited answer (HTTP cannot tell): the newest-event query shows it.
-    Cut mid-stream before its Content-Length: one line, no traceback."""
+    Cut before its Content-Length, mid-stream or at a line boundary: one line naming the URL, no traceback."""
     out = tmp_path / "catalog.txt"
     lines = RESPONSE.splitlines(keepends=True)
     Service.answer = (200, b"".join(lines[: len(lines) // 2]))
@@ -109,9 +109,11 @@ def test_a_cut_answer_is_refused_and_leaves_no_file(tmp_path, service, fetch_mai
     assert "the answer was cut; fetch again" in capsys.readouterr().err
     newest = urllib.parse.parse_qs(urllib.parse.urlsplit(Service.requests[-1]).query)
     assert newest["orderby"] == ["time"] and newest["limit"] == ["1"] and newest["minlatitude"] == ["42.5"]
-    Service.answer, Service.content_length = (200, RESPONSE[: len(RESPONSE) // 2]), len(RESPONSE)
-    with pytest.raises(SystemExit) as stopped:
-        fetch_main([f"out={out}", f"base_url={service}"])
-    error = capsys.readouterr().err
-    assert stopped.value.code == 2 and "answer was cut after" in error and "Traceback" not in error
-    assert list(tmp_path.iterdir()) == []
+    for cut in (RESPONSE[: len(RESPONSE) // 2], b"".join(lines[: len(lines) // 2])):
+        Service.answer, Service.content_length = (200, cut), len(RESPONSE)
+        with pytest.raises(SystemExit) as stopped:
+            fetch_main([f"out={out}", f"base_url={service}"])
+        error = capsys.readouterr().err
+        assert stopped.value.code == 2 and "Traceback" not in error and len(error.splitlines()) == 1
+        assert f"{service}/fdsnws/event/1/query?" in error and f"answer was cut after {len(cut)} bytes" in error
+        assert list(tmp_path.iterdir()) == []
