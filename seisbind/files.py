@@ -148,9 +148,6 @@ class _KeepWriteError:
     def read(self, size: int = -1) -> bytes:
         return self.raw.read(size)
 
-    def readinto(self, buffer: Any) -> int:
-        return self.raw.readinto(buffer)
-
     def seek(self, offset: int, whence: int = 0) -> int:
         return self.raw.seek(offset, whence)
 
