@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from seisbind.errors import SeisbindInputError
 from seisbind.files import folder_lock
+from seisbind.probe.study import run_study
+from seisbind.train import train
+from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,12 +44,6 @@ def assert_user_error(done: subprocess.CompletedProcess, *needles: str) -> None:
      ["data.batch_size", "'1.5'", "Integer"]),
     ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "+data.rot=x"],
      ["data.rot:", "no such setting"]),
-    ("probe.py", ["data.root=NOWHERE", "probe.horizons_hours=[]"], ["probe.horizons_hours=[]", "> 0 hours"]),
-    ("probe.py", ["data.root=NOWHERE", "probe.n_permutations=0"], ["probe.n_permutations=0", ">= 1"]),
-    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "data.split.val_fraction=1.5"],
-     ["data.split.val_fraction=1.5", "(0, 1)"]),
-    ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "logger=none", "trainer.max_steps=-5"],
-     ["trainer.max_steps=-5", "-1 (no limit)"]),
     # Composition errors: Hydra would report them on several lines with status 1 (seisbind.cli.check_overrides).
     ("train.py", ["experiment=seisclip", "data.root=NOWHERE", "trainer.max_stepz=3"],
      ["unknown config key 'trainer.max_stepz'", "max_steps", "+trainer.max_stepz=..."]),
@@ -54,10 +52,29 @@ def assert_user_error(done: subprocess.CompletedProcess, *needles: str) -> None:
     ("scripts/import_seisclip.py", ["src=missing.pt"], ["src=missing.pt", "no such file"]),
     ("scripts/import_seisclip.py", [], ["src=..."]),
 ], ids=["train-root", "probe-root", "probe-type", "probe-key", "stations-required", "train-type", "train-key",
-        "probe-no-horizon", "probe-no-permutation", "train-val-fraction", "train-max-steps", "train-unknown-key",
+        "train-unknown-key",
         "train-unknown-option", "synthetic-key", "seisclip-src", "seisclip-required"])
 def test_user_errors_are_one_line(tmp_path: Path, script: str, args: list[str], needles: list[str]) -> None:
     assert_user_error(run(script, *args, cwd=tmp_path), *needles)
+
+
+@pytest.mark.parametrize(("config", "args", "needles"), [
+    ("probe", ["probe.horizons_hours=[]"], ["probe.horizons_hours=[]", "> 0 hours"]),
+    ("probe", ["probe.n_permutations=0"], ["probe.n_permutations=0", ">= 1"]),
+    ("train", ["experiment=seisclip", "logger=none", "data.split.val_fraction=1.5"],
+     ["data.split.val_fraction=1.5", "(0, 1)"]),
+    ("train", ["experiment=seisclip", "logger=none", "trainer.max_steps=-5"],
+     ["trainer.max_steps=-5", "-1 (no limit)"]),
+], ids=["probe-no-horizon", "probe-no-permutation", "train-val-fraction", "train-max-steps"])
+def test_settings_out_of_range_are_refused_before_any_data_is_read(tmp_path: Path, config: str, args: list[str],
+                                                                    needles: list[str]) -> None:
+    """The checks of the start-up (the one-line path through the scripts is the test above); in-process, since a
+    subprocess per setting costs ~8 s of imports."""
+    entry = run_study if config == "probe" else train
+    with pytest.raises(SeisbindInputError) as refused:
+        entry(compose_config(config, ["data.root=NOWHERE", *args], tmp_path))
+    for needle in needles:
+        assert needle in str(refused.value)
 
 
 def test_a_key_the_config_lacks_is_one_line(tmp_path: Path) -> None:
