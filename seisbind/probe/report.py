@@ -208,8 +208,18 @@ def embedding_lines(data: dict) -> list[str]:
 def null_lines(name: str, info: dict) -> str:
     """What a clustering null fitted and simulated (seisbind/probe/study/nulls/), in one paragraph."""
     fit = info.get("fit") or {}
-    text = f"{name} null: {info['n_sims']} catalogs simulated ({info['n_sims_without_windows']} without any " \
-           f"target window), scored like the real one ({name}_null.png)."
+    targets = info["targets"]
+    text = (f"{name} null: {info['n_sims']} simulated studies, scored like the real one ({name}_null.png), each "
+            f"pooling {targets['catalogs_pooled_mean']:.1f} simulated catalogs on average (at most "
+            f"{targets['catalogs_pooled_max']}; {targets['studies_short']} short after {info['max_pool']}) to reach "
+            f"the real study's pre-event windows: {targets['simulated_mean']:.1f} targets per study vs "
+            f"{targets['real']} real, mean magnitude {_magnitude(targets['simulated_magnitude_mean'])} vs "
+            f"{_magnitude(targets['real_magnitude_mean'])}, largest {_magnitude(targets['simulated_magnitude_max'])} "
+            f"vs {_magnitude(targets['real_magnitude_max'])}.")
+    draws = info.get("parameter_draws")
+    if draws:
+        text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws over "
+                 "max_expected_events drawn again).")
     if "params" not in fit:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
@@ -217,6 +227,10 @@ def null_lines(name: str, info: dict) -> str:
     return (f"{text} Temporal ETAS fitted to {fit['n_events']} events M >= {info['magnitude_floor']:.2f} ({params}; "
             f"b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); infinite-time "
             f"branching ratio {fit['branching_ratio']:.2f}{period_lines(info)}.")
+
+
+def _magnitude(value: float | None) -> str:
+    return "-" if value is None else f"M{value:.1f}"
 
 
 def period_lines(info: dict) -> str:

@@ -10,17 +10,18 @@ import pandas as pd
 class PoissonTimes:
     name = "poisson"
 
-    def __init__(self, n_sims: int = 5) -> None:
+    def __init__(self, n_sims: int = 5, max_pool: int = 5) -> None:
         self.n_sims = int(n_sims)
+        self.max_pool = int(max_pool)
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period, seed: int):
         start, end = period
         above = catalog[catalog["magnitude"] >= floor].reset_index(drop=True)
         rng = np.random.default_rng(seed)
 
-        def catalogs():
-            for _ in range(self.n_sims):
+        def world():
+            while True:
                 offsets = rng.uniform(0, (end - start).value, len(above)).astype(np.int64)
                 yield above.assign(time=pd.to_datetime(start.value + offsets, utc=True)).sort_values("time")
 
-        return {"n_events": int(len(above))}, catalogs()
+        return {"n_events": int(len(above))}, (world() for _ in range(self.n_sims))

@@ -93,7 +93,8 @@ def run_study(cfg: DictConfig) -> dict:
     simulated = simulated_columns(families, table.features.columns)
     how = Simulation(window_rules(probe, spec.seed), catalog_only_sets(table, simulated),
                      list(probe.horizons_hours), list(probe.scores), settings,
-                     lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of)
+                     lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of,
+                     design.windows)
     null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
                                      rows, spec.seed, skipped)
 

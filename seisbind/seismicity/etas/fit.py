@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -39,6 +39,8 @@ class EtasFit:
     Hessian of the negative log-likelihood at the optimum (delta method for the log-fitted mu, K and c); NaN when
     that Hessian is singular or not positive definite (e.g. a parameter the data do not constrain).
     n_events: events >= mc inside [t_start, t_end] (the likelihood's events; earlier ones only trigger).
+    covariance: the inverse Hessian in the optimiser's coordinates (log mu, log K, alpha, log c, p), the normal
+    approximation of the likelihood that `draw_parameters` samples; None when the Hessian is not positive definite.
     """
 
     params: EtasParameters
@@ -46,6 +48,7 @@ class EtasFit:
     standard_errors: dict[str, float]
     n_events: int
     converged: bool
+    covariance: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly summary: parameters, their standard errors, branching ratio and fit diagnostics."""
@@ -161,21 +164,45 @@ def _hessian(fun: _NegLogLikelihood, theta: np.ndarray) -> np.ndarray:
     return 0.5 * (hess + hess.T)
 
 
-def _standard_errors(fun: _NegLogLikelihood, theta: np.ndarray) -> dict[str, float]:
-    """Natural-unit standard errors from the inverse Hessian; NaN for all when it is not positive definite."""
+def _covariance(fun: _NegLogLikelihood, theta: np.ndarray) -> np.ndarray | None:
+    """The inverse Hessian of the negative log-likelihood at `theta`; None when it is not positive definite."""
     hess = _hessian(fun, theta)
     try:
         np.linalg.cholesky(hess)
         cov = np.linalg.inv(hess)
     except np.linalg.LinAlgError:
+        return None
+    return cov if np.all(np.isfinite(cov)) else None
+
+
+def _standard_errors(cov: np.ndarray | None, theta: np.ndarray) -> dict[str, float]:
+    """Natural-unit standard errors (delta method for the log-fitted mu, K and c); NaN for all without `cov`."""
+    if cov is None:
         return dict.fromkeys(PARAMETER_NAMES, math.nan)
-    se_theta = np.sqrt(np.diag(cov))
     natural = np.exp(theta[[0, 1, 3]])
     scale = np.array([natural[0], natural[1], 1.0, natural[2], 1.0])
-    se = se_theta * scale
+    se = np.sqrt(np.diag(cov)) * scale
     if not np.all(np.isfinite(se)):
         return dict.fromkeys(PARAMETER_NAMES, math.nan)
     return {name: float(v) for name, v in zip(PARAMETER_NAMES, se)}
+
+
+def draw_parameters(fit: EtasFit, rng: np.random.Generator) -> EtasParameters:
+    """One parameter set from the fit's uncertainty: (log mu, log K, alpha, log c, p) from the normal
+    approximation of the likelihood at its optimum (the asymptotic distribution of the maximum-likelihood
+    estimate, Ogata 1988), alpha and p clipped to the fit's bounds, and b from Aki's (1965) normal approximation,
+    sd = b / sqrt(n). Why: a null simulated from the point estimate alone treats uncertain parameters as known and
+    rejects too often; to reject ETAS, no plausible ETAS model may reproduce the feature. Without a covariance the
+    point estimate is returned."""
+    params = fit.params
+    if fit.covariance is None:
+        return params
+    theta = np.array([math.log(params.mu), math.log(params.K), params.alpha, math.log(params.c), params.p])
+    drawn = rng.multivariate_normal(theta, fit.covariance)
+    b = params.b + rng.normal() * params.b / math.sqrt(fit.n_events)
+    return replace(params, mu=math.exp(drawn[0]), K=math.exp(drawn[1]), alpha=float(np.clip(drawn[2], *_ALPHA_BOUNDS)),
+                   c=float(np.clip(math.exp(drawn[3]), *_C_BOUNDS_DAYS)), p=float(np.clip(drawn[4], *_P_BOUNDS)),
+                   b=max(b, 0.1 * params.b))
 
 
 def _starts(rate: float, beta: float) -> list[np.ndarray]:
@@ -272,10 +299,12 @@ def fit_etas(
         mu=math.exp(theta[0]), K=math.exp(theta[1]), alpha=float(theta[2]), c=math.exp(theta[3]), p=float(theta[4]),
         b=float(b), mc=float(mc), max_magnitude=float(max_magnitude),
     )
+    cov = _covariance(fun, theta)
     return EtasFit(
         params=params,
         log_likelihood=-float(best.fun),
-        standard_errors=_standard_errors(fun, theta),
+        standard_errors=_standard_errors(cov, theta),
         n_events=int(n_events),
         converged=bool(best.success),
+        covariance=cov,
     )

@@ -112,21 +112,25 @@ def simulate_catalogs(
     params: EtasParameters,
     t_start: float,
     t_end: float,
-    n_sims: int,
-    seed: int,
+    n_sims: int | None,
+    seed: int | list[int],
     *,
     history_times: np.ndarray | None = None,
     history_magnitudes: np.ndarray | None = None,
     max_events: int = 1_000_000,
     magnitude_bin: float | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """n_sims independent `simulate_etas` catalogs, the k-th from child k of `np.random.default_rng(seed)`.
+    """n_sims independent `simulate_etas` catalogs (endless with None), the k-th from child k of
+    `np.random.SeedSequence(seed)`.
 
     Spawned children are statistically independent streams, and catalog k depends only on (seed, k), so a
     run can be reproduced or extended catalog by catalog.
     """
-    for rng in np.random.default_rng(seed).spawn(n_sims):
+    sequence = np.random.SeedSequence(seed)
+    k = 0
+    while n_sims is None or k < n_sims:
+        k += 1
         yield simulate_etas(
-            params, t_start, t_end, rng, history_times=history_times, history_magnitudes=history_magnitudes,
-            max_events=max_events, magnitude_bin=magnitude_bin,
+            params, t_start, t_end, np.random.default_rng(sequence.spawn(1)[0]), history_times=history_times,
+            history_magnitudes=history_magnitudes, max_events=max_events, magnitude_bin=magnitude_bin,
         )

@@ -5,18 +5,23 @@ clustered (Ogata 1988; the referee's test of a precursor claim is against such a
 Stark 2012). Label permutations cannot see this: they ask whether pre-event windows differ from background
 windows, not why.
 
-A null (`CatalogNull`) simulates catalogs like the study's without any precursor. Each goes through the same
-windows -> catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and
-a row's `p_value_<name>` = (1 + #simulations with AUC >= observed) / (1 + #simulations that could be scored).
-Only feature sets made of features a simulated catalog yields (`simulated` families,
-seisbind/protocols.py) get the test. `probe.nulls` names the nulls, one module each in this package.
+A null (`CatalogNull`) simulates catalogs like the study's without any precursor. A simulated study is built from
+them with the study's own window rules and as many pre-event windows per horizon as the real study: catalogs of
+one simulated world are pooled until it has them (mainshocks are rare, and a world whose period holds fewer
+targets than the real one must not be discarded: that would keep only the worlds richest in large events, as
+Moutote et al. 2021, GRL, pool the mainshocks of many simulated catalogs), then its targets are drawn down to
+the real count, each with its matched background. Each simulated study goes through the same windows ->
+catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and a row's
+`p_value_<name>` = (1 + #studies with AUC >= observed) / (1 + #studies that could be scored). Only feature sets
+made of features a simulated catalog yields (`simulated` families, seisbind/protocols.py) get the test.
+`probe.nulls` names the nulls, one module each in this package.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -24,6 +29,7 @@ import pandas as pd
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.evaluate import Settings
+from seisbind.probe.study.config import MAIN_TYPES
 from seisbind.probe.study.design import horizon_of
 from seisbind.probe.study.rows import Row, try_evaluate
 from seisbind.probe.windows import make_windows
@@ -32,18 +38,22 @@ from seisbind.probe.windows import make_windows
 class CatalogNull(Protocol):
     name: str
     n_sims: int
+    """Simulated studies."""
+    max_pool: int
+    """Most catalogs one simulated study may pool to reach the real study's pre-event windows."""
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
-                 seed: int) -> tuple[dict, Iterator[pd.DataFrame]]:
-        """(what was fitted, as plain values for metrics.json; `n_sims` catalogs with the columns of the study's
-        catalog, events at or above `floor`, covering `period`)."""
+                 seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
+        """(what was fitted, as plain values for metrics.json; `n_sims` simulated worlds, each an endless stream
+        of catalogs with the columns of the study's catalog, events at or above `floor`, covering `period`)."""
         ...
 
 
 @dataclass(frozen=True)
 class Simulation:
     """How a simulated catalog is scored: the study's window rules, its catalog-only feature sets (columns), its
-    horizons and scores, and `features_of(catalog, windows)`, the simulated families' features."""
+    horizons and scores, `features_of(catalog, windows)`, the simulated families' features, and the real study's
+    windows, whose pre-event and background counts per horizon each simulated study matches."""
 
     window_rules: dict
     feature_sets: dict[str, list[str]]
@@ -52,31 +62,133 @@ class Simulation:
     settings: Settings
     features_of: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
     family_of: Callable[[str], str]
+    real_windows: pd.DataFrame = field(repr=False)
+
+    def wanted(self) -> dict[float, tuple[int, int]]:
+        """(pre-event, background) windows of the real study per horizon."""
+        out = {}
+        for h in self.horizons:
+            horizon = horizon_of(self.real_windows, h)
+            out[float(h)] = (int(horizon.y.sum()), int((~horizon.y).sum()))
+        return out
+
+
+@dataclass
+class Pooled:
+    """One simulated study: its windows and their features, and how it was assembled."""
+
+    windows: pd.DataFrame
+    features: pd.DataFrame
+    n_catalogs: int
+    short: bool
+    """True when `max_pool` catalogs did not reach the real study's pre-event windows at some horizon."""
+
+
+def pooled_study(world: Iterator[pd.DataFrame], how: Simulation, max_pool: int, rng: np.random.Generator) -> Pooled:
+    """Catalogs of one world pooled until each horizon has the real study's pre-event windows, then cut to them.
+
+    Each catalog's windows are its own (its targets, quiet rule and matched background); their ids, groups and
+    strata are prefixed with the catalog's number so that folds and permutation strata never join two catalogs.
+    """
+    wanted = how.wanted()
+    parts_w, parts_f, have = [], [], dict.fromkeys(wanted, 0)
+    n = 0
+    while n < max_pool and any(have[h] < pre for h, (pre, _) in wanted.items()):
+        try:
+            simulated = next(world)
+        except (StopIteration, SeisbindInputError):
+            break  # a world whose next catalog cannot be simulated (e.g. past a null's event cap) stays short
+        n += 1
+        try:
+            windows = make_windows(simulated, **how.window_rules)
+        except SeisbindInputError:
+            continue
+        windows = windows[windows["window_type"].isin(MAIN_TYPES)].reset_index(drop=True)
+        if not (windows["window_type"] == MAIN_TYPES[0]).any():
+            continue
+        features = how.features_of(simulated, windows).reset_index(drop=True)
+        tag = f"sim{n}:"
+        windows = windows.assign(**{c: tag + windows[c].astype(str) for c in ("window_id", "group", "stratum")},
+                                 target_event_id=tag + windows["target_event_id"].astype(str))
+        parts_w.append(windows)
+        parts_f.append(features)
+        for h in have:
+            have[h] += int(horizon_of(windows, h).y.sum())
+    if not parts_w:
+        empty = pd.DataFrame(columns=[*how.real_windows.columns])
+        return Pooled(empty, pd.DataFrame(), n, True)
+    windows = pd.concat(parts_w, ignore_index=True)
+    features = pd.concat(parts_f, ignore_index=True)
+    keep = _cut_to(windows, wanted, how.window_rules["match_days"] is not None, rng)
+    short = any(have[h] < pre for h, (pre, _) in wanted.items())
+    return Pooled(windows[keep].reset_index(drop=True), features[keep].reset_index(drop=True), n, short)
+
+
+def _cut_to(windows: pd.DataFrame, wanted: dict[float, tuple[int, int]], matched: bool,
+            rng: np.random.Generator) -> np.ndarray:
+    """Rows kept: per horizon, the pre-event windows of the first `pre` targets of one random order of the pooled
+    targets (the same order at every horizon, so the horizons share targets as the real study's do) and, with
+    matched background, the background windows of their strata, else `background` windows drawn at random."""
+    keep = np.zeros(len(windows), dtype=bool)
+    targets = windows["target_event_id"].to_numpy()
+    rank = dict(zip(rng.permutation(pd.unique(targets[windows["window_type"].to_numpy() == MAIN_TYPES[0]])),
+                    range(len(windows))))
+    for h, (n_pre, n_background) in wanted.items():
+        horizon = horizon_of(windows, h)
+        pre, background = horizon.index[horizon.y], horizon.index[~horizon.y]
+        chosen = pre[np.argsort([rank[t] for t in targets[pre]], kind="stable")[:n_pre]]
+        keep[chosen] = True
+        if matched:
+            strata = set(windows["stratum"].to_numpy()[chosen])
+            keep[background[windows["stratum"].iloc[background].isin(strata).to_numpy()]] = True
+        else:
+            keep[rng.permutation(background)[:n_background]] = True
+    return keep
 
 
 def simulated_aucs(null: CatalogNull, catalog: pd.DataFrame, floor: float, period, how: Simulation,
                    seed: int) -> tuple[dict[tuple, np.ndarray], dict]:
-    """({(horizon, feature set, score): AUC of each simulated catalog (NaN where unscored)}, the fit and counts)."""
+    """({(horizon, feature set, score): AUC of each simulated study (NaN where unscored)}, the fit and counts)."""
     started = time.perf_counter()
-    fitted, catalogs = null.simulate(catalog, floor, period, seed)
+    fitted, worlds = null.simulate(catalog, floor, period, seed)
     aucs: dict[tuple, np.ndarray] = {}
-    n_without = 0
-    for k, simulated in enumerate(catalogs):
-        try:
-            windows = make_windows(simulated, **how.window_rules)
-        except SeisbindInputError:
-            n_without += 1
-            continue
-        for key, auc in catalog_aucs(windows, how.features_of(simulated, windows), how).items():
+    pooled, short, magnitudes = [], 0, []
+    for k, world in enumerate(worlds):
+        study = pooled_study(world, how, null.max_pool, np.random.default_rng([seed, 2, k]))
+        pooled.append(study.n_catalogs)
+        short += study.short
+        magnitudes.append(_target_magnitudes(study.windows))
+        for key, auc in catalog_aucs(study.windows, study.features, how).items():
             aucs.setdefault(key, np.full(null.n_sims, np.nan))[k] = auc
-    info = fitted | {"n_sims": null.n_sims, "n_sims_without_windows": n_without,
+    info = fitted | {"n_sims": null.n_sims, "max_pool": null.max_pool,
+                     "targets": _targets_record(how, magnitudes, pooled, short),
                      "seconds": time.perf_counter() - started}
     return aucs, info
 
 
+def _target_magnitudes(windows: pd.DataFrame) -> np.ndarray:
+    pre = windows[windows["window_type"] == MAIN_TYPES[0]].drop_duplicates("target_event_id")
+    return pre["target_magnitude"].to_numpy(np.float64)
+
+
+def _targets_record(how: Simulation, magnitudes: list[np.ndarray], pooled: list[int], short: int) -> dict:
+    """How the simulated studies' targets compare with the real ones: count and magnitudes, and the catalogs
+    pooled for them."""
+    real = _target_magnitudes(how.real_windows)
+    counts = np.array([m.size for m in magnitudes])
+    means = np.array([m.mean() for m in magnitudes if m.size])
+    return {"real": int(real.size), "simulated_mean": float(counts.mean()) if counts.size else 0.0,
+            "real_magnitude_mean": float(real.mean()) if real.size else None,
+            "simulated_magnitude_mean": float(means.mean()) if means.size else None,
+            "real_magnitude_max": float(real.max()) if real.size else None,
+            "simulated_magnitude_max": float(max(m.max() for m in magnitudes if m.size)) if means.size else None,
+            "catalogs_pooled_mean": float(np.mean(pooled)) if pooled else 0.0,
+            "catalogs_pooled_max": int(max(pooled, default=0)), "studies_short": int(short)}
+
+
 def catalog_aucs(windows: pd.DataFrame, features: pd.DataFrame, how: Simulation) -> dict[tuple, float]:
-    """AUC of every (horizon, feature set, score) one catalog's windows give, as the study computes it; what
-    cannot be scored (too few windows, a fold with one class) is left out."""
+    """AUC of every (horizon, feature set, score) one simulated study's windows give, as the study computes it;
+    what cannot be scored (too few windows, a fold with one class) is left out."""
     from seisbind.probe.features import usable_windows
     from seisbind.probe.stats import auc_roc
 
@@ -86,14 +198,12 @@ def catalog_aucs(windows: pd.DataFrame, features: pd.DataFrame, how: Simulation)
         for name, columns in how.feature_sets.items():
             part = horizon.subset(usable_windows(features.iloc[horizon.index], columns, how.family_of))
             scored = try_evaluate(lambda rows, c=columns: features.iloc[rows][c], part, how.scores, how.settings,
-                                  f"simulated catalog at {h:g} h")
+                                  f"simulated study at {h:g} h")
             if isinstance(scored, str):
                 continue
             for score, s in scored.scores.items():
                 out[(float(h), name, score)] = float(auc_roc(part.y, s))
     return out
-
-
 def null_record(name: str, auc: float, null: np.ndarray | None) -> dict:
     """p_value_<name> and the null's AUC mean and 95 % range for one row (None where fewer than 2 simulated
     catalogs could be scored)."""
@@ -137,11 +247,10 @@ def run_nulls(nulls: list[CatalogNull], catalog: pd.DataFrame, floor: float, per
                 skipped.add(what, str(err))
         short = attach(null.name, rows, found, set(how.feature_sets))
         if null.name in infos and short:
-            # Simulated catalogs with fewer targets than the study needs per class cannot be scored: say so, since
-            # those rows then cannot lead the report, and a missing p-value must not read as a pass.
+            # A missing p-value must not read as a pass: say how many simulated studies could be scored.
             worst = min(r.values[f"n_{null.name}"] for r in short)
-            skipped.add(what, f"{len(short)} catalog rows have fewer than 2 scorable simulated catalogs (as few as "
-                              f"{worst} of {null.n_sims}): the fitted model rarely simulates enough targets "
-                              f"M >= {how.window_rules['target_min_magnitude']:g} in the period (as when the "
-                              "catalog holds more large events than its Gutenberg-Richter law gives)")
+            skipped.add(what, f"{len(short)} catalog rows have fewer than 2 scorable simulated studies (as few as "
+                              f"{worst} of {null.n_sims}; {infos[null.name]['targets']['studies_short']} studies "
+                              f"stayed short of the real pre-event windows after pooling "
+                              f"probe.nulls.{null.name}.max_pool={null.max_pool} catalogs)")
     return infos, aucs

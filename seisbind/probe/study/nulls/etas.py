@@ -4,6 +4,11 @@ trigger as history). Every fit is simulated, those with an infinite-time branchi
 b ln 10: common for real sequences over months) included, since the period is finite; the info reports the events
 the fit expects over the period and their triggered share.
 
+Each simulated world draws its own parameters from the fit's uncertainty (`draw_parameters`: the likelihood's
+normal approximation, and b's), so the null spans the ETAS models the catalog allows rather than one of them; a
+draw expecting more than `max_expected_events` over the period is drawn again (counted), since the observed
+catalog rules such a model out.
+
 The simulated catalogs are temporal: each simulated event takes the epicentre and depth of a real event drawn at
 random, so spatial features carry no clustering signal in them, and target declustering by distance acts at
 random.
@@ -17,25 +22,31 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
-from seisbind.seismicity.etas import fit_etas, simulate_catalogs
-from seisbind.seismicity.etas.model import expected_counts
+from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_catalogs
+from seisbind.seismicity.etas.model import EtasParameters, expected_counts
 from seisbind.times import to_utc_ns
 
 _NS_PER_DAY = 86_400_000_000_000
+_MAX_REDRAWS = 100
 
 
 class EtasNull:
-    """`max_expected_events`: the most events the fitted model may expect over the period (the mean of its
-    simulations, seisbind.seismicity.etas.model.expected_counts) before the null is refused rather than simulated."""
+    """`max_expected_events`: the most events a model may expect over the period (the mean of its simulations,
+    seisbind.seismicity.etas.model.expected_counts): the fit beyond it is refused, a drawn model beyond it is
+    drawn again. `max_pool`: catalogs one simulated study may pool (seisbind/probe/study/nulls/__init__.py).
+    `parameter_uncertainty`: false simulates the point estimate only."""
 
     name = "etas"
 
-    def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000) -> None:
+    def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000, max_pool: int = 20,
+                 parameter_uncertainty: bool = True) -> None:
         self.n_sims = int(n_sims)
         self.max_expected_events = int(max_expected_events)
+        self.max_pool = int(max_pool)
+        self.parameter_uncertainty = bool(parameter_uncertainty)
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
-                 seed: int) -> tuple[dict, Iterator[pd.DataFrame]]:
+                 seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
         if not np.isfinite(floor):
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
@@ -47,32 +58,44 @@ class EtasNull:
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
         fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)))
-        history = t_days < 0
-        period = self._period_counts(fit.params, length_days, t_days[history], magnitudes[history], int(inside.sum()))
-        pool = above[inside][["latitude_deg", "longitude_deg", "depth_km"]].to_numpy(np.float64)
-        simulated = simulate_catalogs(fit.params, 0.0, length_days, self.n_sims, seed,
-                                      history_times=t_days[history], history_magnitudes=magnitudes[history],
-                                      magnitude_bin=0.1)
-        info = {"fit": fit.to_dict(), "magnitude_floor": floor, "n_events_fitted": fit.n_events} | period
-        return info, self._catalogs(simulated, pool, start, np.random.default_rng([seed, 1]))
-
-    def _period_counts(self, params, length_days: float, history_t: np.ndarray, history_m: np.ndarray,
-                       observed: int) -> dict:
-        """The events the fit expects over the period and the share of them triggered (by the period's own events
-        or the history): the finite-period counterparts of the infinite-time branching ratio, which p <= 1 or
-        alpha near b ln 10 make infinite for fits that describe a finite sequence well."""
-        expected = float(expected_counts(params, 0.0, length_days, history_times=history_t,
-                                         history_magnitudes=history_m).sum())
+        history = (t_days[t_days < 0], magnitudes[t_days < 0])
+        expected = self._expected(fit.params, length_days, history)
         if not expected <= self.max_expected_events:
             raise SeisbindInputError(
-                f"the fitted model (infinite-time branching ratio {params.branching_ratio:.2f}) expects "
-                f"{expected:.3g} events over the period, {observed} were observed; more than "
+                f"the fitted model (infinite-time branching ratio {fit.params.branching_ratio:.2f}) expects "
+                f"{expected:.3g} events over the period, {int(inside.sum())} were observed; more than "
                 f"probe.nulls.etas.max_expected_events={self.max_expected_events}: raise it to simulate anyway")
-        return {"expected_events": expected, "observed_events": observed,
-                "triggered_share": 1.0 - params.mu * length_days / expected if expected > 0 else 0.0}
+        draws = {"method": "normal approximation of the likelihood" if self.parameter_uncertainty and
+                 fit.covariance is not None else "point estimate", "redrawn_over_cap": 0}
+        info = {"fit": fit.to_dict(), "magnitude_floor": floor, "n_events_fitted": fit.n_events,
+                "expected_events": expected, "observed_events": int(inside.sum()),
+                "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
+                "parameter_draws": draws}
+        pool = above[inside][["latitude_deg", "longitude_deg", "depth_km"]].to_numpy(np.float64)
+        worlds = (self._world(fit, length_days, history, pool, start, [seed, k], draws) for k in range(self.n_sims))
+        return info, worlds
 
-    @staticmethod
-    def _catalogs(simulated, pool: np.ndarray, start: pd.Timestamp, rng: np.random.Generator):
+    def _expected(self, params: EtasParameters, length_days: float, history) -> float:
+        """Mean event count over the period: the finite-period counterpart of the infinite-time branching ratio,
+        which p <= 1 or alpha near b ln 10 make infinite for fits that describe a finite sequence well."""
+        return float(expected_counts(params, 0.0, length_days, history_times=history[0],
+                                     history_magnitudes=history[1], n_bins=500).sum())
+
+    def _world(self, fit: EtasFit, length_days: float, history, pool: np.ndarray, start: pd.Timestamp,
+               seed: list[int], draws: dict) -> Iterator[pd.DataFrame]:
+        """Endless catalogs from one parameter draw (`draws` counts the redraws, for metrics.json)."""
+        rng = np.random.default_rng([*seed, 0])
+        params = fit.params
+        for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
+            params = draw_parameters(fit, rng)
+            if self._expected(params, length_days, history) <= self.max_expected_events:
+                break
+            draws["redrawn_over_cap"] += 1
+        else:
+            params = fit.params
+        simulated = simulate_catalogs(params, 0.0, length_days, None, [*seed, 1], history_times=history[0],
+                                      history_magnitudes=history[1], magnitude_bin=0.1,
+                                      max_events=10 * self.max_expected_events)
         for k, (t, m) in enumerate(simulated):
             where = pool[rng.integers(len(pool), size=t.size)]
             yield pd.DataFrame({
