@@ -15,6 +15,7 @@ from seisbind.probe.study.nulls.etas import EtasNull
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.magnitudes import b_value_aki_utsu
 
 BETA_B1 = math.log(10.0)
@@ -75,7 +76,7 @@ def test_log_likelihood_and_gradient_are_exact_with_history(monkeypatch):
     assert fit.n_events == (t >= 0).sum()
     assert fit.log_likelihood == pytest.approx(_naive_log_likelihood(fit.params, t, m, 0.0, 60.0), abs=1e-7)
 
-    fun = etas_fit._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), 0.0, 60.0)
+    fun = etas_fit._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), np.array([[0.0, 60.0]]))
     for p in (1.0, 1.3):
         theta = np.array([math.log(1.5), math.log(0.02), 1.1, math.log(0.03), p])
         numeric = [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(5) * 1e-6]
@@ -114,7 +115,7 @@ def test_fit_recovers_branching_ratio(recovery_fits):
 def test_standard_errors_match_a_natural_unit_hessian(recovery_fits):
     """The delta-method errors equal those from a Hessian of likelihood values taken directly in natural units."""
     _, fit, (t, m) = recovery_fits[1.3]
-    nll = etas_fit._NegLogLikelihood(t, m - fit.params.mc, 0, 0.0, 365.0)
+    nll = etas_fit._NegLogLikelihood(t, m - fit.params.mc, 0, np.array([[0.0, 365.0]]))
     natural = np.array([getattr(fit.params, name) for name in etas_fit.PARAMETER_NAMES])
 
     def value(v: np.ndarray) -> float:
@@ -268,3 +269,34 @@ def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
     assert info["observed_events"] == t.size
     assert info["expected_events"] == pytest.approx(t.size, rel=0.15) and 0.5 < info["triggered_share"] < 1.0
     assert all(len(next(world)) > 0 for world in catalogs)
+
+
+def test_aftershock_incompleteness_blinds_and_detects_as_helmstetter_et_al():
+    """Mc(t) = M - 4.5 - 0.75 log10(t days): after an M6.5 the catalog is complete above 2.5 only after
+    10^((6.5 - 4.5 - 2.5) / 0.75) = 0.2154 d; at 0.01 d it records M >= 3.5, at 0.1 d M >= 2.75."""
+    rule = AftershockIncompleteness()
+    t = np.array([0.0, 0.01, 0.01, 0.1, 0.1, 0.3])
+    m = np.array([6.5, 3.0, 4.0, 3.0, 2.6, 2.5])
+    np.testing.assert_array_equal(rule.detected(t, m, 2.5), [True, False, True, True, False, True])
+    np.testing.assert_allclose(rule.blind_intervals(t, m, 2.5), [[0.0, 10 ** (-0.5 / 0.75)]])
+    np.testing.assert_array_equal(rule.detected(t[1:], m[1:], 2.5, history_times=[0.0], history_magnitudes=[6.5]),
+                                  [False, True, True, False, True])
+
+
+def test_likelihood_leaves_blind_intervals_out_exactly():
+    """With blind intervals the likelihood equals the textbook one over the observed time (events inside blind
+    intervals trigger but add no log-intensity), and its gradient is exact."""
+    t, m = simulate_etas(_params(0.5, p=1.2), 0.0, 40.0, np.random.default_rng(5))
+    observed = np.array([[0.0, 5.0], [5.5, 20.0], [21.0, 40.0]])
+    fun = etas_fit._NegLogLikelihood(t, m - 1.0, 0, observed)
+    params = EtasParameters(mu=1.5, K=0.02, alpha=1.1, c=0.03, p=1.2, b=1.0, mc=1.0)
+    theta = np.array([math.log(1.5), math.log(0.02), 1.1, math.log(0.03), 1.2])
+    inside = ((t[:, None] >= observed[:, 0]) & (t[:, None] <= observed[:, 1])).any(axis=1)
+    reference = 0.0
+    for a, b in observed:
+        part = (t >= a) & (t <= b)
+        # textbook log-intensity of this segment's events, minus its compensator
+        reference += _naive_log_likelihood(params, t[: np.flatnonzero(part)[-1] + 1], m, a, b) if part.any() else 0.0
+    assert inside.sum() < t.size and fun(theta)[0] == pytest.approx(-reference, rel=1e-9)
+    numeric = [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(5) * 1e-6]
+    np.testing.assert_allclose(fun(theta)[1], numeric, rtol=1e-5, atol=1e-5)

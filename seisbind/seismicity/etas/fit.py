@@ -9,6 +9,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from seisbind.errors import SeisbindInputError
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import EtasParameters, _expm1_over, omori_integral
 from seisbind.seismicity.magnitudes import b_value_aki_utsu
 
@@ -39,6 +40,7 @@ class EtasFit:
     Hessian of the negative log-likelihood at the optimum (delta method for the log-fitted mu, K and c); NaN when
     that Hessian is singular or not positive definite (e.g. a parameter the data do not constrain).
     n_events: events >= mc inside [t_start, t_end] (the likelihood's events; earlier ones only trigger).
+    blind_days, n_events_blind: the days of blind intervals left out of the likelihood and the events in them.
     covariance: the inverse Hessian in the optimiser's coordinates (log mu, log K, alpha, log c, p), the normal
     approximation of the likelihood that `draw_parameters` samples; None when the Hessian is not positive definite.
     """
@@ -49,6 +51,8 @@ class EtasFit:
     n_events: int
     converged: bool
     covariance: np.ndarray | None = None
+    blind_days: float = 0.0
+    n_events_blind: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly summary: parameters, their standard errors, branching ratio and fit diagnostics."""
@@ -58,6 +62,8 @@ class EtasFit:
             "branching_ratio": self.params.branching_ratio,
             "log_likelihood": self.log_likelihood,
             "n_events": self.n_events,
+            "blind_days": self.blind_days,
+            "n_events_blind": self.n_events_blind,
             "converged": self.converged,
         }
 
@@ -93,13 +99,17 @@ class _NegLogLikelihood:
     a handful of vectorised passes over the n^2/2 pairs per evaluation.
     """
 
-    def __init__(self, times: np.ndarray, mags_above_mc: np.ndarray, first: int, t_start: float, t_end: float):
+    def __init__(self, times: np.ndarray, mags_above_mc: np.ndarray, first: int, observed: np.ndarray):
+        """`observed`: the disjoint (start, end) intervals (days) whose events and intensity enter the likelihood:
+        the target window less any blind intervals."""
         self.t = times
         self.m = mags_above_mc
         self.first = first
-        self.duration = t_end - t_start
-        self.lag_end = t_end - times
-        self.lag_start = np.maximum(t_start - times, 0.0)
+        self.duration = float(np.sum(observed[:, 1] - observed[:, 0]))
+        self.lag_end = np.maximum(observed[None, :, 1] - times[:, None], 0.0)
+        self.lag_start = np.maximum(observed[None, :, 0] - times[:, None], 0.0)
+        inside = (times[first:, None] >= observed[None, :, 0]) & (times[first:, None] <= observed[None, :, 1])
+        self.counted = inside.any(axis=1).astype(np.float64)
         self.blocks = []
         a, n = first, times.size
         while a < n:
@@ -135,19 +145,19 @@ class _NegLogLikelihood:
             np.reciprocal(lag, out=lag)
             s_c[r] = np.einsum("ij,ij->i", w, lag)
         lam = mu + s
-        inv = 1.0 / lam
+        inv = self.counted / lam
         prod = np.exp(log_prod)
-        f_window = omori_integral(self.lag_end, c, p) - omori_integral(self.lag_start, c, p)
+        f_window = (omori_integral(self.lag_end, c, p) - omori_integral(self.lag_start, c, p)).sum(axis=1)
         dc_end, dp_end = _omori_integral_grad(self.lag_end, c, p)
         dc_start, dp_start = _omori_integral_grad(self.lag_start, c, p)
         triggered = prod @ f_window
-        value = mu * self.duration + triggered - np.log(lam).sum()
+        value = mu * self.duration + triggered - self.counted @ np.log(lam)
         grad = np.array([
             mu * self.duration - mu * inv.sum(),
             triggered - s @ inv,
             (prod * self.m) @ f_window - s_m @ inv,
-            c * (prod @ (dc_end - dc_start)) + p * c * (s_c @ inv),
-            prod @ (dp_end - dp_start) + s_p @ inv,
+            c * (prod @ (dc_end - dc_start).sum(axis=1)) + p * c * (s_c @ inv),
+            prod @ (dp_end - dp_start).sum(axis=1) + s_p @ inv,
         ])
         return float(value), grad
 
@@ -247,6 +257,7 @@ def fit_etas(
     b: float | None = None,
     magnitude_bin: float | None = 0.1,
     max_magnitude: float = math.inf,
+    incompleteness: AftershockIncompleteness | None = None,
 ) -> EtasFit:
     """Maximum-likelihood temporal ETAS over the target window [t_start, t_end] (days) for events >= mc.
 
@@ -260,6 +271,10 @@ def fit_etas(
     as for unrounded `simulate_etas` output. `max_magnitude` (e.g. the largest magnitude the region has seen)
     bounds the GR distribution of simulations and the branching ratio; the likelihood does not involve it.
 
+    With `incompleteness`, the blind intervals after large events (seisbind/seismicity/etas/incompleteness.py)
+    leave the likelihood: neither their events' log-intensity nor their integral enters it, while their events
+    still trigger; b then comes from the events outside them.
+
     The optimiser (L-BFGS-B with the exact gradient) works on (log mu, log K, alpha, log c, p) within wide
     bounds, from two starting points; the best optimum is kept. Cost: ~n^2/2 pair terms per evaluation.
     """
@@ -269,7 +284,10 @@ def fit_etas(
         raise SeisbindInputError(
             f"ETAS fit needs at least {MIN_EVENTS} events >= Mc={mc:g} in [{t_start:g}, {t_end:g}] d, got {n_events}"
         )
-    window_m = m[first:]
+    blind = np.empty((0, 2)) if incompleteness is None else incompleteness.blind_intervals(t, m, mc)
+    observed = _less(np.array([[t_start, t_end]]), blind)
+    fun = _NegLogLikelihood(t, m - mc, first, observed)
+    window_m = m[first:][fun.counted > 0]
     if b is None:
         if magnitude_bin is None:
             b = float(np.log10(np.e) / (window_m.mean() - mc))
@@ -279,7 +297,6 @@ def fit_etas(
                 raise SeisbindInputError(f"ETAS fit: no b-value: {reason}")
     beta = b * math.log(10.0)
     rate = n_events / (t_end - t_start)
-    fun = _NegLogLikelihood(t, m - mc, first, t_start, t_end)
     bounds = [
         (math.log(rate) - 20.0, math.log(rate) + 2.0),
         (-30.0, 5.0),
@@ -307,4 +324,21 @@ def fit_etas(
         n_events=int(n_events),
         converged=bool(best.success),
         covariance=cov,
+        blind_days=float((t_end - t_start) - fun.duration),
+        n_events_blind=int(n_events - fun.counted.sum()),
     )
+
+
+def _less(intervals: np.ndarray, blind: np.ndarray) -> np.ndarray:
+    """`intervals` (one row (start, end)) less the disjoint sorted `blind` rows: the observed (start, end) rows."""
+    (lo, hi), = intervals
+    out = []
+    for a, b in blind:
+        if b <= lo or a >= hi:
+            continue
+        if a > lo:
+            out.append((lo, a))
+        lo = max(lo, b)
+    if hi > lo:
+        out.append((lo, hi))
+    return np.array(out, dtype=np.float64).reshape(-1, 2)

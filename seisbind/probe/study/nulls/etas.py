@@ -23,6 +23,7 @@ import pandas as pd
 
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_catalogs
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import EtasParameters, expected_counts
 from seisbind.times import to_utc_ns
 
@@ -34,16 +35,19 @@ class EtasNull:
     """`max_expected_events`: the most events a model may expect over the period (the mean of its simulations,
     seisbind.seismicity.etas.model.expected_counts): the fit beyond it is refused, a drawn model beyond it is
     drawn again. `max_pool`: catalogs one simulated study may pool (seisbind/probe/study/nulls/__init__.py).
-    `parameter_uncertainty`: false simulates the point estimate only."""
+    `parameter_uncertainty`: false simulates the point estimate only. `incompleteness`: the short-term aftershock
+    incompleteness (AftershockIncompleteness settings; null: none) the fit leaves out and the simulated catalogs
+    suffer (seisbind/seismicity/etas/incompleteness.py)."""
 
     name = "etas"
 
     def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000, max_pool: int = 20,
-                 parameter_uncertainty: bool = True) -> None:
+                 parameter_uncertainty: bool = True, incompleteness: dict | None = None) -> None:
         self.n_sims = int(n_sims)
         self.max_expected_events = int(max_expected_events)
         self.max_pool = int(max_pool)
         self.parameter_uncertainty = bool(parameter_uncertainty)
+        self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
                  seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
@@ -57,7 +61,8 @@ class EtasNull:
         inside = (t_days >= 0) & (t_days <= length_days)
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
-        fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)))
+        fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
+                       incompleteness=self.incompleteness)
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         expected = self._expected(fit.params, length_days, history)
         if not expected <= self.max_expected_events:
@@ -97,6 +102,9 @@ class EtasNull:
                                       history_magnitudes=history[1], magnitude_bin=0.1,
                                       max_events=10 * self.max_expected_events)
         for k, (t, m) in enumerate(simulated):
+            if self.incompleteness is not None:
+                seen = self.incompleteness.detected(t, m, fit.params.mc, *history)
+                t, m = t[seen], m[seen]
             where = pool[rng.integers(len(pool), size=t.size)]
             yield pd.DataFrame({
                 "event_id": [f"etas{k}_{i}" for i in range(t.size)],
