@@ -6,12 +6,15 @@ message."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import lightning
+import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +24,7 @@ from omegaconf import OmegaConf
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
 from seisbind.probe import report as report_module
+from seisbind.probe.overview import headline_sentence
 from seisbind.probe.study import run_study
 from tests.helpers.study_roots import probe_config, synthetic
 
@@ -158,8 +162,37 @@ def test_outputs_have_the_promised_columns_and_keys(null_run):
     report = (out / "report.md").read_text()
     assert "## Sanity checks" in report and "label_shuffle at 24 h" in report and "wikelski" in report.lower()
     assert "| 24 | catalog | logistic |" in report
-    printed = report_module.summary(metrics, "logistic")
-    assert "catalog+waveform_meta/logistic" in printed and "24 h" in printed and "animal/wikelski2020" in printed
+    first_screen = report[:report.index("\n---\n")].splitlines()
+    assert len(first_screen) <= 40 and first_screen[2].startswith("Headline")
+    assert any(line.startswith("sanity checks: ") for line in first_screen) and "Leading rows" in report
+    n_tests = saved["sanity"]["multiplicity"]["n_tests"]
+    assert f"Holm over {n_tests} checks" in report and n_tests >= 2
+    assert all({"p_value", "p_value_adjusted", "judged_by"} <= set(v) for v in saved["sanity"]["verdicts"])
+    printed = report_module.summary(metrics, out).splitlines()
+    assert len(printed) <= 30 and printed[:-1] == first_screen[2:len(printed) + 1]   # the same first screen
+    assert printed[-1].startswith(f"report: {out / 'report.md'}") and "roc.png" in printed[-1]
+
+
+def test_report_html_is_one_file_a_headless_browser_draws(null_run, tmp_path):
+    """report.html holds every figure inline and fetches nothing; headless Chromium draws it as a page with text and
+    figures, not a blank one. CI installs Chromium and sets SEISBIND_REQUIRE_BROWSER=1 (.ci/run), so there a
+    missing browser fails the test; elsewhere it skips."""
+    _, out = null_run
+    page = (out / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(list(out.glob("*.png"))) >= 2
+    assert not re.search(r'(src|href)="(?!data:)', page) and "<script" not in page
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("SEISBIND_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is not installed, and SEISBIND_REQUIRE_BROWSER=1 (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    shot = tmp_path / "page.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,1600",
+                    (out / "report.html").as_uri()], check=True, capture_output=True, timeout=120)
+    gray = matplotlib.image.imread(shot)[..., :3].mean(axis=2)
+    assert gray.shape == (1600, 1200) and gray.std() > 0.05 and 0.01 < (gray < 0.8).mean() < 0.5
 
 
 def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
@@ -363,8 +396,8 @@ def test_headline_leads_with_a_row_that_can_be_tested_against_clustering():
     assert (head["feature_set"], head["chosen_among"]) == ("catalog", "testable")
     assert head["best_untested"]["feature_set"] == "catalog+waveform_meta"
     assert head["p_value_etas"] == 0.3 and head["beyond_clustering"] is False
-    assert "Best row without a clustering null: catalog+waveform_meta" in report_module.headline_sentence(head)
+    assert "Best row without a clustering null: catalog+waveform_meta" in headline_sentence(head)
     only = headline([untested], windows, None, ["etas"])
     assert (only["feature_set"], only["chosen_among"], only["beyond_clustering"]) == \
         ("catalog+waveform_meta", "all", None)
-    assert "not tested against clustering" in report_module.headline_sentence(only)
+    assert "not tested against clustering" in headline_sentence(only)

@@ -230,3 +230,12 @@ def test_timing_of_100_evaluations(capsys):
     elapsed = time.perf_counter() - start
     with capsys.disabled():
         print(f"\n100 x bootstrap 1000 on 400 windows: {elapsed:.2f} s")
+
+
+def test_holm_against_a_hand_worked_example():
+    """Holm (1979): p = 0.01, 0.04, 0.03, 0.005 sorted are 0.005, 0.01, 0.03, 0.04; times 4, 3, 2, 1 that is 0.02,
+    0.03, 0.06, 0.04, and the running maximum makes the last 0.06. Back in the given order: 0.03, 0.06, 0.06, 0.02.
+    Capped at 1; no p-value, no adjustment."""
+    assert stats.holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm_adjusted([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert stats.holm_adjusted([0.2]) == pytest.approx([0.2]) and stats.holm_adjusted([]).size == 0

@@ -26,6 +26,7 @@ import pandas as pd
 from seisbind.data.trace_index import Layout, TraceIndex
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.features import EMBEDDING_PREFIX, trace_times_ns, window_ranges, window_sum
+from seisbind.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +114,14 @@ def embedding_features(ckpt: str | Path, data: dict, windows: pd.DataFrame, *, t
                         num_workers=num_workers)
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
     present: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    with torch.no_grad():
+    with torch.no_grad(), progress("embedding traces", total=len(loader)) as advance:
         for batch in loader:
             batch = {k: {kk: vv.to(device) if isinstance(vv, torch.Tensor) else vv for kk, vv in v.items()}
                      for k, v in batch.items()}
             for name, emb in module.embed(batch).items():
                 chunks[name].append(emb.float().cpu().numpy())
                 present[name].append(batch[name]["present"].bool().cpu().numpy())
+            advance()
 
     station = pd.factorize(index["station_network_code"].astype(str).to_numpy()[order[used]] + "."
                            + index["station_code"].astype(str).to_numpy()[order[used]])[0]

@@ -1,5 +1,6 @@
-"""What a reader of the study sees: the ROC and Molchan figures, report.md (tables and the sanity verdicts in
-words) and the same tables and images in the experiment loggers (W&B) when `logger` is set."""
+"""What a reader of the study sees: the ROC and Molchan figures, report.md (the first screen of overview.py, then
+the tables and the sanity verdicts in words) with report.html beside it, the console summary, and the same tables
+and images in the experiment loggers (W&B) when `logger` is set."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seisbind.files import save_figure, write_text
+from seisbind.probe.overview import check_lines, overview
+from seisbind.probe.report_html import to_html
 from seisbind.probe.stats import molchan, molchan_random_bound
 
 
@@ -134,64 +137,12 @@ def results_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(metrics["results"]).reindex(columns=columns)
 
 
-def summary(metrics: dict, score: str) -> str:
-    """The AUC table the command prints: one row per feature set (the `score` scorer, plus the Wikelski
-    baseline), one column per horizon, "AUC [CI low, high]"; then the comparisons and the failed checks."""
-    table = pd.DataFrame([r for r in metrics["results"] if r["score"] in (score, "wikelski2020")])
-    cells = table.assign(
-        name=[f"{r.feature_set}/{r.score}" for r in table.itertuples()],
-        cell=[f"{r.auc:.2f} [{r.auc_ci_low:.2f}, {r.auc_ci_high:.2f}]" for r in table.itertuples()],
-        horizon=[f"{h:g} h" for h in table["horizon_hours"]])
-    wide = cells.pivot(index="name", columns="horizon", values="cell").fillna("-")
-    wide = wide[sorted(wide.columns, key=lambda c: float(c.split()[0]))]
-    lines = ["AUC (out-of-fold, 95 % CI) by feature set and horizon:", wide.to_string()]
-    for c in metrics["comparisons"]:
-        lines.append(f"{c['horizon_hours']:g} h: {c['feature_set_b']} vs {c['feature_set_a']}: delta AUC "
-                     f"{c['delta_auc']:+.3f}, p = {c['p_value']:.3g} ({c['test']}, {c['n_windows']} windows)")
-    verdicts = metrics["sanity"]["verdicts"]
-    failed = [v for v in verdicts if v["passed"] is False]
-    not_run = [v for v in verdicts if v["passed"] is None]
-    lines.append(f"sanity checks: {sum(v['passed'] is True for v in verdicts)} passed, {len(failed)} failed, "
-                 f"{len(not_run)} not run" + "".join(
-                     f"\n  FAIL {v['check']} at {v['horizon_hours']:g} h: {v['text']}" for v in failed)
-                 + "".join(f"\n  NOT RUN {v['check']} at {v['horizon_hours']:g} h: {v['text']}" for v in not_run))
-    return "\n".join([headline_sentence(metrics["headline"]), *lines])
-
-
-def headline_sentence(head: dict) -> str:
-    """The result a report leads with, in the terms a referee asks for."""
-    if not head:
-        return "Headline: no result row."
-    nulls = head.get("nulls") or []
-    untested_null = [n for n in nulls if head.get(f"p_value_{n}") is None]
-    etas = ("against clustering: no null configured (probe.nulls)" if not nulls else
-            "; ".join(f"against the {n} clustering null p = {head[f'p_value_{n}']:.3g}" for n in nulls
-                      if n not in untested_null)
-            + "".join(f"; against the {n} clustering null: not computed ({head.get('null_reason', 'see skipped')})"
-                      for n in untested_null)).lstrip("; ")
-    chosen = "declared in advance (probe.primary)" if head["declared"] else \
-        f"the smallest family-wise p among the rows with a clustering null, of {head['n_rows']} rows" \
-        if head.get("chosen_among") == "testable" else f"the smallest family-wise p of {head['n_rows']} rows"
-    warn = (" FEWER THAN 20 INDEPENDENT TARGETS: read the p-values as rough." if head["n_independent"] < 20
-            else "")
-    floor = " (at the permutation floor: more permutations would tell how far below)" \
-        if head.get("p_value_at_floor") else ""
-    verdict = (" Verdict: no signal (family-wise)." if head["p_value_adjusted"] >= 0.05 else
-               " Verdict: the windows differ, but not tested against clustering." if head["beyond_clustering"] is None
-               else " Verdict: SIGNAL BEYOND CLUSTERING." if head["beyond_clustering"] else
-               " Verdict: the windows differ, no more than clustering gives.")
-    other = head.get("best_untested")
-    untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
-                f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
-                f"{other['p_value_adjusted']:.3g} (trace, animal and embedding features have no simulated "
-                "counterpart, so it cannot be told from clustering; what a modality adds to the catalog is in the "
-                "comparisons)." if other and not head["declared"]
-                and head.get("chosen_among") == "testable" else "")
-    return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
-            f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
-            f"{floor}; family-wise p = {head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
-            f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
-            + warn + verdict + untested)
+def summary(metrics: dict, out: Path) -> str:
+    """What `python probe.py` prints last, about 30 lines: report.md's first screen (seisbind/probe/overview.py)
+    and where the report and the figures are."""
+    figures = ", ".join(sorted(p.name for p in out.glob("*.png")))
+    return "\n".join([*overview(metrics), f"report: {out / 'report.md'} (and report.html); figures in {out}: "
+                                          f"{figures}"])
 
 
 def embedding_lines(data: dict) -> list[str]:
@@ -241,11 +192,22 @@ def period_lines(info: dict) -> str:
             f"observed), {info['triggered_share']:.0%} of them triggered")
 
 
-def write_report(metrics: dict, path: Path) -> None:
-    """report.md: data, AUC table, comparisons, sanity verdicts in words, the Wikelski baseline, skipped parts."""
+def write_report(metrics: dict, out: Path, figures: list[str]) -> None:
+    """OUT/report.md, and the same as one self-contained OUT/report.html (seisbind/probe/report_html.py): the first
+    screen (overview.py), then the details: data and method, every row, the nulls, the comparisons, the sanity
+    checks in words, the Wikelski baseline, the skipped parts and the `figures` (file names in OUT)."""
+    text = "\n".join(["# Pre-event vs background study", "", *overview(metrics), "",
+                      f"Figures: {', '.join(figures)} (at the end).", "", "---", "", *details(metrics),
+                      "## Figures", "", *(f"![{name}]({name})" + "\n" for name in figures)])
+    write_text(out / "report.md", text)
+    write_text(out / "report.html", to_html(text, out))
+
+
+def details(metrics: dict) -> list[str]:
+    """Everything below the first screen, in markdown: data and method, every row, nulls, comparisons, checks,
+    the Wikelski baseline, what was skipped."""
     data = metrics["data"]
-    checked = metrics["sanity"]["checked"]
-    lines = ["# Pre-event vs background study", "", headline_sentence(metrics["headline"]), "",
+    lines = ["# Details", "", "## Data and method", "",
              f"Data: {data['root']}; catalog {data['catalog_events']} events ({data['catalog_start']} to "
              f"{data['catalog_end']}), {data['n_targets']} targets M >= {data['target_min_magnitude']}"
              f" (declustering: {data['decluster']}), {data['n_traces']} traces. Feature families (share of "
@@ -293,10 +255,7 @@ def write_report(metrics: dict, path: Path) -> None:
                          + ("adds significant signal" if significant and row["delta_auc"] > 0 else
                             "significantly worse" if significant else "no significant difference"))
         lines.append("")
-    lines += [f"## Sanity checks ({checked['feature_set']} / {checked['score']})", ""]
-    for v in metrics["sanity"]["verdicts"]:
-        mark = {True: "PASS", False: "FAIL", None: "NOT RUN"}[v["passed"]]
-        lines.append(f"- {mark} {v['check']} at {v['horizon_hours']:g} h: {v['text']}.")
+    lines += sanity_lines(metrics["sanity"])
     other = metrics["sanity"]["other_period_windows"]
     lines += ["", f"Other period: windows shifted by {other['shift_days']:.0f} days; {other['n_kept']} of "
               f"{other['n_copied']} kept ({other['n_outside_data_span']} outside the data span, "
@@ -314,7 +273,26 @@ def write_report(metrics: dict, path: Path) -> None:
         lines += ["Not run (see skipped).", ""]
     if metrics["skipped"]:
         lines += ["## Skipped", ""] + [f"- {s['what']}: {s['reason']}" for s in metrics["skipped"]] + [""]
-    write_text(path, "\n".join(lines))
+    return lines
+
+
+def sanity_lines(sanity: dict) -> list[str]:
+    """The checks in words: how each is judged (Holm over the study's p-value checks, or its own rule), then every
+    verdict with its raw and adjusted p-value."""
+    checked, family = sanity["checked"], sanity["multiplicity"]
+    lines = [f"## Sanity checks ({checked['feature_set']} / {checked['score']}; Holm over {family['n_tests']} checks)",
+             "", f"{check_lines(sanity)[0]}. A check with a p-value fails when its p-value, adjusted by Holm's "
+             f"step-down (Holm 1979) over all {family['n_tests']} such checks at every horizon, is below "
+             f"{family['alpha']:g}, so the study fails a check by chance at most that often. How each check is "
+             "judged:", ""]
+    judged = {v["check"]: v["judged_by"] for v in sanity["verdicts"] if v["judged_by"]}
+    lines += [f"- {check}: {how}." for check, how in judged.items()] + [""]
+    for v in sanity["verdicts"]:
+        mark = {True: "PASS", False: "FAIL", None: "NOT RUN"}[v["passed"]]
+        p = "" if v["p_value"] is None else f" (p {v['p_value']:.3g}" + (
+            "" if v["p_value_adjusted"] is None else f", Holm-adjusted {v['p_value_adjusted']:.3g}") + ")"
+        lines.append(f"- {mark} {v['check']} at {v['horizon_hours']:g} h{p}: {v['text']}.")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------------- loggers

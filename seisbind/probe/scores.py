@@ -70,13 +70,13 @@ class MedianImputer:
 
 def _fit_imputer(X: pd.DataFrame) -> tuple[MedianImputer, list[str]]:
     """Median imputer fitted on these rows. A column with no value in them becomes a constant 0, which no
-    scorer can use (AUC 0.5, zero spread), so it drops out of the fit; it is logged here once."""
+    scorer can use (AUC 0.5, zero spread), so it drops out of the fit; logged at DEBUG (once per fit)."""
     values = X.to_numpy()
     empty = np.isnan(values).all(axis=0)
     if empty.all():
         raise SeisbindInputError("no feature has a value in the training windows")
     if empty.any():
-        log.info("features without any value in the training rows, left out of this fit: %s",
+        log.debug("features without any value in the training rows, left out of this fit: %s",
                  list(X.columns[empty]))
     return MedianImputer().fit(values), list(X.columns)
 
@@ -300,7 +300,7 @@ def cross_validated_scores(
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Out-of-fold score of every window for each scorer (each window scored by a model that never saw its
-    group; `scorers` defaults to `SCORERS`). The chosen single feature of each fold is logged."""
+    group; `scorers` defaults to `SCORERS`). The chosen single feature of each fold is logged at DEBUG."""
     scorers = SCORERS if scorers is None else scorers
     table = _feature_table(X, what="cross_validated_scores")
     y = _binary_labels(y, len(table))
@@ -312,7 +312,7 @@ def cross_validated_scores(
             scorer = make().fit(X_train, y[train])
             scores[name][test] = scorer.score(X_test)
             if isinstance(scorer, BestSingleFeature):
-                log.info("fold %d: best single feature %s (sign %+d, training AUC %.3f)", fold, scorer.feature_,
+                log.debug("fold %d: best single feature %s (sign %+d, training AUC %.3f)", fold, scorer.feature_,
                          int(scorer.sign_), scorer.training_auc_)
     return scores
 

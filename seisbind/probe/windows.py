@@ -77,7 +77,7 @@ def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster:
     if method != "none" and len(candidates):
         keep = gardner_knopoff_mainshocks(candidates) if method == "gardner_knopoff" else \
             _no_larger_before(candidates, decluster_hours, decluster_km)
-        log.info("targets: %d events M>=%g, %d kept by %s declustering", len(candidates), min_magnitude,
+        log.debug("targets: %d events M>=%g, %d kept by %s declustering", len(candidates), min_magnitude,
                  int(keep.sum()), method)
         candidates = candidates[keep]
     targets = candidates.sort_values("time", kind="stable")
@@ -168,13 +168,13 @@ def make_windows(
     inside = [first <= r["start_time"] and r["end_time"] <= last for r in rows]
     outside = Counter(r["window_type"] for r, ok in zip(rows, inside) if not ok)
     if outside:
-        log.info("dropped target windows reaching outside the period/catalog span: %s", dict(outside))
+        log.debug("dropped target windows reaching outside the period/catalog span: %s", dict(outside))
     rows = [r for r, ok in zip(rows, inside) if ok]
     quiet = [r["window_type"] != "pre" or not any_between(loud_ns, r["start_time"] - _hours_ns(quiet_hours),
                                                           r["end_time"]) for r in rows]
     n_dropped = sum(not ok for ok in quiet)
     if n_dropped:
-        log.info("dropped %d pre-event windows with another M >= %g event within %g h before or inside them",
+        log.debug("dropped %d pre-event windows with another M >= %g event within %g h before or inside them",
                  n_dropped, quiet_min_magnitude, quiet_hours)
     rows = [r for r, ok in zip(rows, quiet) if ok]
 
@@ -235,7 +235,7 @@ def make_windows(
                      and (r["horizon_hours"], r["target_event_id"]) not in matched for r in rows]
         n_unmatched = sum(unmatched)
         if n_unmatched:
-            log.info("dropped %d pre-event windows whose target got no matched background window", n_unmatched)
+            log.debug("dropped %d pre-event windows whose target got no matched background window", n_unmatched)
         rows = [r for r, drop in zip(rows, unmatched) if not drop]
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     for column in ("start_time", "end_time", "target_time"):

@@ -28,6 +28,7 @@ from seisbind.probe.families import (
     simulated_columns,
     simulated_features,
 )
+from seisbind.probe.study.checks import adjust
 from seisbind.probe.study.config import (
     Skipped,
     Spec,
@@ -53,8 +54,7 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict:
     """CLI entry point (probe.entry); input problems reach `probe.py` as `SeisbindInputError` (seisbind/cli.py)."""
     metrics = run_study(cfg)
-    print(report.summary(metrics, cfg.probe.checked.score))
-    print(f"report: {Path(cfg.out) / 'report.md'}")
+    print(report.summary(metrics, Path(cfg.out)))
     return metrics
 
 
@@ -82,6 +82,7 @@ def run_study(cfg: DictConfig) -> dict:
     checked = replace(probe, checked=replace(probe.checked, feature_set=checked_set))
     outcomes = evaluate_horizons(Inputs(design.windows, table, settings, checked, checks), probe.n_jobs)
     rows, scored = merge(outcomes, design.windows, skipped)
+    check_family = adjust([c for o in outcomes for c in o.checks])
     if not rows:
         reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
         raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
@@ -105,6 +106,7 @@ def run_study(cfg: DictConfig) -> dict:
         "comparisons": [c for o in outcomes for c in o.comparisons],
         "sanity": {"checked": {"feature_set": checked_set, "score": probe.checked.score, "note": checked_note},
                    "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
+                   "multiplicity": check_family,
                    "verdicts": [c.verdict() for o in outcomes for c in o.checks]},
         "wikelski2020": [r.as_dict() for r in baseline],
         "wikelski2020_detector": detector,

@@ -7,6 +7,7 @@ pre-event and background windows. The completeness floor of the event-count feat
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from seisbind.probe.windows import any_between, make_windows
 from seisbind.protocols import StudyData
 from seisbind.seismicity.magnitudes import mc_max_curvature
 from seisbind.times import to_utc_ns
+
+log = logging.getLogger(__name__)
 
 OTHER_TYPES = {"pre": "other_pre", "background": "other_background"}
 
@@ -104,6 +107,10 @@ def main_windows(catalog: pd.DataFrame, probe: StudyProbe, seed: int) -> pd.Data
             f"({windows.attrs['n_pre_dropped_not_quiet']} pre-event windows broke the quiet rule, "
             f"{windows.attrs['n_pre_dropped_unmatched']} found no background window); lower "
             "probe.target_min_magnitude, change probe.decluster or widen probe.background.match_days")
+    targets = windows.loc[windows["window_type"] == "pre", "target_event_id"].nunique()
+    log.info("windows: %d targets M >= %g (%s declustering); %d pre-event windows dropped by the quiet rule, %d "
+             "without a matched background window", targets, probe.target_min_magnitude, probe.decluster,
+             windows.attrs["n_pre_dropped_not_quiet"], windows.attrs["n_pre_dropped_unmatched"])
     post = matched_post_windows(windows, probe.post_start_hours, catalog)
     windows = pd.concat([windows[windows["window_type"] != "post"], post], ignore_index=True)
     windows["period"] = "main"

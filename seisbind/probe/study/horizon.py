@@ -10,6 +10,8 @@ the numbers are the same and the fits ~15 % faster.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,9 @@ from seisbind.probe.study.config import Skipped
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels, rows_of, try_evaluate
 from seisbind.probe.study.table import FeatureTable
+from seisbind.progress import progress
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,17 +56,33 @@ class Outcome:
 
 
 def evaluate_horizons(inputs: Inputs, n_jobs: int) -> list[Outcome]:
-    """`study_horizon` for every horizon, in `n_jobs` processes (1 = in this process, -1 = one per horizon)."""
+    """`study_horizon` for every horizon, in `n_jobs` processes (1 = in this process, -1 = one per horizon). In
+    this process each horizon draws its own bar (seisbind/progress.py); in parallel the workers draw none and
+    this process counts the horizons as they finish."""
+    started = time.perf_counter()
     horizons = list(inputs.probe.horizons_hours)
     if n_jobs == 1 or len(horizons) == 1:
-        return [study_horizon(inputs, h) for h in horizons]
-    from joblib import Parallel, delayed
+        outcomes = [study_horizon(inputs, h) for h in horizons]
+    else:
+        from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=min(n_jobs if n_jobs > 0 else len(horizons), len(horizons)))(
-        delayed(study_horizon)(inputs, h) for h in horizons)
+        outcomes = []
+        finished = Parallel(n_jobs=min(n_jobs if n_jobs > 0 else len(horizons), len(horizons)),
+                            return_as="generator_unordered")(delayed(study_horizon)(inputs, h) for h in horizons)
+        with progress("horizons (rows, comparisons, checks)", total=len(horizons)) as advance:
+            for outcome in finished:
+                outcomes.append(outcome)
+                advance()
+        outcomes.sort(key=lambda o: horizons.index(o.horizon_hours))
+    log.info("%d horizons: %d rows, %d comparisons, %d check results (%.1f s)", len(horizons),
+             sum(len(o.rows) for o in outcomes), sum(len(o.comparisons) for o in outcomes),
+             sum(len(o.checks) for o in outcomes), time.perf_counter() - started)
+    return outcomes
 
 
 def study_horizon(inputs: Inputs, h: float) -> Outcome:
+    """Rows, comparisons and checks of one horizon; the bar counts feature sets (each refitted under every
+    permutation), comparisons and the checks."""
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         outcome = Outcome(h)
         horizon = horizon_of(inputs.windows, h)
@@ -72,11 +93,15 @@ def study_horizon(inputs: Inputs, h: float) -> Outcome:
             return outcome
         labels = permuted_labels(inputs.windows, horizon, inputs.settings)
         first = h == inputs.probe.horizons_hours[0]   # a feature set that cannot be built is said once
-        for name in inputs.probe.feature_sets:
-            feature_set_rows(inputs, horizon, labels, name, outcome, first)
-        for a, b in inputs.probe.comparisons:
-            comparison(inputs, horizon, a, b, outcome, first)
-        run_checks(inputs, horizon, labels, outcome)
+        probe = inputs.probe
+        with progress(f"horizon {h:g} h", total=len(probe.feature_sets) + len(probe.comparisons) + 1) as advance:
+            for name in probe.feature_sets:
+                feature_set_rows(inputs, horizon, labels, name, outcome, first)
+                advance()
+            for a, b in probe.comparisons:
+                comparison(inputs, horizon, a, b, outcome, first)
+                advance()
+            run_checks(inputs, horizon, labels, outcome)
         return outcome
 
 

@@ -1,5 +1,5 @@
-"""What the study writes to OUT: windows.csv, features.csv, stats.csv, metrics.json, the figures, report.md (and
-the configured loggers). seisbind/probe/report.py renders; this module decides what goes where."""
+"""What the study writes to OUT: windows.csv, features.csv, stats.csv, metrics.json, the figures, report.md and
+report.html (and the configured loggers). seisbind/probe/report.py renders; this module decides what goes where."""
 
 from __future__ import annotations
 
@@ -70,10 +70,12 @@ def write_outputs(out: Path, design: Design, table: FeatureTable, metrics: dict,
     write_json(out / "metrics.json", metrics)
     report.plot_roc(scored, main_score, out / "roc.png")
     report.plot_molchan(scored, main_score, out / "molchan.png")
+    figures = ["roc.png", "molchan.png"]
     for name, aucs in nulls.items():
         if aucs:
             report.plot_null(name, metrics["results"], aucs, out / f"{name}_null.png")
-    report.write_report(metrics, out / "report.md")
+            figures.append(f"{name}_null.png")
+    report.write_report(metrics, out, figures)
     report.log_to_loggers(cfg, out, metrics, {
         "results": report.results_table(metrics), "comparisons": pd.DataFrame(metrics["comparisons"]),
         "verdicts": pd.DataFrame(metrics["sanity"]["verdicts"]), "stats": stats})

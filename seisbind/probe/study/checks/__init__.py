@@ -4,6 +4,12 @@ A check runs at every horizon on the checked feature set and score (`probe.check
 the same place: `run(context) -> CheckResult` with `passed` True / False, or None when it could not run or is
 not informative, a sentence saying what was seen, and its numbers. `probe.checks` (configs/probe/study.yaml)
 names the checks, one module each in this package; a new check is a module plus an entry there.
+
+A check whose failure is a test rejecting (time of day separates, the other period separates) gives its p-value
+(`PTest`) and fails below ALPHA. The checks run at every horizon, and sixteen tests at 5 % fail about 0.8 times by
+chance, so `adjust` re-judges every such result of the study on its p-value after Holm's step-down over all of
+them; a check judged otherwise (a tolerance, an interval that must clear 0.5) says how in `judged_by` and is not
+adjusted.
 """
 
 from __future__ import annotations
@@ -16,10 +22,25 @@ import pandas as pd
 
 from seisbind.probe import evaluate as ev
 from seisbind.probe.evaluate import Settings
-from seisbind.probe.stats import bootstrap_auc_ci
+from seisbind.probe.stats import bootstrap_auc_ci, holm_adjusted
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored
 from seisbind.probe.study.table import FeatureTable
+
+ALPHA = 0.05
+"""A p-value check fails when its p-value, adjusted over the study's checks, is below this."""
+
+
+@dataclass
+class PTest:
+    """What a check judged by a p-value says: the p-value, what it is, what passing and failing mean in words; the
+    Holm-adjusted p-value once `adjust` has seen the whole study."""
+
+    p_value: float
+    name: str
+    if_passed: str
+    if_failed: str
+    p_value_adjusted: float | None = None
 
 
 @dataclass
@@ -28,12 +49,49 @@ class CheckResult:
     horizon_hours: float
     passed: bool | None
     text: str
+    """What was seen; with a `test`, the verdict's words follow it (`sentence`)."""
     numbers: dict = field(default_factory=dict)
     window_scores: dict[int, float] = field(default_factory=dict)
     """The main model's scores of windows the check scored (table position -> score), for windows.csv."""
+    judged_by: str = ""
+    """How `passed` is decided, for a check without a p-value test."""
+    test: PTest | None = None
+
+    @classmethod
+    def tested(cls, check: str, horizon_hours: float, text: str, test: PTest, numbers: dict,
+               window_scores: dict[int, float] | None = None) -> CheckResult:
+        """A result judged by `test`: on its own p-value until `adjust` re-judges it; not run without a p-value."""
+        if not np.isfinite(test.p_value):
+            return cls(check, horizon_hours, None, f"not run: no p-value ({text})", numbers, window_scores or {})
+        return cls(check, horizon_hours, bool(test.p_value >= ALPHA), text, numbers, window_scores or {}, test=test)
+
+    @property
+    def sentence(self) -> str:
+        if self.test is None or self.passed is None:
+            return self.text
+        return f"{self.text}: {self.test.if_passed if self.passed else self.test.if_failed}"
 
     def verdict(self) -> dict:
-        return {"check": self.check, "horizon_hours": self.horizon_hours, "passed": self.passed, "text": self.text}
+        out = {"check": self.check, "horizon_hours": self.horizon_hours, "passed": self.passed,
+               "text": self.sentence, "judged_by": self.judged_by, "p_value": None, "p_value_adjusted": None}
+        if self.test is not None:
+            out |= {"judged_by": f"passes when the {self.test.name} adjusted by Holm over the study's p-value checks "
+                                 f"is >= {ALPHA:g}",
+                    "p_value": self.test.p_value, "p_value_adjusted": self.test.p_value_adjusted}
+        return out
+
+
+def adjust(results: list[CheckResult]) -> dict:
+    """Re-judge every result judged by a p-value on its p-value adjusted by Holm's step-down (Holm 1979, Scand. J.
+    Statist. 6:65-70) over all of them, every check at every horizon, so the study fails a check by chance at most
+    ALPHA of the time; results not run or judged otherwise keep their verdict. Returns the family's description
+    for metrics.json."""
+    family = [r for r in results if r.test is not None and r.passed is not None]
+    for result, p in zip(family, holm_adjusted([r.test.p_value for r in family]), strict=True):
+        result.test.p_value_adjusted = float(p)
+        result.passed = bool(p >= ALPHA)
+    return {"method": "Holm (1979) step-down", "n_tests": len(family), "alpha": ALPHA,
+            "not_adjusted": sorted({r.check for r in results if r.test is None and r.passed is not None})}
 
 
 @dataclass

@@ -30,4 +30,6 @@ class LabelShuffle:
                 + ("ABOVE 0.5, the pipeline leaks labels" if leak else
                    "below 0.5 by more than the tolerance, cross-validation is pessimistic at this sample size "
                    "(no leakage; read AUCs against the shuffle mean)" if pessimistic else "no label leakage"))
-        return CheckResult(self.name, context.horizon.horizon_hours, not leak, text, numbers)
+        return CheckResult(self.name, context.horizon.horizon_hours, not leak, text, numbers,
+                           judged_by=f"fails when the mean shuffled AUC exceeds 0.5 + {self.tolerance:g} (a tolerance "
+                           "on a mean, not a test: not adjusted for multiplicity)")

@@ -13,6 +13,10 @@ from seisbind.probe.report import fmt_ci
 from seisbind.probe.scores import Mahalanobis
 from seisbind.probe.study.checks import CheckContext, CheckResult, against_background, auc_ci
 
+JUDGED_BY = ("passes when the 95 % bootstrap interval of the post-event vs background AUC lies above 0.5; it fails "
+             "when a test does not reject, so an adjustment for multiplicity would only make failing easier: not "
+             "adjusted")
+
 
 class PostEvent:
     name = "post_event"
@@ -38,4 +42,4 @@ class PostEvent:
         ok = vs["auc_ci_low"] > 0.5
         text += (": they score high, as aftershock-rich windows should" if ok else
                  ": they do not score above background: the score does not respond to obvious seismicity")
-        return CheckResult(self.name, h, ok, text, numbers, post.window_scores())
+        return CheckResult(self.name, h, ok, text, numbers, post.window_scores(), JUDGED_BY)

@@ -11,7 +11,7 @@ import numpy as np
 from seisbind.probe import evaluate as ev
 from seisbind.probe import features
 from seisbind.probe.stats import delong_test
-from seisbind.probe.study.checks import CheckContext, CheckResult
+from seisbind.probe.study.checks import CheckContext, CheckResult, PTest
 from seisbind.probe.study.rows import evaluate, labels_of
 
 
@@ -36,12 +36,12 @@ class TimeOfDay:
             "auc": auc, "p_value_two_sided": float(min(1.0, 2 * (1 + tail) / (1 + null.size))),
             "null_auc_low": float(low), "null_auc_high": float(high),
             "main_auc": test.auc_a, "delta_auc": test.delta_auc, "p_value_delong": test.p_value}
-        covers = n["p_value_two_sided"] >= 0.05
         beaten = n["delta_auc"] > 0 and n["p_value_delong"] < 0.05
         text = (f"time of day alone AUC {auc:.3f} against its refit null {n['null_auc_mean']:.3f} (95 % "
                 f"{n['null_auc_low']:.3f}-{n['null_auc_high']:.3f}, two-sided p {n['p_value_two_sided']:.3g}); "
-                f"main {n['main_auc']:.3f} (delta {n['delta_auc']:+.3f}, DeLong p {n['p_value_delong']:.3g}): "
-                + ("time of day carries no signal" if covers else
-                   "TIME OF DAY SEPARATES the windows (the main score exceeds it)" if beaten else
-                   "TIME OF DAY SEPARATES the windows as well as the main score does"))
-        return CheckResult(self.name, part.horizon_hours, covers, text, n)
+                f"main {n['main_auc']:.3f} (delta {n['delta_auc']:+.3f}, DeLong p {n['p_value_delong']:.3g})")
+        test = PTest(n["p_value_two_sided"], "two-sided refit permutation p of time of day alone",
+                     "time of day carries no signal",
+                     "TIME OF DAY SEPARATES the windows (the main score exceeds it)" if beaten else
+                     "TIME OF DAY SEPARATES the windows as well as the main score does")
+        return CheckResult.tested(self.name, part.horizon_hours, text, test, n)

@@ -1,0 +1,132 @@
+"""The first screen of a study's results: the headline, the leading rows, what each modality adds, the checks, the
+data and its coverage.
+
+The same lines end `python probe.py` on the console (`report.summary`) and open report.md, so the two never
+disagree; they are plain text that also reads as markdown (list items, no tables). Everything else (every row,
+the checks in words, the nulls' fits) is in the report's details.
+"""
+
+from __future__ import annotations
+
+import math
+
+LEADING_ROWS = 5
+LISTED_CHECKS = 5
+"""Failed and not-run checks listed by name on the first screen; the rest are counted, all are in the report."""
+
+
+def overview(metrics: dict) -> list[str]:
+    return [headline_sentence(metrics["headline"]), "", *leading_rows(metrics), "", *comparison_lines(metrics),
+            "", *check_lines(metrics["sanity"]), "", *data_lines(metrics["data"], metrics["skipped"])]
+
+
+def _or(value, default: float) -> float:
+    """A JSON number, or `default` where it is null or NaN (sorting and formatting then never meet a NaN)."""
+    return default if value is None or not math.isfinite(value) else value
+
+
+def headline_sentence(head: dict) -> str:
+    """The result a report leads with, in the terms a referee asks for."""
+    if not head:
+        return "Headline: no result row."
+    nulls = head.get("nulls") or []
+    untested_null = [n for n in nulls if head.get(f"p_value_{n}") is None]
+    etas = ("against clustering: no null configured (probe.nulls)" if not nulls else
+            "; ".join(f"against the {n} clustering null p = {head[f'p_value_{n}']:.3g}" for n in nulls
+                      if n not in untested_null)
+            + "".join(f"; against the {n} clustering null: not computed ({head.get('null_reason', 'see skipped')})"
+                      for n in untested_null)).lstrip("; ")
+    chosen = "declared in advance (probe.primary)" if head["declared"] else \
+        f"the smallest family-wise p among the rows with a clustering null, of {head['n_rows']} rows" \
+        if head.get("chosen_among") == "testable" else f"the smallest family-wise p of {head['n_rows']} rows"
+    warn = (" FEWER THAN 20 INDEPENDENT TARGETS: read the p-values as rough." if head["n_independent"] < 20
+            else "")
+    floor = " (at the permutation floor: more permutations would tell how far below)" \
+        if head.get("p_value_at_floor") else ""
+    verdict = (" Verdict: no signal (family-wise)." if head["p_value_adjusted"] >= 0.05 else
+               " Verdict: the windows differ, but not tested against clustering." if head["beyond_clustering"] is None
+               else " Verdict: SIGNAL BEYOND CLUSTERING." if head["beyond_clustering"] else
+               " Verdict: the windows differ, no more than clustering gives.")
+    other = head.get("best_untested")
+    untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
+                f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
+                f"{other['p_value_adjusted']:.3g} (trace, animal and embedding features have no simulated "
+                "counterpart, so it cannot be told from clustering; what a modality adds to the catalog is in the "
+                "comparisons)." if other and not head["declared"]
+                and head.get("chosen_among") == "testable" else "")
+    return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
+            f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
+            f"{floor}; family-wise p = {head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
+            f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
+            + warn + verdict + untested)
+
+
+def leading_rows(metrics: dict) -> list[str]:
+    """The LEADING_ROWS rows of smallest family-wise p (then largest AUC), with each clustering null's p."""
+    results, nulls = metrics["results"], metrics["headline"].get("nulls") or []
+    ranked = sorted(results, key=lambda r: (_or(r.get("p_value_adjusted"), math.inf), -_or(r["auc"], 0.0)))
+    lines = [f"Leading rows ({min(LEADING_ROWS, len(ranked))} of {len(ranked)}, by family-wise p):"]
+    for r in ranked[:LEADING_ROWS]:
+        against = "".join(f", {n} p {r[f'p_value_{n}']:.3g}" for n in nulls if r.get(f"p_value_{n}") is not None)
+        lines.append(f"- {r['horizon_hours']:g} h {r['feature_set']} / {r['score']}: AUC {r['auc']:.3f} "
+                     f"[{r['auc_ci_low']:.3f}, {r['auc_ci_high']:.3f}], p {r['p_value']:.3g}, family-wise "
+                     f"{_or(r.get('p_value_adjusted'), math.nan):.3g}{against}")
+    return lines
+
+
+def comparison_lines(metrics: dict) -> list[str]:
+    """One line per configured comparison (with vs without a modality's features): delta AUC and p per horizon."""
+    pairs: dict[tuple[str, str], list[dict]] = {}
+    for c in metrics["comparisons"]:
+        pairs.setdefault((c["feature_set_a"], c["feature_set_b"]), []).append(c)
+    if not pairs:
+        return ["What a modality adds: no comparison could run (see Skipped in report.md)."]
+    lines = ["What a modality adds (delta AUC with - without on the windows both cover; p per comparison, not "
+             "adjusted across them):"]
+    for (a, b), found in pairs.items():
+        cells = ", ".join(f"{c['horizon_hours']:g} h {c['delta_auc']:+.3f} (p {c['p_value']:.2g})" for c in found)
+        gains, losses = (", ".join(f"{c['horizon_hours']:g} h" for c in found if c["p_value"] < 0.05
+                                   and (c["delta_auc"] > 0) == better) for better in (True, False))
+        said = [f"adds signal at {gains}"] * bool(gains) + [f"significantly worse at {losses}"] * bool(losses)
+        lines.append(f"- {b} vs {a}: {cells}: {'; '.join(said) or 'no significant difference'}")
+    return lines
+
+
+def check_lines(sanity: dict) -> list[str]:
+    """`sanity checks: P passed, F failed, N not run (how judged)` and the failed and not-run ones by name. When
+    no check ran the line says that nothing was checked, so a summary never reads as a clean pass by default."""
+    verdicts, family = sanity["verdicts"], sanity["multiplicity"]
+    passed = sum(v["passed"] is True for v in verdicts)
+    failed = [v for v in verdicts if v["passed"] is False]
+    not_run = [v for v in verdicts if v["passed"] is None]
+    if not passed and not failed:
+        head = (f"sanity checks: NONE RAN ({len(not_run)} not run): nothing was checked" if verdicts else
+                "sanity checks: NONE RAN (no check configured or the checked feature set was never evaluated): "
+                "nothing was checked")
+    else:
+        other = ", ".join(family["not_adjusted"])
+        head = (f"sanity checks: {passed} passed, {len(failed)} failed, {len(not_run)} not run (Holm over "
+                f"{family['n_tests']} checks with a p-value" + (f"; {other} judged otherwise" if other else "") + ")")
+    listed = [*failed, *not_run]
+    lines = [head] + [f"- {'FAIL' if v['passed'] is False else 'NOT RUN'} {v['check']} at {v['horizon_hours']:g} h"
+                      f"{_adjusted(v)}: {v['text']}" for v in listed[:LISTED_CHECKS]]
+    if len(listed) > LISTED_CHECKS:
+        lines.append(f"- ... {len(listed) - LISTED_CHECKS} more failed or not run: see the sanity checks in report.md")
+    return lines
+
+
+def _adjusted(verdict: dict) -> str:
+    if verdict["p_value_adjusted"] is None:
+        return ""
+    return f" (p {verdict['p_value']:.3g}, Holm-adjusted {verdict['p_value_adjusted']:.3g})"
+
+
+def data_lines(data: dict, skipped: list[dict]) -> list[str]:
+    """Where the data came from, how many targets and windows, and which feature families cover how much."""
+    windows = ", ".join(f"{h} h {c['pre']}/{c['background']}" for h, c in data["windows"].items())
+    cover = ", ".join(f"{name} {share:.0%}" for name, share in data["windows_with_family"].items())
+    return [f"Data: {data['root']}: {data['catalog_events']} catalog events, {data['n_targets']} targets M >= "
+            f"{data['target_min_magnitude']}, {data['n_traces']} traces; checkpoint {data['ckpt'] or 'none'}.",
+            f"Windows per horizon (pre-event/background): {windows}.",
+            f"Windows each feature family covers: {cover}.",
+            f"Skipped: {len(skipped)} part(s), each with its reason in report.md." if skipped else "Skipped: nothing."]
