@@ -118,12 +118,6 @@ def refit_null_aucs(X: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, sco
     return out
 
 
-def fixed_null_aucs(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """AUC of a score that learns nothing from the labels (e.g. the Wikelski 2020 detector) under each
-    permuted label vector."""
-    return np.array([stats.auc_roc(y, s) for y in labels])
-
-
 def refit_inference(auc: float, null: np.ndarray) -> dict:
     """p-value and interval of one result row from its refit permutation null.
 

@@ -13,6 +13,10 @@ from omegaconf import DictConfig
 from seisbind.files import save_figure, write_text
 from seisbind.probe.stats import molchan, molchan_random_bound
 
+WIKELSKI = "wikelski2020"
+"""The feature family and set of the Wikelski et al. (2020) baseline (seisbind/modalities/animal.py), which the
+report gives its own section with the family's detector summary (metrics.json `wikelski2020_detector`)."""
+
 
 def fmt_ci(d: dict) -> str:
     """"AUC [low, high]" of a dict with auc, auc_ci_low, auc_ci_high."""
@@ -135,9 +139,11 @@ def results_table(metrics: dict) -> pd.DataFrame:
 
 
 def summary(metrics: dict, score: str) -> str:
-    """The AUC table the command prints: one row per feature set (the `score` scorer, plus the Wikelski
-    baseline), one column per horizon, "AUC [CI low, high]"; then the comparisons and the failed checks."""
-    table = pd.DataFrame([r for r in metrics["results"] if r["score"] in (score, "wikelski2020")])
+    """The AUC table the command prints: one row per feature set (the `score` scorer, or a set's own scorer when
+    `score` does not score it, as `fixed` the Wikelski baseline), one column per horizon, "AUC [CI low, high]";
+    then the comparisons and the failed checks."""
+    by_score = {r["feature_set"] for r in metrics["results"] if r["score"] == score}
+    table = pd.DataFrame([r for r in metrics["results"] if r["score"] == score or r["feature_set"] not in by_score])
     cells = table.assign(
         name=[f"{r.feature_set}/{r.score}" for r in table.itertuples()],
         cell=[f"{r.auc:.2f} [{r.auc_ci_low:.2f}, {r.auc_ci_high:.2f}]" for r in table.itertuples()],
@@ -288,10 +294,10 @@ def write_report(metrics: dict, path: Path) -> None:
               f"{other['n_copied']} kept ({other['n_outside_data_span']} outside the data span, "
               f"{other['n_near_large_events']} near large events).", ""]
     lines += ["## Wikelski et al. (2020) animal baseline", ""]
-    wik = metrics["wikelski2020"]
+    wik = [r for r in metrics["results"] if r["feature_set"] == WIKELSKI]
     if wik:
         lines += [_table(pd.DataFrame(wik).reindex(columns=results_table(metrics).columns)), ""]
-    detector = metrics.get("wikelski2020_detector")
+    detector = metrics.get(f"{WIKELSKI}_detector")
     if detector:
         lines += [f"Threshold detector: {detector['n_triggers']} triggers, {detector['n_detected']} detected, alarm "
                   f"fraction {detector['alarm_fraction']:.3f}, random-alarm p = {detector['p_value_random']:.3g}.",

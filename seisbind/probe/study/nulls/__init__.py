@@ -43,12 +43,13 @@ class CatalogNull(Protocol):
 @dataclass(frozen=True)
 class Simulation:
     """How a simulated catalog is scored: the study's window rules, its catalog-only feature sets (columns), its
-    horizons and scores, and `features_of(catalog, windows)`, the simulated families' features."""
+    horizons, the scores of each of those sets, and `features_of(catalog, windows)`, the simulated families'
+    features."""
 
     window_rules: dict
     feature_sets: dict[str, list[str]]
     horizons: list[float]
-    scores: list[str]
+    scores: dict[str, list[str]]
     settings: Settings
     features_of: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
     family_of: Callable[[str], str]
@@ -85,7 +86,7 @@ def catalog_aucs(windows: pd.DataFrame, features: pd.DataFrame, how: Simulation)
         horizon = horizon_of(windows, h)
         for name, columns in how.feature_sets.items():
             part = horizon.subset(usable_windows(features.iloc[horizon.index], columns, how.family_of))
-            scored = try_evaluate(lambda rows, c=columns: features.iloc[rows][c], part, how.scores, how.settings,
+            scored = try_evaluate(lambda rows, c=columns: features.iloc[rows][c], part, how.scores[name], how.settings,
                                   f"simulated catalog at {h:g} h")
             if isinstance(scored, str):
                 continue
