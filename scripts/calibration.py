@@ -68,8 +68,8 @@ def study_config(root: Path, out: Path, opts: Options):
         return compose("probe", overrides=[
             f"data.root={root}", f"out={out}", f"paths.root_dir={out}", f"probe.n_permutations={opts.n_permutations}",
             f"probe.nulls.etas.n_sims={opts.n_etas_sims}",
-            f"probe.horizons_hours=[{','.join(f'{h:g}' for h in opts.horizons_hours)}]", "probe.wikelski.enabled=false",
-            "probe.n_jobs=1"])
+            f"probe.horizons_hours=[{','.join(f'{h:g}' for h in opts.horizons_hours)}]",
+            "~probe.feature_sets.wikelski2020", "probe.n_jobs=1"])
 
 
 def one_run(opts: Options, trap: str, seed: int, catalog_strength: float) -> dict:

@@ -85,7 +85,7 @@ def one_run(opts: Options, strength: float, seed: int) -> dict:
     train_seconds = time.perf_counter() - started
     metrics = run_study(compose_with_hydra("probe", [
         f"ckpt={trained['checkpoint']}", f"data.root={root}", f"out={out}/probe", f"paths.root_dir={out}",
-        f"probe.n_permutations={opts.n_permutations}", "probe.nulls.etas.n_sims=0", "probe.wikelski.enabled=false",
+        f"probe.n_permutations={opts.n_permutations}", "probe.nulls.etas.n_sims=0", "~probe.feature_sets.wikelski2020",
         "probe.n_jobs=1", f"seed={seed}"]))
     if not opts.keep_roots:
         shutil.rmtree(root)

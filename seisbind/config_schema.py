@@ -17,6 +17,9 @@ and share the one function that applies them; it imports no numpy, torch or ObsP
 
 Settings that may be `auto` or a number (OmegaConf 2.3 has no `str | float`) are `Any` here and normalised by
 `typed_config` (a schema's `auto_or_number`): `auto` stays, anything else becomes a float or is an error naming the key.
+A mapping whose entries may be a node or, for the usual case, a plain list (a feature set: `{columns: [...],
+scores: [...]}` or `[...]`) is listed in a schema's `shorthand`; `typed_config` reads a list as the node with that
+field before checking, so both forms meet one schema.
 """
 
 from __future__ import annotations
@@ -96,11 +99,13 @@ class OtherPeriod:
 
 
 @dataclass
-class Wikelski:
-    enabled: bool = True
-    source: Source | None = None
-    bin_minutes: float = 15.0
-    min_coverage: float = 0.5
+class FeatureSet:
+    """A feature set: `columns`, names or shell patterns of features.csv columns, and the scorers that score it
+    (`scores`, names in `probe.scorers`; null = those of `probe.scores`). The YAML may give a set as its plain
+    list of columns (`StudyConfig.shorthand`)."""
+
+    columns: list[str] = MISSING
+    scores: list[str] | None = None
 
 
 @dataclass
@@ -130,7 +135,7 @@ class StudyProbe:
     n_jobs: int = -1
     scorers: dict[str, Any] = field(default_factory=dict)   # name -> `_target_` (seisbind/probe/scores.py)
     scores: list[str] = field(default_factory=list)
-    feature_sets: dict[str, list[str]] = field(default_factory=dict)
+    feature_sets: dict[str, FeatureSet] = field(default_factory=dict)
     nulls: dict[str, Any] = field(default_factory=dict)     # name -> `_target_` (seisbind/probe/study/nulls/)
     checks: dict[str, Any] = field(default_factory=dict)    # name -> `_target_` (seisbind/probe/study/checks/)
     primary: Primary | None = None
@@ -140,7 +145,6 @@ class StudyProbe:
     comparison_test: str = "auto"
     n_comparison_permutations: int = 100
     other_period: OtherPeriod = field(default_factory=OtherPeriod)
-    wikelski: Wikelski = field(default_factory=Wikelski)
 
 
 @dataclass
@@ -154,6 +158,7 @@ class StudyConfig:
     probe: StudyProbe = field(default_factory=StudyProbe)
     data: StudyDataConfig = field(default_factory=StudyDataConfig)
     auto_or_number: ClassVar[tuple[str, ...]] = ("probe.min_magnitude", "probe.other_period.shift_days")
+    shorthand: ClassVar[dict[str, str]] = {"probe.feature_sets": "columns"}
 
 
 # ------------------------------------------------------------------------------------- stations probe
@@ -248,6 +253,7 @@ def typed_config(cfg: DictConfig, schema: type) -> DictConfig:
     for node in fields(schema):
         try:
             values = OmegaConf.to_container(cfg[node.name], resolve=True) if node.name in cfg else {}
+            _expand_shorthand(values, node.name, getattr(schema, "shorthand", {}))
             merged = OmegaConf.merge(OmegaConf.structured(node.default_factory), values)
         except OmegaConfBaseException as error:
             raise SeisbindInputError(_message(node.name, error)) from None
@@ -259,6 +265,16 @@ def typed_config(cfg: DictConfig, schema: type) -> DictConfig:
     for key in getattr(schema, "auto_or_number", ()):
         _auto_or_number(typed, key)
     return typed
+
+
+def _expand_shorthand(values: dict, name: str, shorthand: dict[str, str]) -> None:
+    """In place: each entry of a `shorthand` mapping given as a plain list becomes {<its field>: list} (a feature
+    set's list of columns -> {columns: list}), so that both forms are checked against one schema."""
+    for key, list_field in shorthand.items():
+        node, _, child = key.partition(".")
+        entries = values.get(child) if node == name and isinstance(values, dict) else None
+        if isinstance(entries, dict):
+            values[child] = {k: {list_field: v} if isinstance(v, list) else v for k, v in entries.items()}
 
 
 def _message(name: str, error: OmegaConfBaseException) -> str:

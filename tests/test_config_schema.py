@@ -73,7 +73,10 @@ def test_data_schemas_match_the_classes_they_feed() -> None:
 @pytest.mark.parametrize(("schema", "overrides", "message"), [
     (StudyConfig, ["probe.n_permutations=abc"], "probe.n_permutations: Value 'abc' of type 'str' could not be"),
     (StudyConfig, ["probe.horizons_hours=[6,x]"], "probe.horizons_hours[1]: Value 'x'"),
-    (StudyConfig, ["probe.feature_sets.catalog=3"], "probe.feature_sets.catalog: Value 3"),
+    (StudyConfig, ["probe.feature_sets.catalog=3"], "probe.feature_sets.catalog: Invalid type assigned: int"),
+    (StudyConfig, ["+probe.feature_sets.x={cols: [a]}"], "probe.feature_sets.x.cols: no such setting (known: "
+                                                          "columns, scores)"),
+    (StudyConfig, ["+probe.feature_sets.x={scores: [fixed]}"], "set probe.feature_sets.x.columns=..."),
     (StudyConfig, ["area.period.start=[1]"], "probe.period.start: Cannot convert"),
     (StudyConfig, ["+probe.n_permutation=5"], "probe.n_permutation: no such setting (known: name, entry,"),
     (StudyConfig, ["probe.min_magnitude=abc"], "probe.min_magnitude='abc': give auto or a number"),
@@ -99,3 +102,13 @@ def test_auto_or_a_number() -> None:
     cfg = typed_config(composed("probe", "data.root=/d", "probe.min_magnitude=2", "probe.other_period.shift_days=-10"),
                        StudyConfig)
     assert cfg.probe.min_magnitude == 2.0 and cfg.probe.other_period.shift_days == -10.0
+
+
+def test_a_feature_set_is_its_columns_or_a_node_naming_its_scorers() -> None:
+    """The plain list is the set's columns, scored by probe.scores; the node form names its own scorers."""
+    cfg = typed_config(composed("probe", "data.root=/d", "+probe.feature_sets.x={columns: [a], scores: [fixed]}"),
+                       StudyConfig)
+    sets = OmegaConf.to_object(cfg.probe).feature_sets
+    assert (sets["catalog"].columns[0], sets["catalog"].scores) == ("n_events", None)
+    assert (sets["x"].columns, sets["x"].scores) == (["a"], ["fixed"])
+    assert (sets["wikelski2020"].columns, sets["wikelski2020"].scores) == (["wikelski2020_score"], ["fixed"])

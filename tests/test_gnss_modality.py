@@ -91,7 +91,7 @@ def comparison(metrics: dict, with_set: str) -> dict:
 @pytest.mark.slow
 def test_probe_gnss_family_finds_a_planted_transient_and_not_an_absent_one(gnss_roots, tmp_path: Path) -> None:
     options = ["probe.horizons_hours=[24]", "probe.n_permutations=60", "probe.nulls.etas.n_sims=0",
-               "probe.wikelski.enabled=false", "probe.n_jobs=1"]
+               "~probe.feature_sets.wikelski2020", "probe.n_jobs=1"]
     planted = run_study(probe_config(gnss_roots["planted"], tmp_path / "planted", *options))
     null = run_study(probe_config(gnss_roots["null"], tmp_path / "null", *options))
     found, absent = comparison(planted, "catalog+gnss"), comparison(null, "catalog+gnss")

@@ -144,14 +144,16 @@ def test_outputs_have_the_promised_columns_and_keys(null_run):
     assert set(stats["horizon_hours"]) == {6.0, 24.0}
 
     saved = json.loads((out / "metrics.json").read_text())
-    assert {"results", "comparisons", "sanity", "wikelski2020", "skipped"} <= set(saved)
+    assert {"results", "comparisons", "sanity", "wikelski2020_detector", "skipped"} <= set(saved)
     assert all(RESULT_KEYS <= set(r) for r in saved["results"])
     assert {(r["feature_set"], r["score"]) for r in saved["results"]} >= {
         (s, c) for s in ("catalog", "catalog+waveform_meta", "animal", "catalog+animal")
         for c in ("best_single", "composite_z", "mahalanobis", "logistic")}
     assert saved["comparisons"] and all(COMPARISON_KEYS <= set(c) for c in saved["comparisons"])
-    assert {r["horizon_hours"] for r in saved["wikelski2020"]} == {6.0, 24.0}
-    assert all(r["score"] == "wikelski2020" and 0 <= r["auc"] <= 1 for r in saved["wikelski2020"])
+    wikelski = [r for r in saved["results"] if r["feature_set"] == "wikelski2020"]
+    assert {r["horizon_hours"] for r in wikelski} == {6.0, 24.0}
+    assert all(r["score"] == "fixed" and r["n_features"] == 1 and 0 <= r["auc"] <= 1 for r in wikelski)
+    assert {"n_triggers", "n_detected", "alarm_fraction", "p_value_random"} <= set(saved["wikelski2020_detector"])
     checks = {v["check"] for v in saved["sanity"]["verdicts"]}
     assert checks == {"label_shuffle", "post_event", "other_period", "time_of_day"}
     sanity = saved["sanity"]["per_horizon"][0]
@@ -195,13 +197,29 @@ def test_report_html_is_one_file_a_headless_browser_draws(null_run, tmp_path):
     assert gray.shape == (1600, 1200) and gray.std() > 0.05 and 0.01 < (gray < 0.8).mean() < 0.5
 
 
+def test_wikelski_rows_are_judged_like_every_row_and_in_the_family_wise_adjustment(null_run):
+    """The Wikelski score is a feature set scored by `fixed` only: its rows carry the same refit permutation null
+    (n_permutations AUCs) as the others, and their family-wise p is taken over every row of the study."""
+    metrics, _ = null_run
+    rows = metrics["results"]
+    wikelski = [r for r in rows if r["feature_set"] == "wikelski2020"]
+    assert len(wikelski) == 2 and {r["score"] for r in rows if r["feature_set"] == "wikelski2020"} == {"fixed"}
+    assert not [r for r in rows if r["score"] == "fixed" and r["feature_set"] != "wikelski2020"]
+    assert all(r["n_null"] == 100 and r["auc_ci_low"] <= r["auc"] <= r["auc_ci_high"] for r in wikelski)
+    assert metrics["headline"]["n_rows"] == len(rows) > 20
+    assert all(r["p_value_adjusted"] >= r["p_value"] for r in wikelski)
+    assert any(r["p_value_adjusted"] > r["p_value"] for r in wikelski)   # adjusted over a family, not alone
+
+
 def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
     metrics, out = catalog_run
     assert not [r for r in metrics["results"] if "animal" in r["feature_set"]]
     reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
     assert "no file for animal features" in reasons["feature family animal"]
     assert "no file for animal features" in reasons["feature set catalog+animal"]
-    assert "wikelski2020" in reasons
+    assert "no file for the Wikelski 2020 score" in reasons["feature family wikelski2020"]
+    assert "no file for the Wikelski 2020 score" in reasons["feature set wikelski2020"]
+    assert "wikelski2020_detector" not in metrics
     assert "no file for animal features" in (out / "report.md").read_text()
     assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
 
@@ -219,8 +237,8 @@ def test_a_catalog_only_study_runs_and_says_what_it_left_out(tmp_path):
     assert {r["horizon_hours"] for r in metrics["results"]} == {6.0, 24.0}
     reasons = {s["what"]: s["reason"] for s in metrics["skipped"]}
     assert "no feature family of the study makes ['n_stations'" in reasons["feature set catalog+waveform_meta"]
-    assert "probe.wikelski.source is null" in reasons["wikelski2020"]
-    assert metrics["wikelski2020"] == []
+    assert "no feature family of the study makes ['wikelski2020_score']" in reasons["feature set wikelski2020"]
+    assert "wikelski2020_detector" not in metrics
     checked = metrics["sanity"]["checked"]
     assert checked["feature_set"] == "catalog"
     assert "probe.checked.feature_set=catalog+waveform_meta cannot be built" in checked["note"]

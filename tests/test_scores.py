@@ -149,7 +149,7 @@ def test_feature_observed_only_in_held_out_windows_is_left_out_of_that_fit(caplo
     X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
     X["a"] += 1.5 * y
     X["held_out_only"] = np.where(groups == 3, 100.0 * y, np.nan)  # would be a perfect, leaked feature
-    with caplog.at_level(logging.INFO, logger="seisbind.probe.scores"):
+    with caplog.at_level(logging.DEBUG, logger="seisbind.probe.scores"):
         out = scores.cross_validated_scores(X, y, groups, n_splits=5)
     assert "held_out_only" in caplog.text and not [w for w in recwarn if "observed values" in str(w.message)]
     for method, score in out.items():
@@ -178,3 +178,21 @@ def test_stratified_group_folds_balance_both_classes():
     folds = scores.grouped_folds(y[order], groups[order], n_splits=5, seed=2)
     per_fold = [(int(y[order][test].sum()), int((~y[order][test]).sum())) for _, test in folds]
     assert len(folds) == 5 and all(p == 5 for p, _ in per_fold) and all(n == 40 for _, n in per_fold)
+
+
+def test_fixed_score_is_its_one_column_and_refuses_more():
+    """`fixed` fits nothing: its out-of-fold scores are the column itself, so its refit permutation null is the
+    column's plain permutation null; a set of two columns is refused, naming them."""
+    from seisbind.probe import evaluate as ev
+
+    X, y, groups = _study(seed=11, shift=0.8)
+    column = X[["up"]]
+    settings = Settings(n_permutations=30, scorers={"fixed": scores.Fixed})
+    out = ev.oof_scores(column, y, groups, ["fixed"], settings)["fixed"]
+    np.testing.assert_array_equal(out, column["up"].to_numpy())
+    assert auc_roc(y, out) == auc_roc(y, column["up"].to_numpy()) > 0.7
+    labels = ev.permuted_labels(y, np.zeros(len(y)), 30, seed=0)
+    null = ev.refit_null_aucs(column, labels, groups, ["fixed"], settings)["fixed"]
+    np.testing.assert_array_equal(null, [auc_roc(permuted, column["up"].to_numpy()) for permuted in labels])
+    with pytest.raises(SeisbindInputError, match=r"one column as it is, got 2 columns \['up', 'down'\]"):
+        ev.oof_scores(X[["up", "down"]], y, groups, ["fixed"], settings)

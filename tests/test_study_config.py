@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.study import run_study
-from seisbind.probe.study.config import spec_of
+from seisbind.probe.study.config import scores_of, settings_of, spec_of
 from seisbind.probe.study.design import build_design, load_data
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -40,6 +40,25 @@ def test_out_of_range_settings_name_their_key(override: str, message: str) -> No
     with pytest.raises(SeisbindInputError) as raised:
         spec_of(study("/d", override))
     assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("+probe.feature_sets.x={columns: [n_events], scores: [forest]}",
+     "probe.feature_sets.x.scores: unknown score(s) ['forest']"),
+    ("probe.checked.feature_set=wikelski2020", "probe.checked.score='logistic' does not score feature set "
+                                               "'wikelski2020' (its scores: ['fixed'])"),
+])
+def test_a_feature_sets_scorers_are_checked_at_start_up(override: str, message: str) -> None:
+    spec = spec_of(study("/d", override))
+    with pytest.raises(SeisbindInputError) as raised:
+        settings_of(spec.probe, spec.seed)
+    assert str(raised.value).startswith(message)
+
+
+def test_a_set_naming_its_scorers_is_scored_by_those_only() -> None:
+    probe = spec_of(study("/d")).probe
+    assert scores_of(probe, "wikelski2020") == ["fixed"]
+    assert scores_of(probe, "catalog") == list(probe.scores) and "fixed" not in probe.scores
 
 
 def test_period_and_region_are_overridable_under_probe_and_follow_the_area() -> None:

@@ -50,7 +50,7 @@ def test_select_targets_declusters(catalog):
 
 
 def test_pre_and_post_windows(catalog, caplog):
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         w = make_windows(catalog, n_background=0)
     assert list(w.columns) == WINDOW_COLUMNS
     assert "dropped target windows" in caplog.text  # C's 12 h and 24 h pre windows start before the catalog

@@ -1,6 +1,6 @@
 """The animal modality: ODBA (overall dynamic body acceleration) of tagged animals, from Movebank acceleration
-files (seisbind.data.movebank), as a time series before each trace for the encoder, and the study's `animal`
-family, the ODBA level and deviation per window (Wikelski et al. 2020).
+files (seisbind.data.movebank), as a time series before each trace for the encoder, and the study's two families:
+`animal`, the ODBA level and deviation per window, and `wikelski2020`, the score of Wikelski et al. (2020).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import torch
 
 from seisbind.data.movebank import odba_bins
 from seisbind.data.tables import TableSource
+from seisbind.errors import SeisbindInputError
+from seisbind.probe import animal_baseline as wb
 from seisbind.probe import features
 from seisbind.protocols import FamilyUnavailable, InputData, StudyData, load_or_unavailable, masked_batch
 
@@ -81,3 +83,56 @@ class AnimalFamily:
                 f"the animal data ({odba.index.min()} to {odba.index.max()}, {odba.shape[1]} animals) covers none "
                 f"of the windows for >= {self.min_coverage:.0%} of their time")
         return animal
+
+
+class Wikelski2020Family:
+    """The Wikelski et al. (2020) score of each window (seisbind/probe/animal_baseline.py:wikelski_score): the
+    largest value of their standardised VAR-residual animal series (dog - cow + sheep, SD units) over the 15-min bins
+    lying wholly inside the window; NaN when fewer than `min_coverage` of those bins are observed. The VAR includes
+    the shaking at the farm, the largest trace PGA (cm/s^2) among the traces recorded in each bin (0 where none), so
+    the family needs the trace metadata as well as the Movebank files of `source`. The study judges it as published,
+    without refitting (scores.Fixed). After `compute`, `info["detector"]` holds their threshold detector's summary
+    with the random-alarm test of Zoller et al. (2021), or None with the reason in `skipped`."""
+
+    name = "wikelski2020"
+    columns = ("wikelski2020_score",)
+    simulated = False
+
+    def __init__(self, source: TableSource | Mapping[str, Any], min_coverage: float = 0.5) -> None:
+        self.source = TableSource.of(source, "Wikelski 2020 score source")
+        self.min_coverage = float(min_coverage)
+        self.info: dict[str, Any] = {}
+        self.skipped: list[tuple[str, str]] = []
+
+    def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
+        self.info, self.skipped = {}, []
+        bursts = load_or_unavailable(data, self.source, "the Wikelski 2020 score")
+        if data.metadata is None:
+            raise FamilyUnavailable(data.metadata_missing or "no trace metadata for the PGA per bin")
+        try:
+            odba = odba_bins(bursts, bin_minutes=wb.BIN_MINUTES)
+            pga = wb.pga_per_bin(trace_pga(data.metadata), odba.index)
+            animal = wb.wikelski_residuals(odba, pga)["animal"]
+        except SeisbindInputError as err:
+            raise FamilyUnavailable(str(err)) from None
+        self.info["detector"] = self.detector(animal, pga)
+        score = wb.wikelski_score(windows, animal, min_coverage=self.min_coverage)
+        return pd.DataFrame({self.columns[0]: score}, index=windows.index)
+
+    def detector(self, animal: pd.Series, pga: pd.Series) -> dict | None:
+        """Triggers, detections, alarm fraction and random-alarm p of the threshold detector on the bins with
+        shaking (wb.detect_episodes), or None when it cannot run."""
+        bins = pga[pga > 0]
+        try:
+            found = wb.detect_episodes(animal, pd.DataFrame({"time": bins.index, "pga": bins.to_numpy()}))
+        except SeisbindInputError as err:
+            self.skipped.append((f"{self.name} detector", str(err)))
+            return None
+        return {"n_triggers": int(len(found.triggers)), "n_detected": int(found.triggers["detected"].sum()),
+                "alarm_fraction": found.alarm_fraction, "p_value_random": found.p_value_random}
+
+
+def trace_pga(metadata: pd.DataFrame) -> pd.DataFrame:
+    """Each trace's start time and PGA (cm/s^2, 0 where not given): the network's view of shaking at the farm."""
+    return pd.DataFrame({"time": pd.to_datetime(features.trace_times_ns(metadata), utc=True),
+                         "pga": metadata["trace_pga_cmps2"].astype(np.float64).fillna(0.0).to_numpy()})

@@ -1,6 +1,7 @@
 """The Wikelski et al. (2020, Ethology 126:931) farm-animal analysis, rebuilt as pure functions and turned into a
-per-window score (``wikelski2020``) that the probe judges with the same AUC / Molchan machinery as every other
-score, plus the random-alarm test that Zoller et al. (2021) applied to it.
+per-window score (the animal modality's ``wikelski2020`` family, seisbind/modalities/animal.py) that the study
+judges as it stands (the ``fixed`` scorer) in the same rows as every other score, plus the random-alarm test that
+Zoller et al. (2021) applied to it.
 
 Pipeline (as the authors' Earthquake-Animal-Analysis code runs it), on 15-min bins:
 1. ``group_means``: mean ODBA per group (cow, dog, sheep) over the individuals observed in each bin;
@@ -45,6 +46,8 @@ GROUP_TAXA = {
     "sheep": ("Ovis aries",),
 }
 VAR_COLUMNS = ("pga", "cow", "dog", "sheep")
+BIN_MINUTES = 15.0
+"""The published bins: the daily cycle's 96 bins per period and the VAR's 6 lags (90 min) are counted in them."""
 
 
 def _bin_length(index: pd.Index, *, what: str) -> pd.Timedelta:

@@ -119,8 +119,7 @@ def refit_null_aucs(X: pd.DataFrame, labels: np.ndarray, groups: np.ndarray, sco
 
 
 def fixed_null_aucs(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """AUC of a score that learns nothing from the labels (e.g. the Wikelski 2020 detector) under each
-    permuted label vector."""
+    """AUC of fixed scores (nothing refitted, e.g. the other-period check's) under each permuted label vector."""
     return np.array([stats.auc_roc(y, s) for y in labels])
 
 

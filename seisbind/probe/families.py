@@ -21,18 +21,22 @@ from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
 
 def build_families(specs: Mapping[str, Any]) -> list[FeatureFamily]:
-    """The families of the configured modalities (those whose config has `features`), in config order."""
+    """The families of the configured modalities (those whose config has `features`), in config order. A modality's
+    `features` is one family (a `_target_` node) or several, by name (`{animal: {_target_: ...}, ...}`)."""
     from hydra.utils import instantiate
 
     families = []
     for modality, cfg in specs.items():
         spec = cfg.get("features") if isinstance(cfg, Mapping) else None
-        if spec:
+        if not spec:
+            continue
+        named = {"": spec} if "_target_" in spec else {f".{name}": node for name, node in spec.items()}
+        for name, node in named.items():
             try:
-                families.append(instantiate(spec))
+                families.append(instantiate(node))
             except Exception as err:  # Hydra wraps the constructor's error in its own type
                 cause = err.__cause__ if isinstance(err.__cause__, SeisbindInputError) else err
-                raise SeisbindInputError(f"modality.{modality}.features: {cause}") from None
+                raise SeisbindInputError(f"modality.{modality}.features{name}: {cause}") from None
     names = [f.name for f in families]
     if len(set(names)) < len(names):
         raise SeisbindInputError(f"two modalities declare the same feature family: {names}")

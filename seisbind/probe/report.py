@@ -16,6 +16,10 @@ from seisbind.probe.overview import check_lines, overview
 from seisbind.probe.report_html import to_html
 from seisbind.probe.stats import molchan, molchan_random_bound
 
+WIKELSKI = "wikelski2020"
+"""The feature family and set of the Wikelski et al. (2020) baseline (seisbind/modalities/animal.py), which the
+report gives its own section with the family's detector summary (metrics.json `wikelski2020_detector`)."""
+
 
 def fmt_ci(d: dict) -> str:
     """"AUC [low, high]" of a dict with auc, auc_ci_low, auc_ci_high."""
@@ -261,10 +265,10 @@ def details(metrics: dict) -> list[str]:
               f"{other['n_copied']} kept ({other['n_outside_data_span']} outside the data span, "
               f"{other['n_near_large_events']} near large events).", ""]
     lines += ["## Wikelski et al. (2020) animal baseline", ""]
-    wik = metrics["wikelski2020"]
+    wik = [r for r in metrics["results"] if r["feature_set"] == WIKELSKI]
     if wik:
         lines += [_table(pd.DataFrame(wik).reindex(columns=results_table(metrics).columns)), ""]
-    detector = metrics.get("wikelski2020_detector")
+    detector = metrics.get(f"{WIKELSKI}_detector")
     if detector:
         lines += [f"Threshold detector: {detector['n_triggers']} triggers, {detector['n_detected']} detected, alarm "
                   f"fraction {detector['alarm_fraction']:.3f}, random-alarm p = {detector['p_value_random']:.3g}.",

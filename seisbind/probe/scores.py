@@ -2,7 +2,7 @@
 
 A scorer is any class with `fit(X, y) -> self` and `score(X) -> (n,)` (the `Scorer` protocol); the study names
 them in `probe.scorers` (configs/probe/study.yaml: name -> `_target_`, built fresh for every fit), so a new one
-is a class plus a config entry. Four come with seisbind, all "larger = more pre-event-like":
+is a class plus a config entry. Five come with seisbind, all "larger = more pre-event-like":
 - ``best_single``: the feature with the largest |AUC - 0.5| on the training windows, signed so that its
   training AUC is above 0.5;
 - ``composite_z``: z-scores against the training background windows, each signed by its training direction,
@@ -10,7 +10,10 @@ is a class plus a config entry. Four come with seisbind, all "larger = more pre-
 - ``mahalanobis``: distance from the training background distribution (Ledoit-Wolf covariance on standardised
   features); unsigned, so it flags any departure from background, including post-event windows;
 - ``logistic``: SimpleImputer(median) + StandardScaler + LogisticRegression(C, balanced classes,
-  Newton-Cholesky solver).
+  Newton-Cholesky solver);
+- ``fixed``: a one-column set's column as it is (a published score judged as it stands, e.g. Wikelski et al.
+  2020); it fits nothing, so its out-of-fold scores are the column and its refit null is the column's permutation
+  null. A feature set names it in its own `scores` (configs/probe/study.yaml), since it refuses more columns.
 
 Out-of-fold scores come from folds built on ``groups`` (target event / time block), never from a random split
 of windows, because overlapping windows share information and would leak across folds. Missing values are
@@ -171,6 +174,21 @@ class Logistic:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         return ((self.imputer_.transform(X.to_numpy()) - self.mean_) / self.sd_) @ self.coef_ + self.intercept_
+
+
+class Fixed:
+    """The feature set's single column as the score, sign +1 declared in advance (larger = more pre-event-like):
+    nothing is learned from the training windows. More than one column is an error, since which one to use would
+    then have to be learned."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> Fixed:
+        if X.shape[1] != 1:
+            raise SeisbindInputError(f"the fixed score takes a feature set of one column as it is, got "
+                                     f"{X.shape[1]} columns {list(X.columns)}: give this set a scorer that fits")
+        return self
+
+    def score(self, X: pd.DataFrame) -> np.ndarray:
+        return X.to_numpy(np.float64)[:, 0]
 
 
 def balanced_logistic_newton(X: np.ndarray, y: np.ndarray, C: float, tol: float = 1e-10,
@@ -336,4 +354,5 @@ def score_windows(
 
 SCORERS: dict[str, ScorerFactory] = {"best_single": BestSingleFeature, "composite_z": CompositeZ,
                                      "mahalanobis": Mahalanobis, "logistic": Logistic}
-"""The scorers seisbind ships, by the names configs/probe/study.yaml gives them."""
+"""The scorers that fit, by the names configs/probe/study.yaml gives them: the default of every feature set
+(`Fixed`, for one-column sets only, is left out of this default)."""

@@ -3,9 +3,10 @@
 Windows (pre-event per horizon, time-matched quiet background of the same length, post-event, other-period
 copies) come from the catalog inside the study period (design.py); every window gets the features of the
 configured modalities' families, time of day and, with a checkpoint, embeddings (table.py); each feature set is
-scored out-of-fold by every configured scorer and judged by its refit permutation null (rows.py), family-wise
-over all rows, and against every clustering null (nulls/); feature sets are compared pairwise and the checks run
-at every horizon (horizon.py, checks/); the headline says what the best testable row may claim (headline.py).
+scored out-of-fold by each of its scorers (its own `scores`, else probe.scores) and judged by its refit
+permutation null (rows.py), family-wise over all rows, and against every clustering null (nulls/); feature sets
+are compared pairwise and the checks run at every horizon (horizon.py, checks/); the headline says what the best
+testable row may claim (headline.py).
 Data that cannot support a part skips it with the reason written to metrics.json and report.md; data that
 cannot support the study at all stops it with one clear message.
 """
@@ -34,6 +35,7 @@ from seisbind.probe.study.config import (
     Spec,
     built,
     checked_feature_set,
+    scores_of,
     settings_of,
     spec_of,
     study_period,
@@ -46,7 +48,6 @@ from seisbind.probe.study.nulls import Simulation, run_nulls
 from seisbind.probe.study.outputs import describe_data, write_outputs
 from seisbind.probe.study.rows import family_wise
 from seisbind.probe.study.table import build_table
-from seisbind.probe.study.wikelski import wikelski_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +87,10 @@ def run_study(cfg: DictConfig) -> dict:
     if not rows:
         reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
         raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
-    baseline, baseline_scored, detector = wikelski_rows(probe.wikelski, data, design.windows,
-                                                        list(probe.horizons_hours), settings, skipped)
-    rows += baseline
-    scored |= {(h, "wikelski2020"): s for h, s in baseline_scored.items()}
     family_wise(rows)
-    simulated = simulated_columns(families, table.features.columns)
-    how = Simulation(window_rules(probe, spec.seed), catalog_only_sets(table, simulated),
-                     list(probe.horizons_hours), list(probe.scores), settings,
+    simulated = catalog_only_sets(table, simulated_columns(families, table.features.columns))
+    how = Simulation(window_rules(probe, spec.seed), simulated, list(probe.horizons_hours),
+                     {name: scores_of(probe, name) for name in simulated}, settings,
                      lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of,
                      design.windows)
     null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
@@ -108,8 +105,7 @@ def run_study(cfg: DictConfig) -> dict:
                    "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
                    "multiplicity": check_family,
                    "verdicts": [c.verdict() for o in outcomes for c in o.checks]},
-        "wikelski2020": [r.as_dict() for r in baseline],
-        "wikelski2020_detector": detector,
+        **table.info,
         "skipped": list(skipped),
         "data": describe_data(spec, data, design, table),
         "settings": settings_record(spec, design, null_info),

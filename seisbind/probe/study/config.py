@@ -77,29 +77,42 @@ def settings_of(probe: StudyProbe, seed: int) -> Settings:
     scorers = {name: build(node, f"probe.scorers.{name}") for name, node in probe.scorers.items()}
     used = {"probe.scores": list(probe.scores), "probe.checked.score": [probe.checked.score],
             "probe.comparison_score": [probe.comparison_score]}
+    used |= {f"probe.feature_sets.{name}.scores": s.scores for name, s in probe.feature_sets.items() if s.scores}
     for key, names in used.items():
         unknown = [n for n in names if n not in scorers]
         if unknown:
             raise SeisbindInputError(f"{key}: unknown score(s) {unknown}; probe.scorers defines {list(scorers)}")
-    if probe.checked.feature_set not in probe.feature_sets:
-        raise SeisbindInputError(f"probe.checked.feature_set={probe.checked.feature_set!r} is not among "
+    checked = probe.checked
+    if checked.feature_set not in probe.feature_sets:
+        raise SeisbindInputError(f"probe.checked.feature_set={checked.feature_set!r} is not among "
                                  f"probe.feature_sets {list(probe.feature_sets)}")
+    if checked.score not in scores_of(probe, checked.feature_set):
+        raise SeisbindInputError(f"probe.checked.score={checked.score!r} does not score feature set "
+                                 f"{checked.feature_set!r} (its scores: {scores_of(probe, checked.feature_set)})")
     return Settings(n_bootstrap=probe.n_bootstrap, n_permutations=probe.n_permutations, n_folds=probe.n_folds,
                     min_windows_per_class=probe.min_windows_per_class, seed=seed, scorers=scorers)
+
+
+def scores_of(probe: StudyProbe, name: str) -> list[str]:
+    """The scorers of feature set `name`: its own `scores` when it names them, else `probe.scores`."""
+    own = probe.feature_sets[name].scores
+    return list(probe.scores if own is None else own)
 
 
 def checked_feature_set(probe: StudyProbe, columns: Callable[[str], tuple[list[str], str]]) -> tuple[str, str]:
     """The feature set the sanity checks run on, and why it is not `probe.checked.feature_set` ("" when it is).
 
     When the data or the configured modalities cannot give the configured one (the default needs waveform metadata),
-    the checks run on the first configured feature set that can be built instead of not running at all; the log and
-    metrics.json say which. `columns` is the feature table's (seisbind/probe/study/table.py).
+    the checks run on the first configured feature set that can be built and is scored by `probe.checked.score`
+    instead of not running at all; the log and metrics.json say which. `columns` is the feature table's
+    (seisbind/probe/study/table.py).
     """
     configured = probe.checked.feature_set
     built_columns, why = columns(configured)
     if built_columns:
         return configured, ""
-    instead = next((name for name in probe.feature_sets if columns(name)[0]), None)
+    instead = next((name for name in probe.feature_sets
+                    if probe.checked.score in scores_of(probe, name) and columns(name)[0]), None)
     if instead is None:
         return configured, ""
     note = f"probe.checked.feature_set={configured} cannot be built ({why}): the checks run on {instead}"

@@ -1,4 +1,5 @@
-"""One horizon of the study: every feature set x score as rows, the configured comparisons and the checks.
+"""One horizon of the study: every feature set x each of its scores as rows, the configured comparisons and the
+checks.
 
 A horizon is evaluated from immutable inputs and returns everything it found (`Outcome`), so horizons run in
 parallel processes (joblib) and are merged in order.
@@ -23,7 +24,7 @@ from seisbind.errors import SeisbindInputError
 from seisbind.probe import evaluate as ev
 from seisbind.probe.evaluate import Settings
 from seisbind.probe.study.checks import Check, CheckContext, CheckResult
-from seisbind.probe.study.config import Skipped
+from seisbind.probe.study.config import Skipped, scores_of
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels, rows_of, try_evaluate
 from seisbind.probe.study.table import FeatureTable
@@ -114,7 +115,7 @@ def feature_set_rows(inputs: Inputs, horizon: Horizon, labels: np.ndarray, name:
         return
     part = horizon.subset(inputs.table.usable(horizon.index, columns))
     what = f"feature set {name} at {horizon.horizon_hours:g} h"
-    scored = try_evaluate(lambda rows: inputs.table.X(rows, columns), part, list(inputs.probe.scores),
+    scored = try_evaluate(lambda rows: inputs.table.X(rows, columns), part, scores_of(inputs.probe, name),
                           inputs.settings, what, labels_of(labels, horizon, part))
     if isinstance(scored, str):
         outcome.skipped.add(what, scored)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from seisbind.config_schema import FeatureSet
 from seisbind.probe import features
 from seisbind.probe.families import family_of
 from seisbind.probe.study.config import Skipped
@@ -24,13 +25,15 @@ from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
 @dataclass
 class FeatureTable:
-    """Features (index = the design's windows), the families that made them, what was absent and why, and the
-    embedding coverage (seisbind/probe/embedding.py) when a checkpoint was given."""
+    """Features (index = the design's windows), the families that made them, what was absent and why, what the
+    families found beyond their features (`info`, by `<family>_<key>`, for metrics.json) and the embedding coverage
+    (seisbind/probe/embedding.py) when a checkpoint was given."""
 
     features: pd.DataFrame
     feature_sets: dict[str, list[str]]
     families: list[FeatureFamily] = field(default_factory=list)
     absent: dict[str, str] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
     embedding: dict | None = None
 
     def family_of(self, column: str) -> str:
@@ -59,11 +62,12 @@ class FeatureTable:
         return self.features.iloc[rows][columns]
 
 
-def build_table(feature_sets: dict[str, list[str]], data: StudyData, design: Design,
+def build_table(feature_sets: dict[str, FeatureSet], data: StudyData, design: Design,
                 families: list[FeatureFamily], skipped: Skipped) -> FeatureTable:
     """Every family's features for every window of the design, families in order; an absent family's reason goes
     to `skipped` and to every feature set that needs it."""
-    table = FeatureTable(pd.DataFrame(index=design.windows.index), dict(feature_sets), families)
+    patterns = {name: list(s.columns) for name, s in feature_sets.items()}
+    table = FeatureTable(pd.DataFrame(index=design.windows.index), patterns, families)
     floor = design.completeness["floor"]
     counted = dataclasses.replace(
         data, catalog=data.catalog[data.catalog["magnitude"] >= floor] if np.isfinite(floor) else data.catalog)
@@ -74,5 +78,9 @@ def build_table(feature_sets: dict[str, list[str]], data: StudyData, design: Des
         except FamilyUnavailable as why:
             table.absent[family.name] = str(why)
             skipped.add(f"feature family {family.name}", str(why))
+            continue
+        table.info |= {f"{family.name}_{key}": value for key, value in getattr(family, "info", {}).items()}
+        for what, why in getattr(family, "skipped", ()):
+            skipped.add(what, why)
     table.features = pd.concat(parts, axis=1)
     return table

@@ -19,8 +19,10 @@ made of features a simulated catalog yields (`simulated` families, seisbind/prot
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +35,7 @@ from seisbind.probe.study.config import MAIN_TYPES
 from seisbind.probe.study.design import horizon_of
 from seisbind.probe.study.rows import Row, try_evaluate
 from seisbind.probe.windows import make_windows
+from seisbind.progress import progress
 
 
 class CatalogNull(Protocol):
@@ -52,13 +55,14 @@ class CatalogNull(Protocol):
 @dataclass(frozen=True)
 class Simulation:
     """How a simulated catalog is scored: the study's window rules, its catalog-only feature sets (columns), its
-    horizons and scores, `features_of(catalog, windows)`, the simulated families' features, and the real study's
-    windows, whose pre-event and background counts per horizon each simulated study matches."""
+    horizons, the scores of each of those sets, `features_of(catalog, windows)`, the simulated families'
+    features, and the real study's windows, whose pre-event and background counts per horizon each simulated
+    study matches."""
 
     window_rules: dict
     feature_sets: dict[str, list[str]]
     horizons: list[float]
-    scores: list[str]
+    scores: dict[str, list[str]]
     settings: Settings
     features_of: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
     family_of: Callable[[str], str]
@@ -153,17 +157,32 @@ def simulated_aucs(null: CatalogNull, catalog: pd.DataFrame, floor: float, perio
     fitted, worlds = null.simulate(catalog, floor, period, seed)
     aucs: dict[tuple, np.ndarray] = {}
     pooled, short, magnitudes = [], 0, []
-    for k, world in enumerate(worlds):
-        study = pooled_study(world, how, null.max_pool, np.random.default_rng([seed, 2, k]))
-        pooled.append(study.n_catalogs)
-        short += study.short
-        magnitudes.append(_target_magnitudes(study.windows))
-        for key, auc in catalog_aucs(study.windows, study.features, how).items():
-            aucs.setdefault(key, np.full(null.n_sims, np.nan))[k] = auc
+    with _quiet("seisbind.probe.windows"), progress(f"{null.name} null", null.n_sims) as step:
+        for k, world in enumerate(worlds):
+            study = pooled_study(world, how, null.max_pool, np.random.default_rng([seed, 2, k]))
+            pooled.append(study.n_catalogs)
+            short += study.short
+            magnitudes.append(_target_magnitudes(study.windows))
+            for key, auc in catalog_aucs(study.windows, study.features, how).items():
+                aucs.setdefault(key, np.full(null.n_sims, np.nan))[k] = auc
+            step()
     info = fitted | {"n_sims": null.n_sims, "max_pool": null.max_pool,
                      "targets": _targets_record(how, magnitudes, pooled, short),
                      "seconds": time.perf_counter() - started}
     return aucs, info
+
+
+@contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger `name` at ERROR for the block: the real study's window shortfalls are reported, those of
+    thousands of simulated catalogs are not news."""
+    log = logging.getLogger(name)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _target_magnitudes(windows: pd.DataFrame) -> np.ndarray:
@@ -197,7 +216,7 @@ def catalog_aucs(windows: pd.DataFrame, features: pd.DataFrame, how: Simulation)
         horizon = horizon_of(windows, h)
         for name, columns in how.feature_sets.items():
             part = horizon.subset(usable_windows(features.iloc[horizon.index], columns, how.family_of))
-            scored = try_evaluate(lambda rows, c=columns: features.iloc[rows][c], part, how.scores, how.settings,
+            scored = try_evaluate(lambda rows, c=columns: features.iloc[rows][c], part, how.scores[name], how.settings,
                                   f"simulated study at {h:g} h")
             if isinstance(scored, str):
                 continue
