@@ -90,10 +90,11 @@ def run_study(cfg: DictConfig) -> dict:
     rows += baseline
     scored |= {(h, "wikelski2020"): s for h, s in baseline_scored.items()}
     family_wise(rows)
-    simulated = simulated_columns(families, table.features.columns)
+    present = [f for f in families if f.name not in table.absent]   # an absent family has nothing to simulate
+    simulated = simulated_columns(present, table.features.columns)
     how = Simulation(window_rules(probe, spec.seed), catalog_only_sets(table, simulated),
                      list(probe.horizons_hours), list(probe.scores), settings,
-                     lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of)
+                     lambda catalog, windows: simulated_features(present, catalog, windows), table.family_of)
     null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
                                      rows, spec.seed, skipped)
 
