@@ -1,8 +1,10 @@
-"""The one epicentral distance of seisbind: ObsPy's great-circle angle on its spherical Earth, in km."""
+"""The one epicentral distance of seisbind: ObsPy's great-circle angle on its spherical Earth, in km; and the one
+way a sensor's many coordinates become its position."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from obspy.geodetics import degrees2kilometers, locations2degrees
 
 
@@ -22,3 +24,16 @@ def unit_vectors(latitude_deg, longitude_deg) -> np.ndarray:
     that vectorised sums and nearest-point tests can use (a chord c is a great-circle arc 2R asin(c / 2))."""
     lat, lon = np.radians(latitude_deg), np.radians(longitude_deg)
     return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+
+
+def median_positions(sensor, latitude_deg, longitude_deg) -> pd.DataFrame:
+    """One position per sensor (tag, station): the median of its finite coordinates (degrees), with `n_fixes`, the
+    coordinates it had; a sensor without any is left out. Columns sensor, latitude_deg, longitude_deg, n_fixes.
+    Medians, because a tag's fixes scatter by GPS noise and outliers, and the sensors here move little (a farm,
+    a monument); longitudes are averaged as numbers, so this assumes no sensor straddles the antimeridian."""
+    fixes = pd.DataFrame({"sensor": np.asarray(sensor).astype(str),
+                          "latitude_deg": np.asarray(latitude_deg, dtype=np.float64),
+                          "longitude_deg": np.asarray(longitude_deg, dtype=np.float64)})
+    fixes = fixes[np.isfinite(fixes["latitude_deg"]) & np.isfinite(fixes["longitude_deg"])]
+    grouped = fixes.groupby("sensor", sort=True)
+    return grouped[["latitude_deg", "longitude_deg"]].median().assign(n_fixes=grouped.size()).reset_index()

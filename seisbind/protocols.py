@@ -61,13 +61,17 @@ class FamilyUnavailable(Exception):
 @dataclass
 class StudyData:
     """What a family may read: the root's side tables, the study catalog (events at or above its completeness
-    floor), the trace metadata (features.read_trace_metadata) or why there is none."""
+    floor), the trace metadata (features.read_trace_metadata) or why there is none, and `all_events`, the study
+    catalog below the floor too, for features of what sensors felt, where small events count as much as they shook
+    (seisbind/modalities/shaking.py; set by the study's feature table, seisbind/probe/study/table.py, and None
+    elsewhere, where `catalog` is all there is)."""
 
     root: Path
     tables: SideTables
     catalog: pd.DataFrame
     metadata: pd.DataFrame | None
     metadata_missing: str = ""
+    all_events: pd.DataFrame | None = None
 
 
 class FeatureFamily(Protocol):

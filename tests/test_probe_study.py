@@ -22,6 +22,7 @@ import torch
 from omegaconf import OmegaConf
 
 from seisbind.errors import SeisbindInputError
+from seisbind.modalities.shaking import FLOOR_PGV_CMPS
 from seisbind.probe import features
 from seisbind.probe import report as report_module
 from seisbind.probe.overview import headline_sentence
@@ -220,8 +221,30 @@ def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
     assert "no file for the Wikelski 2020 score" in reasons["feature family wikelski2020"]
     assert "no file for the Wikelski 2020 score" in reasons["feature set wikelski2020"]
     assert "wikelski2020_detector" not in metrics
+    assert "no file for animal sensor positions" in reasons["feature family shaking_animal"]
+    assert "no file for animal sensor positions" in reasons["feature set catalog+shaking:animal"]
     assert "no file for animal features" in (out / "report.md").read_text()
     assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
+
+
+def test_shaking_at_the_sensors_has_its_columns_rows_comparison_and_null(null_run):
+    """The sensor modalities' shaking families (seisbind/modalities/shaking.py) add their columns to features.csv,
+    their sets are scored, the ETAS null tests the catalog-only ones, and the modality is compared with them."""
+    metrics, out = null_run
+    table = pd.read_csv(out / "features.csv")
+    shaking = [f"shaking_{m}_log10_{s}_pgv_cmps" for m in ("animal", "gnss") for s in ("peak", "sum")]
+    assert set(shaking) <= set(table.columns)
+    assert table[shaking].notna().all().all() and (table[shaking] >= np.log10(FLOOR_PGV_CMPS)).all().all()
+    assert (table[shaking] > np.log10(FLOOR_PGV_CMPS)).any().all()   # some window was shaken
+    sets = {r["feature_set"] for r in metrics["results"]}
+    assert {"catalog+shaking:animal", "catalog+shaking:animal+animal", "catalog+shaking:gnss"} <= sets
+    catalog_row = result(metrics, "catalog", "logistic", 24.0)
+    shaken_row = result(metrics, "catalog+shaking:animal", "logistic", 24.0)
+    # Events below the floor shake the sensors but no null simulates them (below_floor: true): no clustering p.
+    assert catalog_row["n_etas"] > 0 and shaken_row["p_value_etas"] is None and shaken_row["n_etas"] == 0
+    assert result(metrics, "catalog+shaking:animal+animal", "logistic", 24.0)["p_value_etas"] is None
+    found = comparison(metrics, "catalog+shaking:animal", "catalog+shaking:animal+animal", 24.0)
+    assert COMPARISON_KEYS <= set(found)
 
 
 def test_a_catalog_only_study_runs_and_says_what_it_left_out(tmp_path):

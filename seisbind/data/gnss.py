@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import median_positions
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,14 @@ def read_gnss(paths: list[Path]) -> pd.DataFrame:
     _warn_skipped(empty, "no daily position (empty or header only)")
     series = pd.concat(frames, ignore_index=True)
     return series.sort_values(["station", "time"], kind="stable").reset_index(drop=True)
+
+
+def read_gnss_positions(paths: list[Path]) -> pd.DataFrame:
+    """Where each station is: one row per station (seisbind.geodesy.median_positions: sensor, latitude_deg,
+    longitude_deg, n_fixes), the median of the daily coordinates `read_gnss` gives. A station whose file has none
+    (an NGL `.tenv3` of the older layout) is left out, so the table may be empty."""
+    series = read_gnss(paths)
+    return median_positions(series["station"], series["latitude_deg"], series["longitude_deg"])
 
 
 def _names(paths: list[Path], shown: int = 5) -> str:

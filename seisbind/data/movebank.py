@@ -18,6 +18,7 @@ from scipy.ndimage import uniform_filter1d
 
 from seisbind.data.catalog import apply_bad_row_policy
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import median_positions
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ TAXON = "individual-taxon-canonical-name"
 RAW = "eobs:accelerations-raw"
 AXES = "eobs:acceleration-axes"
 SAMPLING_HZ = "eobs:acceleration-sampling-frequency-per-axis"
+LONGITUDE = "location-long"
+LATITUDE = "location-lat"
 REQUIRED = (TIMESTAMP, INDIVIDUAL, SENSOR, RAW, SAMPLING_HZ)
 BURST_COLUMNS = ["timestamp", "individual", "tag", "taxon", "sampling_hz", "axes", "raw", "source", "line"]
 
@@ -51,6 +54,33 @@ def read_movebank(paths: str | Path | Iterable[str | Path], *, on_bad: str = "ra
     bursts = bursts.sort_values(["individual", "timestamp"], kind="stable").reset_index(drop=True)
     _check_one_tag_at_a_time(bursts)
     return bursts
+
+
+def read_movebank_positions(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """Where each tagged animal was: one row per individual (seisbind.geodesy.median_positions: sensor, latitude_deg,
+    longitude_deg, n_fixes), the median of the `location-lat`/`location-long` of its rows of any sensor type (GPS
+    fixes and acceleration bursts alike: e-obs exports give bursts a location only when a fix came with them).
+
+    Only those three columns are read. Files without them, or rows with empty coordinates, add nothing: the table
+    may be empty, and whoever needs positions says so. One position per animal over its whole record suits tags that
+    stay near a farm (Wikelski et al. 2020: stable and pasture within a few hundred metres); it does not follow
+    animals that roam tens of kilometres."""
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    frames = []
+    for path in paths:
+        try:
+            header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+            wanted = [INDIVIDUAL, LATITUDE, LONGITUDE]
+            if not set(wanted) <= set(header):
+                log.info("%s: no %s columns; no animal position from it", path, [c for c in wanted if c not in header])
+                continue
+            frames.append(pd.read_csv(path, usecols=wanted, dtype=str, keep_default_na=False, engine="pyarrow",
+                                      encoding="utf-8-sig"))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise SeisbindInputError(f"{path}: unreadable Movebank CSV: {err}") from err
+    fixes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[INDIVIDUAL, LATITUDE, LONGITUDE])
+    return median_positions(fixes[INDIVIDUAL].str.strip(), pd.to_numeric(fixes[LATITUDE], errors="coerce"),
+                            pd.to_numeric(fixes[LONGITUDE], errors="coerce"))
 
 
 def _check_one_tag_at_a_time(bursts: pd.DataFrame) -> None:

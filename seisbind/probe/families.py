@@ -1,6 +1,6 @@
 """The study's feature families (seisbind.protocols.FeatureFamily): those its modalities declare
-(`modality.<name>.features`, the class in seisbind/modalities/<name>.py) and its own two, the time-of-day control
-and a checkpoint's embeddings.
+(`modality.<name>.features`, one or several, the classes in seisbind/modalities/) and its own two, the time-of-day
+control and a checkpoint's embeddings.
 
 The study computes every family for all windows and records, per family, why it is absent when its data are (no
 file matched its source, no window covered, no checkpoint): it never names a modality. A family's `columns` may be
@@ -21,8 +21,10 @@ from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
 
 
 def build_families(specs: Mapping[str, Any]) -> list[FeatureFamily]:
-    """The families of the configured modalities (those whose config has `features`), in config order. A modality's
-    `features` is one family (a `_target_` node) or several, by name (`{animal: {_target_: ...}, ...}`)."""
+    """The families of the configured modalities (those whose config has `features`), in config order.
+
+    A modality's `features` is one family (a mapping with `_target_`) or several, named: `{odba: {_target_: ...},
+    shaking: {_target_: ...}}` (configs/modality/animal.yaml), built in their order."""
     from hydra.utils import instantiate
 
     families = []
@@ -30,13 +32,16 @@ def build_families(specs: Mapping[str, Any]) -> list[FeatureFamily]:
         spec = cfg.get("features") if isinstance(cfg, Mapping) else None
         if not spec:
             continue
-        named = {"": spec} if "_target_" in spec else {f".{name}": node for name, node in spec.items()}
-        for name, node in named.items():
+        if not isinstance(spec, Mapping):
+            raise SeisbindInputError(f"modality.{modality}.features: a family ({{_target_: ...}}) or named families "
+                                     f"({{name: {{_target_: ...}}}}), got {spec!r}")
+        named = {"": spec} if "_target_" in spec else {f".{k}": v for k, v in spec.items()}
+        for key, one in named.items():
             try:
-                families.append(instantiate(node))
+                families.append(instantiate(one))
             except Exception as err:  # Hydra wraps the constructor's error in its own type
                 cause = err.__cause__ if isinstance(err.__cause__, SeisbindInputError) else err
-                raise SeisbindInputError(f"modality.{modality}.features{name}: {cause}") from None
+                raise SeisbindInputError(f"modality.{modality}.features{key}: {cause}") from None
     names = [f.name for f in families]
     if len(set(names)) < len(names):
         raise SeisbindInputError(f"two modalities declare the same feature family: {names}")

@@ -28,12 +28,13 @@ FEATURE_COLUMNS = [
 """Columns of `window_catalog_features`, in order."""
 
 def segment_reduce(ufunc: np.ufunc, values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty: float) -> np.ndarray:
-    """ufunc over values[lo:hi] for each window (reduceat on interleaved bounds), `empty` where lo == hi."""
-    padded = np.append(values, values[:1] if values.size else [empty])
+    """ufunc over values[lo:hi] along the first axis for each window (reduceat on interleaved bounds), `empty` where
+    lo == hi; values of shape (n, ...) give (windows, ...)."""
+    padded = np.concatenate([values, values[:1] if len(values) else np.full((1,) + values.shape[1:], empty)])
     bounds = np.empty(2 * lo.size, dtype=np.int64)
     bounds[0::2], bounds[1::2] = lo, hi
-    result = ufunc.reduceat(padded, bounds)[0::2] if lo.size else np.empty(0)
-    return np.where(hi > lo, result, empty)
+    result = ufunc.reduceat(padded, bounds, axis=0)[0::2] if lo.size else np.empty((0,) + values.shape[1:])
+    return np.where((hi > lo).reshape((-1,) + (1,) * (values.ndim - 1)), result, empty)
 
 
 def window_catalog_features(

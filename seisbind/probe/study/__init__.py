@@ -88,10 +88,11 @@ def run_study(cfg: DictConfig) -> dict:
         reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
         raise SeisbindInputError(f"no feature set could be evaluated at any horizon ({reasons})")
     family_wise(rows)
-    simulated = catalog_only_sets(table, simulated_columns(families, table.features.columns))
+    present = [f for f in families if f.name not in table.absent]   # an absent family has nothing to simulate
+    simulated = catalog_only_sets(table, simulated_columns(present, table.features.columns))
     how = Simulation(window_rules(probe, spec.seed), simulated, list(probe.horizons_hours),
                      {name: scores_of(probe, name) for name in simulated}, settings,
-                     lambda catalog, windows: simulated_features(families, catalog, windows), table.family_of,
+                     lambda catalog, windows: simulated_features(present, catalog, windows), table.family_of,
                      design.windows)
     null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
                                      rows, spec.seed, skipped)

@@ -2,7 +2,8 @@
 control and, with a checkpoint, the embeddings) for every window of the design; and which columns a configured
 feature set means.
 
-The catalog the families see holds the events at or above the completeness floor (design.completeness). A family
+The catalog the families see holds the events at or above the completeness floor (design.completeness), and
+`all_events` all of them (for the ground motion at sensors, seisbind/modalities/shaking.py). A family
 whose data the root lacks is absent, with the reason in `skipped`, and every feature set that needs it is skipped
 with that reason.
 """
@@ -70,7 +71,8 @@ def build_table(feature_sets: dict[str, FeatureSet], data: StudyData, design: De
     table = FeatureTable(pd.DataFrame(index=design.windows.index), patterns, families)
     floor = design.completeness["floor"]
     counted = dataclasses.replace(
-        data, catalog=data.catalog[data.catalog["magnitude"] >= floor] if np.isfinite(floor) else data.catalog)
+        data, catalog=data.catalog[data.catalog["magnitude"] >= floor] if np.isfinite(floor) else data.catalog,
+        all_events=data.catalog)
     parts = []
     for family in families:
         try:
