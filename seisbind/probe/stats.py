@@ -391,18 +391,3 @@ def binomial_p_value(n_hits: int, n_targets: int, alarm_fraction: float) -> floa
     """One-sided p-value of at least ``n_hits`` of ``n_targets`` targets falling inside alarms that cover
     ``alarm_fraction`` of the time, under random alarms (the test behind one point of a Molchan diagram)."""
     return float(stats.binomtest(n_hits, n_targets, alarm_fraction, alternative="greater").pvalue)
-
-
-def holm_adjusted(p_values) -> np.ndarray:
-    """Holm's step-down adjusted p-values (Holm 1979, Scand. J. Statist. 6:65-70), in the order given.
-
-    With the m p-values sorted ascending, the i-th smallest (i = 0, ..., m - 1) becomes (m - i) p_(i), capped at 1
-    and never below the adjusted value before it; rejecting where the adjusted p < alpha keeps the chance of any
-    false rejection at most alpha whatever the dependence between the tests, and rejects at least what
-    Bonferroni rejects."""
-    p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p, kind="stable")
-    stepped = np.minimum(1.0, (p.size - np.arange(p.size)) * p[order])
-    adjusted = np.empty_like(p)
-    adjusted[order] = np.maximum.accumulate(stepped)
-    return adjusted

@@ -22,7 +22,7 @@ import pandas as pd
 
 from seisbind.probe import evaluate as ev
 from seisbind.probe.evaluate import Settings
-from seisbind.probe.stats import bootstrap_auc_ci, holm_adjusted
+from seisbind.probe.stats import bootstrap_auc_ci
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored
 from seisbind.probe.study.table import FeatureTable
@@ -163,3 +163,18 @@ def against_background(context: CheckContext, types: tuple[str, ...]) -> Against
 def auc_ci(y: np.ndarray, s: np.ndarray, settings: Settings) -> dict:
     ci = bootstrap_auc_ci(y, s, n_boot=settings.n_bootstrap, seed=settings.seed)
     return {"auc": ci.auc, "auc_ci_low": ci.low, "auc_ci_high": ci.high}
+
+
+def holm_adjusted(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979, Scand. J. Statist. 6:65-70), in the order given.
+
+    With the m p-values sorted ascending, the i-th smallest (i = 0, ..., m - 1) becomes (m - i) p_(i), capped at 1
+    and never below the adjusted value before it; rejecting where the adjusted p < alpha keeps the chance of any
+    false rejection at most alpha whatever the dependence between the tests, and rejects at least what
+    Bonferroni rejects."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, (p.size - np.arange(p.size)) * p[order])
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.maximum.accumulate(stepped)
+    return adjusted
