@@ -121,6 +121,7 @@ class StudyProbe:
     region: Region = MISSING
     background: Background = field(default_factory=Background)
     n_background: int = 200
+    design: str = "targets"  # targets | quiet (seisbind.probe.study.config.DESIGNS)
     quiet_min_magnitude: float = 4.0
     quiet_hours: float = 48.0
     min_magnitude: Any = "auto"  # auto | magnitude (StudyConfig.auto_or_number)

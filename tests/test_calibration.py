@@ -19,10 +19,11 @@ def test_trapped_nulls_stay_null_and_a_planted_precursor_is_found(tmp_path: Path
                                  "n_events=1200", "n_traces=40", "n_permutations=40", "horizons_hours=[6,24]"])
     nulls, planted = table[table["planted"] == 0], table[table["planted"] > 0]
     assert len(nulls) == 3 and len(planted) == 1
-    # Under ETAS clustering the windows do differ (exchangeable labels cannot see why): no null may be claimed as
-    # a signal beyond clustering, and few rows of any null have an interval excluding 0.5. (One seed per trap:
-    # the family-wise rate itself is measured by the script over many seeds.)
-    assert not nulls["claim"].any(), nulls.to_string()
+    # Under ETAS clustering the windows do differ (exchangeable labels cannot see why), and few rows of any null
+    # have an interval excluding 0.5. One seed per trap: a study claiming 5 % of its nulls claims in at least one
+    # of three 14 % of the time and in two or more 0.7 % of the time, so one claim is allowed here; the rate
+    # itself is measured by the script over many seeds (README, calibration table).
+    assert nulls["claim"].sum() <= 1, nulls.to_string()
     assert (nulls["rows_ci_excluding_half"] <= 0.2).all(), nulls.to_string()
     assert planted["claim"].all() and (planted["headline_auc"] > 0.8).all(), planted.to_string()
     assert (tmp_path / "calibration.csv").is_file()

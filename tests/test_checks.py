@@ -54,12 +54,12 @@ def context(pre_hour: float | None, score: str = "logistic", seed: int = 0) -> C
 def test_time_of_day_check_fails_in_either_direction_and_passes_without_a_diurnal_signal():
     above = TimeOfDay().run(context(pre_hour=3.0))
     assert above.passed is False and above.numbers["auc"] > 0.9 and "TIME OF DAY SEPARATES" in above.sentence
-    assert above.test.p_value == above.numbers["p_value_two_sided"] < 0.05
+    assert above.test.p_value == above.numbers["p_value"] < 0.05
     below = TimeOfDay().run(context(pre_hour=3.0, score="inverted"))
     assert below.passed is False and below.numbers["auc"] < 0.1
-    assert below.numbers["p_value_two_sided"] < 0.05
+    assert below.numbers["p_value"] < 0.05
     plain = TimeOfDay().run(context(pre_hour=None))
-    assert plain.passed is True and plain.numbers["p_value_two_sided"] >= 0.05
+    assert plain.passed is True and plain.numbers["p_value"] >= 0.05
     assert "time of day carries no signal" in plain.sentence
 
 

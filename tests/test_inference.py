@@ -26,8 +26,21 @@ def test_refit_interval_does_not_collapse_at_perfect_separation_and_floor_is_fla
     null = np.random.default_rng(0).normal(0.5, 0.06, 99)
     record = evaluate.refit_inference(1.0, null)
     assert record["auc_ci_high"] == 1.0 and 0.8 < record["auc_ci_low"] < 0.9
-    assert record["p_value"] == 0.01 and record["p_value_at_floor"]
+    assert record["p_value"] == 0.01 and record["p_value_at_floor"] and record["direction"] == "higher"
     assert not evaluate.refit_inference(0.55, null)["p_value_at_floor"]
+
+
+def test_quiescence_is_tested_like_activation():
+    """Pre-event windows quieter than background (AUC below the null) get the mirror p-value, and say so."""
+    null = np.random.default_rng(0).normal(0.5, 0.05, 999)
+    high, low = evaluate.refit_inference(0.62, null), evaluate.refit_inference(0.38, null)
+    assert high["direction"] == "higher" and low["direction"] == "lower"
+    assert high["p_value"] < 0.05 and low["p_value"] < 0.05 and abs(high["p_value"] - low["p_value"]) < 0.02
+    assert evaluate.refit_inference(0.5, null)["p_value"] > 0.9
+    # family-wise too: a quiet row stands out among null rows as an active one does
+    nulls = [np.random.default_rng(k).normal(0.5, 0.05, 199) for k in range(6)]
+    adjusted = evaluate.max_t_adjusted([0.3, 0.5, 0.52, 0.48, 0.5, 0.51], nulls)
+    assert adjusted[0] == 1 / 200 and adjusted[1:].min() > 0.5
 
 
 def test_refit_null_reruns_the_study_pipeline_on_each_label_vector():
@@ -67,5 +80,25 @@ def test_max_t_controls_the_family_wise_error_and_exceeds_raw_p():
 def test_etas_p_value_counts_the_simulations_reaching_the_observed_auc():
     null = np.r_[np.linspace(0.3, 0.7, 9), np.nan]
     record = null_record("etas", 0.65, null)
-    assert record["p_value_etas"] == (1 + 2) / (1 + 9) and record["n_etas"] == 9
+    # two-sided about the null's mean 0.5: 4 of 9 lie at least 0.15 from it
+    assert record["p_value_etas"] == (1 + 4) / (1 + 9) and record["n_etas"] == 9
+    assert record["etas_direction"] == "higher"
+    below = null_record("etas", 0.32, null)
+    assert below["p_value_etas"] == (1 + 2) / (1 + 9) and below["etas_direction"] == "lower"
     assert null_record("etas", 0.65, None)["p_value_etas"] is None
+
+
+def test_a_null_p_value_is_made_family_wise_over_the_rows_it_tests():
+    from seisbind.probe.study.nulls import attach
+    from seisbind.probe.study.rows import Row
+
+    rng = np.random.default_rng(5)
+    rows = [Row(24.0, name, "logistic", 3, {"auc": auc}, np.empty(0))
+            for name, auc in (("a", 0.75), ("b", 0.55), ("c", 0.5), ("meta", 0.9))]
+    aucs = {r.key: rng.normal(0.55, 0.05, 199) for r in rows[:3]}
+    short = attach("etas", rows, aucs, {"a", "b", "c"})
+    assert short == []
+    raw = [r.values["p_value_etas"] for r in rows[:3]]
+    adjusted = [r.values["p_value_etas_adjusted"] for r in rows[:3]]
+    assert all(a >= p - 1e-12 for a, p in zip(adjusted, raw)) and adjusted[0] < 0.05 < adjusted[1]
+    assert rows[3].values["p_value_etas"] is None and rows[3].values["p_value_etas_adjusted"] is None

@@ -96,7 +96,7 @@ def test_null_is_calibrated(null_run):
         for feature_set in ("catalog", "catalog+waveform_meta"):
             r = result(metrics, feature_set, "logistic", h)
             assert r["auc_ci_low"] <= 0.5 <= r["auc_ci_high"], (feature_set, h, r)
-    # one-sided permutation p-values: no more than chance finds "signal" in pure noise
+    # two-sided permutation p-values: no more than chance finds "signal" in pure noise
     p = np.array([r["p_value"] for r in metrics["results"]])
     assert np.mean(p < 0.05) <= 0.15, sorted(p)[:5]
 
@@ -432,13 +432,44 @@ def test_headline_leads_with_a_row_that_can_be_tested_against_clustering():
     base = {"auc_ci_low": 0.6, "auc_ci_high": 0.9, "p_value": 0.001, "p_value_at_floor": False}
     untested = Row(24.0, "catalog+waveform_meta", "logistic", 11,
                    base | {"auc": 0.75, "p_value_adjusted": 0.01, "p_value_etas": None})
-    testable = Row(24.0, "catalog", "logistic", 6, base | {"auc": 0.6, "p_value_adjusted": 0.4, "p_value_etas": 0.3})
-    head = headline([untested, testable], windows, None, ["etas"])
+    testable = Row(24.0, "catalog", "logistic", 6, base | {"auc": 0.6, "p_value_adjusted": 0.4, "p_value_etas": 0.3,
+                                                                "p_value_etas_adjusted": 0.6})
+    head = headline([untested, testable], windows, None, ["etas"], "quiet")
     assert (head["feature_set"], head["chosen_among"]) == ("catalog", "testable")
     assert head["best_untested"]["feature_set"] == "catalog+waveform_meta"
     assert head["p_value_etas"] == 0.3 and head["beyond_clustering"] is False
     assert "Best row without a clustering null: catalog+waveform_meta" in headline_sentence(head)
-    only = headline([untested], windows, None, ["etas"])
+    only = headline([untested], windows, None, ["etas"], "quiet")
     assert (only["feature_set"], only["chosen_among"], only["beyond_clustering"]) == \
         ("catalog+waveform_meta", "all", None)
     assert "not tested against clustering" in headline_sentence(only)
+
+
+def test_a_claim_says_its_direction_and_each_design_rests_on_its_inference():
+    """Quiescence is claimed as such. In the quiet design the permutations and the null must agree on the
+    direction; in the targets design the nulls decide alone, and pick the row."""
+    from seisbind.probe.study.headline import headline
+    from seisbind.probe.study.rows import Row
+
+    windows = pd.DataFrame({"window_type": "pre", "horizon_hours": 24.0, "target_event_id": ["a"],
+                            "target_time": pd.to_datetime(["2016-09-01"], utc=True)})
+    quiet = {"auc": 0.3, "auc_ci_low": 0.2, "auc_ci_high": 0.4, "p_value": 0.004, "direction": "lower",
+             "p_value_at_floor": False, "p_value_adjusted": 0.01, "p_value_etas": 0.01,
+             "p_value_etas_adjusted": 0.02}
+    lower = Row(24.0, "catalog", "logistic", 6, quiet | {"etas_direction": "lower"})
+    claimed = headline([lower], windows, None, ["etas"], "quiet")
+    assert claimed["beyond_clustering"] is True and claimed["claim_direction"] == "lower"
+    assert "SIGNAL BEYOND CLUSTERING: pre-event windows score lower than background" in headline_sentence(claimed)
+    # below background, but above what clustering gives: no claim in the quiet design...
+    torn = Row(24.0, "catalog", "logistic", 6, quiet | {"etas_direction": "higher"})
+    head = headline([torn], windows, None, ["etas"], "quiet")
+    assert head["beyond_clustering"] is False and "score higher than it gives" in headline_sentence(head)
+    # ...a claim in the targets design, which rests on the null, in the null's direction
+    head = headline([torn], windows, None, ["etas"], "targets")
+    assert head["beyond_clustering"] is True and head["claim_direction"] == "higher"
+    assert "pre-event windows score higher than clustering gives (family-wise)" in headline_sentence(head)
+    # the targets design leads with the row the null sets apart most, whatever its permutation p
+    plain = Row(6.0, "catalog", "mahalanobis", 6, quiet | {"p_value_adjusted": 0.001, "p_value_etas_adjusted": 0.4,
+                                                             "etas_direction": "lower"})
+    assert headline([plain, torn], windows, None, ["etas"], "targets")["score"] == "logistic"
+    assert headline([plain, torn], windows, None, ["etas"], "quiet")["score"] == "mahalanobis"

@@ -35,6 +35,7 @@ def test_unsorted_horizons_are_sorted_and_said(caplog):
     ("probe.horizons_hours=[6,6]", "probe.horizons_hours=[6.0, 6.0]: give one or more"),
     ("probe.n_permutations=0", "probe.n_permutations=0: give a number of resamples >= 1"),
     ("probe.n_bootstrap=-1", "probe.n_bootstrap=-1: give a number of resamples >= 1"),
+    ("probe.design=quiet_ish", "probe.design='quiet_ish': choose one of ['targets', 'quiet']"),
 ])
 def test_out_of_range_settings_name_their_key(override: str, message: str) -> None:
     with pytest.raises(SeisbindInputError) as raised:
@@ -82,3 +83,40 @@ def test_a_region_override_changes_which_events_the_study_uses(synthetic_root: P
     with pytest.raises(SeisbindInputError, match=r"^probe\.region: none of the \d+ catalog events lies inside"):
         run_study(study(synthetic_root, f"out={tmp_path}", "probe.region.min_latitude_deg=10",
                         "probe.region.max_latitude_deg=11"))
+
+
+def test_the_targets_design_keeps_the_norcia_mainshocks_and_the_quiet_design_says_why_it_drops_them():
+    """Amatrice (M6.0), then an M5.4 and Visso (M5.9) 2 h later, two of Visso's M4.1 aftershocks, then Norcia
+    (M6.5) 4 days after Visso, in a Poisson background of small events: the quiet rule drops Visso and Norcia,
+    the targets design keeps all three, and the record says so per event."""
+    import numpy as np
+    import pandas as pd
+
+    from seisbind.probe.study.design import main_windows, targets_by_design
+
+    rng = np.random.default_rng(0)
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    times = start + pd.to_timedelta(np.sort(rng.uniform(0, 183, 3000)), unit="D")
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(times.size)], "time": times,
+                            "latitude_deg": 42.8, "longitude_deg": 13.2, "depth_km": 8.0,
+                            "magnitude": np.round(1.5 + rng.exponential(0.43, times.size).clip(max=2.3), 1)})
+    large = pd.DataFrame({"event_id": ["amatrice", "m54", "visso", "a1", "a2", "norcia"],
+                          "time": pd.to_datetime(["2016-08-24T01:36", "2016-10-26T17:10", "2016-10-26T19:18",
+                                                  "2016-10-27T03:50", "2016-10-29T16:24", "2016-10-30T06:40"],
+                                                 utc=True),
+                          "latitude_deg": [42.70, 42.88, 42.91, 42.90, 42.86, 42.83],
+                          "longitude_deg": [13.23, 13.13, 13.13, 13.12, 13.12, 13.11],
+                          "depth_km": 8.0, "magnitude": [6.0, 5.4, 5.9, 4.1, 4.1, 6.5]})
+    catalog = pd.concat([catalog, large]).sort_values("time", ignore_index=True)
+    kept = {}
+    for design in ("targets", "quiet"):
+        probe = spec_of(study("/d", f"probe.design={design}")).probe
+        windows = main_windows(catalog, probe, seed=0)
+        kept[design] = set(windows.loc[windows["window_type"] == "pre", "target_event_id"])
+        record = targets_by_design(catalog, probe, 0, windows)
+    assert {"amatrice", "visso", "norcia"} <= kept["targets"]
+    assert "amatrice" in kept["quiet"] and not {"visso", "norcia"} & kept["quiet"]
+    fates = {e["event_id"]: e for e in record["largest_events"]}
+    assert fates["norcia"]["targets"] == "kept" and fates["norcia"]["quiet"] == "dropped (quiet rule)"
+    assert fates["visso"]["quiet"] == "dropped (quiet rule)" and fates["amatrice"]["quiet"] == "kept"
+    assert record["design"] == "quiet" and record["n_targets"] == {name: len(ids) for name, ids in kept.items()}

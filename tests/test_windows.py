@@ -61,9 +61,13 @@ def test_pre_and_post_windows(catalog, caplog):
     for h in (2, 6, 12, 24):
         assert a_pre.loc[h, "end_time"] == a_time and a_pre.loc[h, "start_time"] == a_time - h * HOUR
     assert set(pre.loc[pre["target_event_id"] == "C", "horizon_hours"]) == {2.0, 6.0}
-    post = w[w["window_type"] == "post"].set_index("target_event_id")
-    assert post.loc["A", "start_time"] == a_time + HOUR and post.loc["A", "end_time"] == a_time + 2 * HOUR
-    assert post.loc["A", "horizon_hours"] == 1.0 and post.loc["A", "group"] == "A"
+    # post windows as long as each kept pre window, from 1 h after the target; one per (target, horizon)
+    post = w[w["window_type"] == "post"]
+    a_post = post[post["target_event_id"] == "A"].set_index("horizon_hours")
+    for h in (2, 6, 12, 24):
+        assert a_post.loc[h, "start_time"] == a_time + HOUR and a_post.loc[h, "end_time"] == a_time + (1 + h) * HOUR
+    assert (a_post["group"] == "A").all()
+    assert set(post.loc[post["target_event_id"] == "C", "horizon_hours"]) == {2.0, 6.0}
     assert (w["target_magnitude"].dropna() >= 4.0).all() and "A_after" not in set(w["target_event_id"])
     # half-open windows: a pre window never contains its own target
     features = window_catalog_features(catalog, pre["start_time"], pre["end_time"], min_count_b=10)

@@ -123,23 +123,37 @@ def fixed_null_aucs(s: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.array([stats.auc_roc(y, s) for y in labels])
 
 
-def refit_inference(auc: float, null: np.ndarray) -> dict:
-    """p-value and interval of one result row from its refit permutation null.
+def two_sided_p(observed: float, null: np.ndarray) -> tuple[float, str]:
+    """(p, direction) of an observed AUC against a null's finite AUCs, in both directions.
 
-    p = (1 + #null >= observed) / (1 + n), one-sided (pre-event windows score higher); at its floor 1 / (1 + n)
-    the row says so. Interval: AUC +- 1.96 x the null's standard deviation, clipped to [0, 1]. That standard
-    deviation is the AUC's spread at this sample size with the refit included (the percentile bootstrap of fixed
-    out-of-fold scores was 1.3-1.8x too narrow on null catalogs, and collapses to a point at perfect separation);
-    it is measured under H0, where it is largest, so the interval is conservative away from 0.5.
+    p = (1 + #null at least as far from the null's mean) / (1 + n): two-sided because pre-event windows quieter
+    than background (seismic quiescence: Wyss & Habermann 1988) is a hypothesis as much as activation is. The
+    distance from the mean is the statistic `max_t_adjusted` takes over rows, so a family-wise p is never below
+    its row's p. direction: "higher" when the AUC is above the null's mean (pre-event windows score above what the
+    null gives), else "lower".
+    """
+    centre = float(null.mean())
+    p = (1 + int(np.sum(np.abs(null - centre) >= abs(observed - centre) - 1e-12))) / (1 + null.size)
+    return p, "higher" if observed >= centre else "lower"
+
+
+def refit_inference(auc: float, null: np.ndarray) -> dict:
+    """p-value, direction and interval of one result row from its refit permutation null.
+
+    p and direction: `two_sided_p`; at its floor 1 / (1 + n) the row says so. Interval: AUC +- 1.96 x the null's
+    standard deviation, clipped to [0, 1]. That standard deviation is the AUC's spread at this sample size with the
+    refit included (the percentile bootstrap of fixed out-of-fold scores was 1.3-1.8x too narrow on null catalogs,
+    and collapses to a point at perfect separation); it is measured under H0, where it is largest, so the interval
+    is conservative away from 0.5.
     """
     null = null[np.isfinite(null)]
     n = int(null.size)
     if n < 2:
-        return {"p_value": float("nan"), "auc_ci_low": float("nan"), "auc_ci_high": float("nan"),
+        return {"p_value": float("nan"), "direction": None, "auc_ci_low": float("nan"), "auc_ci_high": float("nan"),
                 "null_auc_mean": float("nan"), "null_auc_sd": float("nan"), "n_null": n, "p_value_at_floor": False}
-    p = (1 + int(np.sum(null >= auc - 1e-12))) / (1 + n)
+    p, direction = two_sided_p(auc, null)
     sd = float(null.std(ddof=1))
-    return {"p_value": p, "p_value_at_floor": p <= 1 / (1 + n) + 1e-12,
+    return {"p_value": p, "direction": direction, "p_value_at_floor": p <= 1 / (1 + n) + 1e-12,
             "auc_ci_low": max(0.0, auc - Z_95 * sd), "auc_ci_high": min(1.0, auc + Z_95 * sd),
             "null_auc_mean": float(null.mean()), "null_auc_sd": sd, "n_null": n}
 
@@ -148,9 +162,10 @@ def max_t_adjusted(observed: Sequence[float], nulls: Sequence[np.ndarray]) -> np
     """Family-wise p-values over all rows by Westfall & Young's (1993) single-step max-T permutation method.
 
     Each row's AUC is standardised by its own null (z = (AUC - mean) / sd) so rows of different sizes weigh
-    alike; the adjusted p of a row is the share of permutations whose largest z over all rows reaches the row's
-    z. Rows share permutation k where they share windows (one horizon); across horizons the permutations are
-    independent, which can only make the maximum larger, so the adjustment stays valid (conservative). Unlike
+    alike; the adjusted p of a row is the share of permutations whose largest |z| over all rows reaches the row's
+    |z| (two-sided, as `two_sided_p`: quiescence counts as much as activation). Rows share permutation k where
+    they share windows (one horizon); across horizons the permutations are independent, which can only make the
+    maximum larger, so the adjustment stays valid (conservative). Unlike
     Holm it keeps the correlation of the rows (the same windows scored by many feature sets and scores).
     """
     n = min(len(x) for x in nulls) if nulls else 0
@@ -161,8 +176,8 @@ def max_t_adjusted(observed: Sequence[float], nulls: Sequence[np.ndarray]) -> np
         if finite.size < 2 or not np.isfinite(auc):
             continue
         mean, sd = finite.mean(), max(finite.std(ddof=1), 1e-12)
-        z_null[i] = np.where(np.isfinite(null[:n]), (null[:n] - mean) / sd, -np.inf)
-        z_obs[i] = (auc - mean) / sd
+        z_null[i] = np.where(np.isfinite(null[:n]), np.abs(null[:n] - mean) / sd, -np.inf)
+        z_obs[i] = abs(auc - mean) / sd
     top = z_null.max(axis=0) if len(nulls) else np.empty(0)
     adjusted = np.array([(1 + np.sum(top >= z - 1e-12)) / (1 + n) if np.isfinite(z) else np.nan for z in z_obs])
     return adjusted

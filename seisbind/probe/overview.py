@@ -32,21 +32,22 @@ def headline_sentence(head: dict) -> str:
     nulls = head.get("nulls") or []
     untested_null = [n for n in nulls if head.get(f"p_value_{n}") is None]
     etas = ("against clustering: no null configured (probe.nulls)" if not nulls else
-            "; ".join(f"against the {n} clustering null p = {head[f'p_value_{n}']:.3g}" for n in nulls
-                      if n not in untested_null)
+            "; ".join(f"against the {n} clustering null p = {head[f'p_value_{n}']:.3g}"
+                      f"{_direction(head.get(f'{n}_direction'), 'it gives')}, family-wise p = "
+                      f"{_or(head.get(f'p_value_{n}_adjusted'), math.nan):.3g}"
+                      for n in nulls if n not in untested_null)
             + "".join(f"; against the {n} clustering null: not computed ({head.get('null_reason', 'see skipped')})"
                       for n in untested_null)).lstrip("; ")
+    against = "against clustering" if head.get("chosen_by") == "clustering nulls" else "of the permutations"
     chosen = "declared in advance (probe.primary)" if head["declared"] else \
-        f"the smallest family-wise p among the rows with a clustering null, of {head['n_rows']} rows" \
-        if head.get("chosen_among") == "testable" else f"the smallest family-wise p of {head['n_rows']} rows"
+        f"{head.get('design', 'quiet')} design: the smallest family-wise p {against} among the rows with a " \
+        f"clustering null, of {head['n_rows']} rows" if head.get("chosen_among") == "testable" else \
+        f"the smallest family-wise p of {head['n_rows']} rows"
     warn = (" FEWER THAN 20 INDEPENDENT TARGETS: read the p-values as rough." if head["n_independent"] < 20
             else "")
     floor = " (at the permutation floor: more permutations would tell how far below)" \
         if head.get("p_value_at_floor") else ""
-    verdict = (" Verdict: no signal (family-wise)." if head["p_value_adjusted"] >= 0.05 else
-               " Verdict: the windows differ, but not tested against clustering." if head["beyond_clustering"] is None
-               else " Verdict: SIGNAL BEYOND CLUSTERING." if head["beyond_clustering"] else
-               " Verdict: the windows differ, no more than clustering gives.")
+    verdict = " Verdict: " + verdict_words(head)
     other = head.get("best_untested")
     untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
                 f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
@@ -56,9 +57,30 @@ def headline_sentence(head: dict) -> str:
                 and head.get("chosen_among") == "testable" else "")
     return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
-            f"{floor}; family-wise p = {head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
+            f"{floor}{_direction(head.get('direction'), 'background')}; family-wise p = "
+            f"{head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
             f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
             + warn + verdict + untested)
+
+
+def verdict_words(head: dict) -> str:
+    """What the headline may claim under its design (seisbind/probe/study/headline.py)."""
+    claim, targets = head["beyond_clustering"], head.get("design") == "targets"
+    if claim:
+        than = "than clustering gives" if targets else "than background and than clustering gives"
+        return f"SIGNAL BEYOND CLUSTERING: pre-event windows score {head['claim_direction']} {than} (family-wise)."
+    if targets:
+        return ("no verdict: the targets design rests it on a clustering null, and none gave this row a p-value."
+                if claim is None else "no signal beyond clustering (family-wise).")
+    if head["p_value_adjusted"] >= 0.05:
+        return "no signal (family-wise)."
+    return ("the windows differ, but not tested against clustering." if claim is None else
+            "the windows differ, no more than clustering gives.")
+
+
+def _direction(direction: str | None, than: str) -> str:
+    """Which way a two-sided p-value points (seisbind.probe.evaluate.two_sided_p)."""
+    return f" (two-sided: pre-event windows score {direction} than {than})" if direction else ""
 
 
 def leading_rows(metrics: dict) -> list[str]:
@@ -127,6 +149,16 @@ def data_lines(data: dict, skipped: list[dict]) -> list[str]:
     cover = ", ".join(f"{name} {share:.0%}" for name, share in data["windows_with_family"].items())
     return [f"Data: {data['root']}: {data['catalog_events']} catalog events, {data['n_targets']} targets M >= "
             f"{data['target_min_magnitude']}, {data['n_traces']} traces; checkpoint {data['ckpt'] or 'none'}.",
+            *design_lines(data["design"]),
             f"Windows per horizon (pre-event/background): {windows}.",
             f"Windows each feature family covers: {cover}.",
             f"Skipped: {len(skipped)} part(s), each with its reason in report.md." if skipped else "Skipped: nothing."]
+
+
+def design_lines(design: dict) -> list[str]:
+    """The design, the inference it supports, and what each design does with the period's largest events."""
+    counts = ", ".join(f"{name} {n}" for name, n in design["n_targets"].items())
+    largest = "; ".join(f"M{e['magnitude']:.1f} {e['time'][:16]} " + ", ".join(
+        f"{name} design {e[name]}" for name in design["n_targets"]) for e in design["largest_events"])
+    return [f"Design: {design['design']} ({design['inference']}). Targets per design: {counts}.",
+            f"Largest events of the period: {largest}."]

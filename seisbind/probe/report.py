@@ -225,8 +225,9 @@ def details(metrics: dict) -> list[str]:
              f"target within {data['match_days']} days; event counts above M {data['magnitude_floor']:.2f} "
              f"({data['magnitude_floor_method']}).", "",
              "AUC: out-of-fold scores (folds grouped by target event / background week; at most one fold per "
-             "target, i.e. leave-one-mainshock-out with few targets). p: one-sided, from labels permuted within "
-             "the matched sets with the whole cross-validation refitted each time; interval: AUC +- 1.96 x the "
+             "target, i.e. leave-one-mainshock-out with few targets). p: two-sided (pre-event windows scoring "
+             "lower than background, quiescence, counts as higher does), from labels permuted within the matched "
+             "sets with the whole cross-validation refitted each time; interval: AUC +- 1.96 x the "
              "standard deviation of those refitted AUCs; family-wise p: Westfall-Young max-T over every row. "
              "Molchan skill = 1 - area under the error diagram with background time as the alarm-time "
              "reference.", "",
@@ -234,16 +235,20 @@ def details(metrics: dict) -> list[str]:
     below = [r for r in metrics["results"] if r["auc_ci_high"] < 0.5]
     if below:
         lines += [f"{len(below)} result(s) lie wholly below 0.5 (e.g. {below[0]['feature_set']} / {below[0]['score']} "
-                  f"at {below[0]['horizon_hours']:g} h, AUC {fmt_ci(below[0])}). Out of fold that means no "
-                  "direction learned on some targets holds for the others (cross-validation's anti-learning on "
-                  "few, heterogeneous pre-event windows), not a reversed precursor.", ""]
+                  f"at {below[0]['horizon_hours']:g} h, AUC {fmt_ci(below[0])}). For a scorer that learns its "
+                  "direction (best_single, composite_z, logistic) that means no direction learned on some targets "
+                  "holds for the others (cross-validation's anti-learning on few, heterogeneous pre-event "
+                  "windows); quiescence shows there as an AUC above 0.5 with features lower before targets "
+                  "(stats.csv). For an unsigned or fixed score (mahalanobis, fixed) it is pre-event windows "
+                  "scoring lower than background, which the two-sided p-values test.", ""]
     for name, info in (metrics.get("nulls") or {}).items():
         lines += [null_lines(name, info), ""]
-    lines += ["Both classes obey the same quiet rule (no other large event within quiet_hours before or inside a "
-              "window), and background windows are drawn near their target in time, so a slow change of rate "
-              "or completeness over the period cancels within a matched set. What the permutation null cannot "
-              "see is clustering: earthquakes trigger earthquakes, so activity before a target can be elevated "
-              "without any precursor; the clustering nulls' p-values test against that.", ""]
+    design = metrics["data"]["design"]
+    lines += [f"Design: {design['design']}: {design['inference']}. Background windows are drawn near their target "
+              "in time, so a slow change of rate or completeness over the period cancels within a matched set. "
+              "What the permutation null cannot see is clustering: earthquakes trigger earthquakes, so activity "
+              "before a target can be elevated without any precursor; the clustering nulls' p-values test against "
+              "that.", ""]
     if metrics["comparisons"]:
         comp = pd.DataFrame(metrics["comparisons"])[["horizon_hours", "feature_set_a", "feature_set_b", "score",
                                                      "auc_a", "auc_b", "delta_auc", "p_value", "test",

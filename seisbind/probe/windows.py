@@ -97,7 +97,7 @@ def make_windows(
     background_hours: float | Sequence[float] | None = None,
     quiet_min_magnitude: float = 4.0,
     quiet_hours: float = 48.0,
-    post_hours: tuple[float, float] = (1.0, 2.0),
+    post_start_hours: float = 1.0,
     period: tuple | None = None,
     match_days: float | None = None,
     background_per_target: int = 8,
@@ -106,7 +106,9 @@ def make_windows(
     """The windows table: one row per window, columns WINDOW_COLUMNS, sorted by start_time.
 
     - pre: [t - h, t) for each target t and each horizon h (horizon_hours = h).
-    - post: [t + post_hours[0], t + post_hours[1]) (default 1-2 h after; horizon_hours = its length).
+    - post: [t + post_start_hours, t + post_start_hours + h) for each horizon h whose pre window is kept: as long
+      as the pre-event window, since the post-event check scores it with that horizon's model against that
+      horizon's background (a 1 h window holds fewer events than a 24 h one even after a mainshock).
     - background: for each length L in background_hours (default: the horizons), windows of length L
       (horizon_hours = L), start drawn uniformly (numpy Generator seeded by `seed`) among the whole seconds
       where the window is quiet (below), overlaps no pre/post window and no other background window of its
@@ -132,14 +134,16 @@ def make_windows(
     lengths = horizons if background_hours is None else list(
         dict.fromkeys(float(h) for h in np.atleast_1d(background_hours))
     )
-    post_start_h, post_end_h = (float(h) for h in post_hours)
+    post_start_h = float(post_start_hours)
+    post_end_h = post_start_h + max(horizons, default=0.0)
     if match_days is not None and (match_days <= 0 or background_per_target < 1):
         raise SeisbindInputError(f"matched background needs match_days > 0 and background_per_target >= 1, got "
                                  f"{match_days} and {background_per_target}")
-    if not horizons or min(horizons + lengths) <= 0 or not 0 <= post_start_h < post_end_h or n_background < 0:
+    if not horizons or min(horizons + lengths) <= 0 or post_start_h < 0 or n_background < 0:
         raise SeisbindInputError(
-            f"windows need positive horizons/lengths, 0 <= post start < post end and n_background >= 0; got "
-            f"horizons={horizons}, background_hours={lengths}, post_hours={post_hours}, n_background={n_background}"
+            f"windows need positive horizons/lengths, post_start_hours >= 0 and n_background >= 0; got "
+            f"horizons={horizons}, background_hours={lengths}, post_start_hours={post_start_hours}, "
+            f"n_background={n_background}"
         )
     if catalog.empty:
         raise SeisbindInputError("make_windows: empty catalog")
@@ -162,9 +166,9 @@ def make_windows(
         for h in horizons:
             rows.append({"window_id": f"pre_h{h:g}_{i:03d}", "start_time": t - _hours_ns(h), "end_time": t,
                          "window_type": "pre", "horizon_hours": h, **target})
-        rows.append({"window_id": f"post_{i:03d}", "start_time": t + _hours_ns(post_start_h),
-                     "end_time": t + _hours_ns(post_end_h), "window_type": "post",
-                     "horizon_hours": post_end_h - post_start_h, **target})
+            rows.append({"window_id": f"post_h{h:g}_{i:03d}", "start_time": t + _hours_ns(post_start_h),
+                         "end_time": t + _hours_ns(post_start_h + h), "window_type": "post", "horizon_hours": h,
+                         **target})
     inside = [first <= r["start_time"] and r["end_time"] <= last for r in rows]
     outside = Counter(r["window_type"] for r, ok in zip(rows, inside) if not ok)
     if outside:
@@ -237,6 +241,8 @@ def make_windows(
         if n_unmatched:
             log.debug("dropped %d pre-event windows whose target got no matched background window", n_unmatched)
         rows = [r for r, drop in zip(rows, unmatched) if not drop]
+    kept_pre = {(r["target_event_id"], r["horizon_hours"]) for r in rows if r["window_type"] == "pre"}
+    rows = [r for r in rows if r["window_type"] != "post" or (r["target_event_id"], r["horizon_hours"]) in kept_pre]
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     for column in ("start_time", "end_time", "target_time"):
         windows[column] = pd.to_datetime(windows[column], utc=True).dt.as_unit("ns")

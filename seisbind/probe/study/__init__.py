@@ -98,7 +98,7 @@ def run_study(cfg: DictConfig) -> dict:
                                      rows, spec.seed, skipped)
 
     metrics = {
-        "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls]),
+        "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls], probe.design),
         "nulls": null_info,
         "results": [r.as_dict() for r in rows],
         "comparisons": [c for o in outcomes for c in o.comparisons],

@@ -10,6 +10,7 @@ seisbind.probe.scores.Scorer class), `probe.checks` (name -> a Check, seisbind/p
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,16 @@ log = logging.getLogger(__name__)
 
 MAIN_TYPES = ("pre", "background")
 """The window types a row separates: pre-event (label 1) against background (label 0)."""
+
+DESIGNS = {
+    "targets": "every declustered target is kept, so a pre-event window may sit in an earlier event's "
+               "aftershocks and the labels are not exchangeable: the verdict rests on the clustering nulls, which "
+               "simulate that activity and apply the same rules",
+    "quiet": "no window of either class has another M >= probe.quiet_min_magnitude event within probe.quiet_hours "
+             "before or inside it, so the labels are exchangeable within matched sets and the permutation "
+             "p-values hold on their own; targets that follow large events are lost",
+}
+"""probe.design -> the inference it supports (written to metrics.json and report.md)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ def checked(probe: StudyProbe) -> StudyProbe:
     if horizons != sorted(horizons):
         log.warning("probe.horizons_hours=%s: sorted to %s", horizons, sorted(horizons))
         probe.horizons_hours = sorted(horizons)
+    if probe.design not in DESIGNS:
+        raise SeisbindInputError(f"probe.design={probe.design!r}: choose one of {list(DESIGNS)}")
     for key in ("n_permutations", "n_bootstrap", "n_comparison_permutations"):
         if getattr(probe, key) < 1:
             raise SeisbindInputError(f"probe.{key}={getattr(probe, key)}: give a number of resamples >= 1")
@@ -135,14 +148,21 @@ def study_period(probe: StudyProbe) -> tuple[pd.Timestamp, pd.Timestamp]:
     return Period(probe.period.start, probe.period.end).timestamps("probe.period")
 
 
+def quiet_magnitude(probe: StudyProbe) -> float:
+    """The magnitude from which an event keeps windows away (seisbind.probe.windows.make_windows): in the quiet
+    design probe.quiet_min_magnitude; in the targets design none does (inf), only the targets themselves keep
+    background windows quiet_hours away, where they would be pre-event windows."""
+    return probe.quiet_min_magnitude if probe.design == "quiet" else math.inf
+
+
 def window_rules(probe: StudyProbe, seed: int) -> dict:
     """The `make_windows` settings of the study (seisbind/probe/windows.py), also used on every simulated
     catalog of a null."""
     return dict(target_min_magnitude=probe.target_min_magnitude, decluster=probe.decluster,
                 decluster_hours=probe.decluster_hours, decluster_km=probe.decluster_km,
                 horizons_hours=list(probe.horizons_hours), n_background=probe.n_background,
-                quiet_min_magnitude=probe.quiet_min_magnitude, quiet_hours=probe.quiet_hours,
-                post_hours=(probe.post_start_hours, probe.post_start_hours + max(probe.horizons_hours)),
+                quiet_min_magnitude=quiet_magnitude(probe), quiet_hours=probe.quiet_hours,
+                post_start_hours=probe.post_start_hours,
                 period=study_period(probe), match_days=probe.background.match_days,
                 background_per_target=probe.background.per_target, seed=seed)
 

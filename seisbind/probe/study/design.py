@@ -1,14 +1,14 @@
 """The study design: the data it reads and the windows it compares, built once.
 
-Windows: pre-event per horizon and time-matched quiet background windows of the same length (make_windows,
-seisbind/probe/windows.py), post-event windows as long as each horizon, and other-period copies of the
-pre-event and background windows. The completeness floor of the event-count features is measured here too.
+Windows: pre-event and post-event per horizon and time-matched quiet background windows of the same length
+(make_windows, seisbind/probe/windows.py), and other-period copies of the pre-event and background windows.
+The completeness floor of the event-count features is measured here too.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,8 @@ from seisbind.config_schema import OtherPeriod, StudyProbe
 from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import features
-from seisbind.probe.study.config import MAIN_TYPES, study_period, window_rules
-from seisbind.probe.windows import any_between, make_windows
+from seisbind.probe.study.config import DESIGNS, MAIN_TYPES, quiet_magnitude, study_period, window_rules
+from seisbind.probe.windows import any_between, make_windows, select_targets
 from seisbind.protocols import StudyData
 from seisbind.seismicity.magnitudes import mc_max_curvature
 from seisbind.times import to_utc_ns
@@ -58,6 +58,8 @@ class Design:
     windows: pd.DataFrame
     other_period: dict
     completeness: dict
+    targets: dict
+    """`targets_by_design`."""
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -91,12 +93,52 @@ def data_span_ns(data: StudyData) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------- windows
 def build_design(data: StudyData, probe: StudyProbe, seed: int) -> Design:
     windows = main_windows(data.catalog, probe, seed)
+    targets = targets_by_design(data.catalog, probe, seed, windows)
     windows, other = with_other_period(windows, data, probe)
-    return Design(windows, other, completeness(data.catalog, probe))
+    return Design(windows, other, completeness(data.catalog, probe), targets)
+
+
+def targets_by_design(catalog: pd.DataFrame, probe: StudyProbe, seed: int, windows: pd.DataFrame,
+                      n_largest: int = 5) -> dict:
+    """Which targets each design (probe.design, DESIGNS) keeps, and what becomes of the `n_largest` events of the
+    period in each: the mainshocks a study of a sequence is about, which the quiet rule can drop (Visso follows an
+    M5.4 by 2 h, Norcia follows Visso by 4 days)."""
+    kept = {probe.design: _targets_of(windows)}
+    for name in DESIGNS:
+        if name != probe.design:
+            kept[name] = _targets_of(make_windows(catalog, **window_rules(replace(probe, design=name), seed)))
+    rules = window_rules(probe, seed)
+    candidates = set(select_targets(catalog, probe.target_min_magnitude, probe.decluster,
+                                    decluster_hours=probe.decluster_hours, decluster_km=probe.decluster_km)["event_id"])
+    start, end = study_period(probe)
+    times = pd.to_datetime(catalog["time"], utc=True)
+    largest = catalog[(times >= start) & (times <= end)].nlargest(n_largest, "magnitude")
+    loud_ns = np.sort(to_utc_ns(catalog.loc[catalog["magnitude"] >= probe.quiet_min_magnitude, "time"]))
+    reach_ns = int((max(rules["horizons_hours"]) + probe.quiet_hours) * 3.6e12)
+
+    def fate(event, name: str) -> str:
+        if str(event.event_id) in kept[name]:
+            return "kept"
+        if event.event_id not in candidates:
+            return f"dropped (declustered: {probe.decluster})"
+        t = int(to_utc_ns(pd.Series([event.time]))[0])
+        if name == "quiet" and any_between(loud_ns, t - reach_ns, t):
+            return "dropped (quiet rule)"
+        return "dropped (period edges or no matched background)"
+
+    return {"design": probe.design, "inference": DESIGNS[probe.design],
+            "n_targets": {name: len(ids) for name, ids in kept.items()},
+            "largest_events": [{"event_id": str(e.event_id), "time": pd.Timestamp(e.time).isoformat(),
+                                "magnitude": float(e.magnitude)} | {name: fate(e, name) for name in DESIGNS}
+                               for e in largest.itertuples()]}
+
+
+def _targets_of(windows: pd.DataFrame) -> set[str]:
+    return set(windows.loc[windows["window_type"] == "pre", "target_event_id"].astype(str))
 
 
 def main_windows(catalog: pd.DataFrame, probe: StudyProbe, seed: int) -> pd.DataFrame:
-    """Pre-event and background windows (make_windows) and post-event windows as long as each horizon."""
+    """Pre-event, background and post-event windows (make_windows)."""
     windows = make_windows(catalog, **window_rules(probe, seed))
     if not (windows["window_type"] == "pre").any():
         magnitudes = catalog["magnitude"]
@@ -111,33 +153,16 @@ def main_windows(catalog: pd.DataFrame, probe: StudyProbe, seed: int) -> pd.Data
     log.info("windows: %d targets M >= %g (%s declustering); %d pre-event windows dropped by the quiet rule, %d "
              "without a matched background window", targets, probe.target_min_magnitude, probe.decluster,
              windows.attrs["n_pre_dropped_not_quiet"], windows.attrs["n_pre_dropped_unmatched"])
-    post = matched_post_windows(windows, probe.post_start_hours, catalog)
-    windows = pd.concat([windows[windows["window_type"] != "post"], post], ignore_index=True)
     windows["period"] = "main"
     return windows
-
-
-def matched_post_windows(windows: pd.DataFrame, post_start_hours: float, catalog: pd.DataFrame) -> pd.DataFrame:
-    """Post-event windows as long as each horizon, starting `post_start_hours` after the target.
-
-    The post-event check scores them with the model of that horizon and compares them with the background
-    windows of that horizon, so they must have the same length: a 1 h window holds fewer events than a 24 h
-    background window even after a mainshock. Windows reaching past the catalog are dropped.
-    """
-    pre = windows[windows["window_type"] == "pre"]
-    post = pre.copy()
-    post["start_time"] = pre["target_time"] + pd.Timedelta(hours=post_start_hours)
-    post["end_time"] = post["start_time"] + pd.to_timedelta(pre["horizon_hours"], unit="h")
-    post["window_type"] = "post"
-    post["window_id"] = "post" + pre["window_id"].str.removeprefix("pre")
-    return post[post["end_time"] <= catalog["time"].max()]
 
 
 def with_other_period(windows: pd.DataFrame, data: StudyData, probe: StudyProbe) -> tuple[pd.DataFrame, dict]:
     """The windows plus other-period copies of the pre-event and background ones.
 
     Every such window is moved by `other_shift`; copies outside the data span, or within quiet_hours of any
-    target or M >= quiet_min_magnitude event, are dropped (counted), so the copies hold no real pre-event time.
+    target or (quiet design) M >= quiet_min_magnitude event, are dropped (counted), so the copies hold no real
+    pre-event time.
     """
     main = windows[windows["window_type"].isin(MAIN_TYPES)]
     span_lo, span_hi = data_span_ns(data)
@@ -148,7 +173,7 @@ def with_other_period(windows: pd.DataFrame, data: StudyData, probe: StudyProbe)
     start_ns, end_ns = to_utc_ns(other["start_time"]), to_utc_ns(other["end_time"])
     inside = (start_ns >= span_lo) & (end_ns <= span_hi)
     catalog = data.catalog
-    loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= probe.quiet_min_magnitude, "time"]),
+    loud = np.sort(np.r_[to_utc_ns(catalog.loc[catalog["magnitude"] >= quiet_magnitude(probe), "time"]),
                          to_utc_ns(windows.loc[windows["window_type"] == "pre", "target_time"])])
     quiet_ns = int(probe.quiet_hours * 3.6e12)
     near = any_between(loud, start_ns - quiet_ns, end_ns + quiet_ns + 1)  # within quiet_hours on either side

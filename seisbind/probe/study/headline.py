@@ -1,16 +1,19 @@
 """The row a report leads with, and what it may claim.
 
-`probe.primary` (feature_set, score, horizon_hours) when declared before looking; else the row with the smallest
-family-wise p among the rows that can be tested against clustering (every configured null gave them a p-value),
-falling back to all rows when none can.
+`probe.primary` (feature_set, score, horizon_hours) when declared before looking; else, among the rows that can
+be tested against clustering (every configured null gave them a p-value), the row the design's inference puts
+first (falling back to all rows by the permutations when none can be tested):
+- design quiet (exchangeable labels): the smallest family-wise permutation p;
+- design targets (every declustered target kept, labels not exchangeable): the smallest family-wise p against
+  the clustering nulls (their largest over the nulls). Each null's family-wise p is a max-T over every tested row
+  (seisbind/probe/study/nulls/__init__.py), so leading with its smallest stays family-wise.
 
-Why only those: in a clustered catalog pre-event windows really do hold more activity, and rows built on trace
-metadata (which traces exist tracks seismicity, below the magnitude floor too) see it; their "the windows differ"
-cannot be told from clustering, so it cannot lead. Measured on ETAS-cascade nulls (20 seeds): the best row of any
-kind had a family-wise p < 0.05 in 2, the best testable row in 0. The best untestable row is still reported
-(`best_untested`), and whether a modality adds to the catalog is the comparisons' question. The nulls' p-values
-play no part in the choice, only whether a row has them. Ties (permutation p-values share a floor) go to the
-larger AUC, then the fewer columns.
+Why only testable rows: in a clustered catalog pre-event windows really do hold more activity, and rows built on
+trace metadata (which traces exist tracks seismicity, below the magnitude floor too) see it; their "the windows
+differ" cannot be told from clustering, so it cannot lead. Measured on ETAS-cascade nulls (20 seeds, quiet
+design): the best row of any kind had a family-wise p < 0.05 in 2, the best testable row in 0. The best
+untestable row is still reported (`best_untested`), and whether a modality adds to the catalog is the
+comparisons' question. Ties (permutation p-values share a floor) go to the larger AUC, then the fewer columns.
 """
 
 from __future__ import annotations
@@ -24,20 +27,31 @@ from seisbind.probe.study.rows import Row
 from seisbind.times import to_utc_ns
 
 
-def headline(rows: list[Row], windows: pd.DataFrame, primary: Primary | None, nulls: list[str]) -> dict:
-    """The lead row's numbers, `p_value_<null>` for each configured null, and `beyond_clustering`: True when the
-    windows differ family-wise and by more than every null gives, None when a null gave the row no p-value."""
+def headline(rows: list[Row], windows: pd.DataFrame, primary: Primary | None, nulls: list[str],
+             design: str) -> dict:
+    """The lead row's numbers, `p_value_<null>` (and family-wise) for each configured null, and
+    `beyond_clustering` (None when a null gave the row no p-value) with `claim_direction`:
+    - design quiet: the labels are exchangeable, so the windows must differ family-wise and, family-wise too, by
+      more than every null gives, all in one direction;
+    - design targets: pre-event windows may sit in earlier events' aftershocks, where the label permutations
+      see clustering itself; every null must set the row apart family-wise, in one direction (e.g. pre-event
+      windows quieter than clustering gives: Ogata's relative quiescence), and leads the choice of the row.
+    """
     tested = [r for r in rows if testable(r, nulls)]
-    row = declared(rows, primary) if primary else min(tested or rows, key=_order)
+    by_nulls = design == "targets" and tested
+    row = declared(rows, primary) if primary else min(tested, key=_null_order(nulls)) if by_nulls else \
+        min(tested or rows, key=_order)
     head = {"feature_set": row.feature_set, "score": row.score, "horizon_hours": row.horizon_hours} | {
-        key: row.values.get(key) for key in ("auc", "auc_ci_low", "auc_ci_high", "p_value", "p_value_adjusted",
-                                             "p_value_at_floor")}
-    null_p = {n: row.values.get(f"p_value_{n}") for n in nulls}
-    head |= {f"p_value_{n}": p for n, p in null_p.items()}
-    # A claim needs both: the windows differ (family-wise) and by more than clustering gives (every null).
-    significant = head["p_value_adjusted"] < 0.05
-    head["beyond_clustering"] = None if not nulls or None in null_p.values() else \
-        bool(significant and max(null_p.values()) < 0.05)
+        key: row.values.get(key) for key in ("auc", "auc_ci_low", "auc_ci_high", "p_value", "direction",
+                                             "p_value_adjusted", "p_value_at_floor")}
+    null_p = {n: row.values.get(f"p_value_{n}_adjusted") for n in nulls}
+    head |= {key: row.values.get(key) for n in nulls
+             for key in (f"p_value_{n}", f"p_value_{n}_adjusted", f"{n}_direction")}
+    directions = {head[f"{n}_direction"] for n in nulls} | ({head["direction"]} if design == "quiet" else set())
+    significant = design == "targets" or head["p_value_adjusted"] < 0.05
+    claim = None if not nulls or None in null_p.values() else bool(
+        significant and max(null_p.values()) < 0.05 and len(directions) == 1)
+    head |= {"design": design, "beyond_clustering": claim, "claim_direction": directions.pop() if claim else None}
     untested = [r for r in rows if not testable(r, nulls)]
     best_untested = min(untested, key=_order) if untested else None
     pre = windows[(windows["window_type"] == "pre") & np.isclose(windows["horizon_hours"], row.horizon_hours)]
@@ -45,6 +59,7 @@ def headline(rows: list[Row], windows: pd.DataFrame, primary: Primary | None, nu
                    "n_independent": independent_targets(to_utc_ns(pre["target_time"]), row.horizon_hours),
                    "declared": bool(primary), "n_rows": len(rows),
                    "chosen_among": "declared" if primary else "testable" if testable(row, nulls) else "all",
+                   "chosen_by": "declared" if primary else "clustering nulls" if by_nulls else "permutations",
                    "best_untested": None if best_untested is None else {
                        key: best_untested.as_dict()[key] for key in ("feature_set", "score", "horizon_hours", "auc",
                                                                      "p_value_adjusted")},
@@ -78,3 +93,8 @@ def independent_targets(times_ns: np.ndarray, horizon_hours: float) -> int:
 
 def _order(row: Row) -> tuple:
     return row.values["p_value_adjusted"], -row.auc, row.n_features
+
+
+def _null_order(nulls: list[str]):
+    """Rows by their largest family-wise null p, then as `_order`."""
+    return lambda row: (max(row.values[f"p_value_{n}_adjusted"] for n in nulls), *_order(row))

@@ -40,7 +40,7 @@ def describe_data(spec: Spec, data: StudyData, design: Design, table: FeatureTab
             "n_traces": int(len(data.metadata)) if data.metadata is not None else 0,
             "families": present, "embedding": table.embedding,
             "windows_with_family": coverage,
-            "n_post_windows": int((windows["window_type"] == "post").sum()),
+            "n_post_windows": int((windows["window_type"] == "post").sum()), "design": design.targets,
             "windows": counts}
 
 

@@ -44,6 +44,6 @@ class OtherPeriod:
         if not context.checked_significant and p < ALPHA:
             return CheckResult(self.name, h, None, text + ": not informative, the main score finds no pre-event "
                                "signal at this horizon", numbers, scores)
-        test = PTest(p, "one-sided permutation p of the shifted windows", "no elevation where no target follows",
-                     "ELEVATED where no target follows, the separation is a period or seasonal effect")
+        test = PTest(p, "two-sided permutation p of the shifted windows", "no separation where no target follows",
+                     "SEPARATED where no target follows, the separation is a period or seasonal effect")
         return CheckResult.tested(self.name, h, text, test, numbers, scores)

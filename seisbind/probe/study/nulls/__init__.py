@@ -12,7 +12,8 @@ targets than the real one must not be discarded: that would keep only the worlds
 Moutote et al. 2021, GRL, pool the mainshocks of many simulated catalogs), then its targets are drawn down to
 the real count, each with its matched background. Each simulated study goes through the same windows ->
 catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and a row's
-`p_value_<name>` = (1 + #studies with AUC >= observed) / (1 + #studies that could be scored). Only feature sets
+`p_value_<name>` is two-sided: the share of scorable studies with an AUC at least as far from their mean
+(seisbind.probe.evaluate.two_sided_p), with `<name>_direction` saying which way. Only feature sets
 made of features a simulated catalog yields (`simulated` families, seisbind/protocols.py) get the test.
 `probe.nulls` names the nulls, one module each in this package.
 """
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.evaluate import Settings
+from seisbind.probe.evaluate import Settings, max_t_adjusted, two_sided_p
 from seisbind.probe.study.config import MAIN_TYPES
 from seisbind.probe.study.design import horizon_of
 from seisbind.probe.study.rows import Row, try_evaluate
@@ -223,25 +224,36 @@ def catalog_aucs(windows: pd.DataFrame, features: pd.DataFrame, how: Simulation)
             for score, s in scored.scores.items():
                 out[(float(h), name, score)] = float(auc_roc(part.y, s))
     return out
+
+
 def null_record(name: str, auc: float, null: np.ndarray | None) -> dict:
-    """p_value_<name> and the null's AUC mean and 95 % range for one row (None where fewer than 2 simulated
-    catalogs could be scored)."""
+    """p_value_<name> (two-sided, seisbind.probe.evaluate.two_sided_p), <name>_direction and the null's AUC mean
+    and 95 % range for one row (None where fewer than 2 simulated studies could be scored)."""
     finite = np.asarray([] if null is None else null, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     if finite.size < 2:
-        return {f"p_value_{name}": None, f"{name}_auc_mean": None, f"{name}_auc_low": None,
-                f"{name}_auc_high": None, f"n_{name}": int(finite.size)}
+        return {f"p_value_{name}": None, f"{name}_direction": None, f"{name}_auc_mean": None,
+                f"{name}_auc_low": None, f"{name}_auc_high": None, f"n_{name}": int(finite.size)}
     low, high = np.quantile(finite, [0.025, 0.975])
-    return {f"p_value_{name}": (1 + int(np.sum(finite >= auc - 1e-12))) / (1 + finite.size),
-            f"{name}_auc_mean": float(finite.mean()), f"{name}_auc_low": float(low),
-            f"{name}_auc_high": float(high), f"n_{name}": int(finite.size)}
+    p, direction = two_sided_p(auc, finite)
+    return {f"p_value_{name}": p, f"{name}_direction": direction, f"{name}_auc_mean": float(finite.mean()),
+            f"{name}_auc_low": float(low), f"{name}_auc_high": float(high), f"n_{name}": int(finite.size)}
 
 
 def attach(name: str, rows: list[Row], aucs: dict[tuple, np.ndarray], tested: set[str]) -> list[Row]:
-    """Each row's record under null `name` (feature sets outside `tested` get None); the tested rows left
-    without a p-value."""
+    """Each row's record under null `name` (feature sets outside `tested` get None) and `p_value_<name>_adjusted`:
+    family-wise over the tested rows by max-T over the simulated studies (seisbind.probe.evaluate.max_t_adjusted;
+    each simulated study scores every row at once, as a label permutation does), so the row a report leads with
+    is judged against clustering with every row that could have led. Returns the tested rows left without a
+    p-value."""
     for row in rows:
         row.values |= null_record(name, row.auc, aucs.get(row.key) if row.feature_set in tested else None)
+    judged = [r for r in rows if r.values[f"p_value_{name}"] is not None]
+    adjusted = max_t_adjusted([r.auc for r in judged], [aucs[r.key] for r in judged]) if judged else []
+    for row in rows:
+        row.values[f"p_value_{name}_adjusted"] = None
+    for row, p in zip(judged, adjusted):
+        row.values[f"p_value_{name}_adjusted"] = float(p)
     return [r for r in rows if r.feature_set in tested and r.values[f"p_value_{name}"] is None]
 
 
