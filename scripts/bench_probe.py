@@ -7,11 +7,14 @@ probe reads are filled (start time, origin time, station, SNR, PGA, RMS), the re
 waveform file, since the study reads metadata only.
 
 Timed: `seisbind.probe.study.run_study` end to end with the default configs/probe/study.yaml (4 horizons,
-200 refit permutations of every row, 200 ETAS-simulated catalogs, all outputs written), reading the files; the
-ETAS null's own time (fit + simulations + scoring) is reported apart.
+200 refit permutations of every row, 200 simulated studies of the ETAS null, all outputs written), reading the
+files; the ETAS null's own time (fit + simulations + scoring) is reported apart. Then the study runs once more
+with the null as it was before its parameter draws, pooling and incompleteness (POINT_NULL: the point estimate,
+one catalog per simulated study, no blind intervals), and the ratio of the two nulls' times is printed.
 
 python scripts/bench_probe.py [--traces 150000] [--events 4000] [--data data/bench_probe] [--out runs/bench_probe]
-Last line: `probe_seconds=S etas_null_seconds=E` (targets S < 150 and E < 120 on 2 cores).
+Last line: `probe_seconds=S etas_null_seconds=E point_null_seconds=E0 etas_null_ratio=E/E0` (targets S < 120 and
+E < 90 on 2 cores).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from seisbind.probe.study import run_study
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STATIONS = 40
+POINT_NULL = ["probe.nulls.etas.parameter_uncertainty=false", "probe.nulls.etas.max_pool=1",
+              "probe.nulls.etas.incompleteness=null"]
 
 
 def write_metadata(path: Path, catalog: pd.DataFrame, n_traces: int, seed: int = 0) -> None:
@@ -103,12 +108,17 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     root = prepare(args.data, args.traces, args.events)
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("probe", overrides=[f"data.root={root.resolve()}", f"out={args.out.resolve()}",
-                                          f"paths.root_dir={Path.cwd()}"])
+
+    def config(out: Path, *overrides: str):
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return compose("probe", overrides=[f"data.root={root.resolve()}", f"out={out.resolve()}",
+                                               f"paths.root_dir={Path.cwd()}", *overrides])
+
+    cfg = config(args.out)
     started = time.perf_counter()
     metrics = run_study(cfg)
     seconds = time.perf_counter() - started
+    point = run_study(config(args.out / "point_null", *POINT_NULL))["nulls"].get("etas") or {}
 
     data = metrics["data"]
     results = pd.DataFrame(metrics["results"])
@@ -120,7 +130,10 @@ def main() -> None:
         print(f"  {row.horizon_hours:>4g} h {row.feature_set}/{row.score}: AUC {row.auc:.3f} "
               f"[{row.auc_ci_low:.3f}, {row.auc_ci_high:.3f}]")
     etas = metrics["nulls"].get("etas") or {}
-    print(f"probe_seconds={seconds:.1f} etas_null_seconds={etas.get('seconds', float('nan')):.1f}")
+    e, e0 = etas.get("seconds", float("nan")), point.get("seconds", float("nan"))
+    print(f"ETAS null: {etas.get('targets')}; point null: {point.get('targets')}")
+    print(f"probe_seconds={seconds:.1f} etas_null_seconds={e:.1f} point_null_seconds={e0:.1f} "
+          f"etas_null_ratio={e / e0:.2f}")
 
 
 if __name__ == "__main__":
