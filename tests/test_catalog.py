@@ -242,9 +242,11 @@ def test_plain_csv_with_aliases(tmp_path):
 def test_sed_catalog_flattened_from_quakeml_by_seismostats(tmp_path):
     """The Swiss Seismological Service's 2023 catalog as the seismostats 1.0.1 wheel ships it: a plain 'depth' in
     metres (QuakeML's origin depth, marked by the evaluationmode column) ends in km; quarry blasts, landslides,
-    sonic booms and explosions are dropped and counted."""
+    sonic booms and explosions are dropped and counted; two events it lists twice (0.06 s and 60 m apart, M1.07 and
+    M1.04; 0.7 s and 0.45 km apart, M0.51 and M0.15) are read once."""
     cat = read_catalog(extracted(SED_2023, tmp_path))
-    assert len(cat) == 1924 - 375 - 22 - 3 - 2
+    assert len(cat) == 1924 - 375 - 22 - 3 - 2 - 2
+    assert {"catalog_sed:1582", "catalog_sed:221"}.isdisjoint(cat["event_id"])
     assert cat.attrs["dropped_event_types"] == {"quarry blast": 375, "landslide": 22, "sonic boom": 3,
                                                 "explosion": 2}
     first = cat.iloc[0]  # the file's last line, 2023-01-01 09:52:48.788729, depth 6518.554688 m
@@ -259,7 +261,9 @@ def test_pycsep_sample_comcat_catalog(tmp_path):
     """pyCSEP 0.8.0's observed catalog of the week after the 2019 Ridgecrest M7.1 (lon, lat, M, time_string,
     depth in km, catalog_id -1, event_id empty): every row read, each named by its line."""
     cat = read_catalog(extracted(RIDGECREST_FILE, tmp_path))
-    assert len(cat) == 829 and cat["event_id"].is_unique
+    # three events ComCat lists twice (two solutions 0.2-0.8 s and 1-3.5 km apart, lines 624, 686 and 726) once
+    assert len(cat) == 829 - 3 and cat["event_id"].is_unique
+    assert {f"sample_comcat_catalog:{n}" for n in (624, 686, 726)}.isdisjoint(cat["event_id"])
     first = cat.iloc[0]
     assert (first["time"], first["latitude_deg"], first["longitude_deg"], first["magnitude"], first["depth_km"]) == (
         pd.Timestamp("2019-07-06T03:22:35.63Z"), 35.616665, -117.43017, 4.73, 9.35)
@@ -549,3 +553,18 @@ def test_window_features_fast_and_validated():
     assert time.perf_counter() - tic < 1.0 and len(f) == 10_000
     with pytest.raises(SeisbindInputError, match="end at or before"):
         window_catalog_features(cat, ends[:3], starts[:3])
+
+
+def test_one_event_under_two_ids_within_a_second_and_5_km_is_read_once(tmp_path, caplog):
+    """An event listed twice with two magnitudes (ML and Mw, slightly different locations): one event, counted
+    and named with both magnitudes; an event 2 s later, or 1 s away but 20 km off, is another event."""
+    rows = ("event_id,time,lat,lon,depth,mag,magnitude_type\n"
+            "a,2016-10-30T06:40:18.0,42.830,13.110,9.2,6.5,Mw\n"
+            "b,2016-10-30T06:40:18.6,42.845,13.120,9.0,6.1,ML\n"
+            "c,2016-10-30T06:40:20.5,42.830,13.110,9.2,3.0,ML\n"
+            "d,2016-10-30T06:40:19.0,43.010,13.110,9.2,2.5,ML\n")
+    with caplog.at_level(logging.WARNING):
+        cat = read_catalog(write(tmp_path / "catalog.csv", rows))
+    assert list(cat["event_id"]) == ["a", "d", "c"]
+    assert "catalog.csv: 1 records within 1 s and 5 km of an earlier one read once" in caplog.text
+    assert "b M6.1 (= a M6.5)" in caplog.text

@@ -1,5 +1,7 @@
 """Each catalog event once: repeated records (two downloads concatenated, overlapping files, rows without ids) read
-once and counted, one event id with two different records refused (seisbind/data/catalog.py reads through it)."""
+once and counted, one event id with two different records refused, and records of one event under two ids with
+slightly different values (two magnitudes, two agencies' locations) read once and counted
+(seisbind/data/catalog.py reads through it)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,45 @@ def read_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
         log.warning("%s: %d repeated records read once (same event_id, or same time to the ms, place and "
                     "magnitude): %s%s", " and ".join(dict.fromkeys(files[involved])), len(named),
                     ", ".join(named[:5]), ", ..." if len(named) > 5 else "")
-    return events[~repeated]
+    return near_repeats_once(events[~repeated], files[~repeated])
+
+
+NEAR_SECONDS = 1.0
+NEAR_KM = 5.0
+"""Two records closer than this in origin time (s) and epicentre (km) are one event listed twice: a catalog cannot
+resolve two earthquakes that close (INGV's location errors are ~1 km and ~0.1 s), while an event listed with two
+magnitudes, or by two agencies, lands there."""
+
+
+def near_repeats_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
+    """The events less those within NEAR_SECONDS and NEAR_KM of an earlier-listed record, counted in a warning that
+    names each pair with both magnitudes (the first listed is kept, as a reader of the file would), so a doubled
+    event neither adds its own pre-event windows nor passes unseen."""
+    if len(events) < 2:
+        return events
+    t = events["time"].to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+    order = np.argsort(t, kind="stable")
+    gaps = np.diff(t[order])
+    lat, lon = events["latitude_deg"].to_numpy(), events["longitude_deg"].to_numpy()
+    drop = np.zeros(len(events), dtype=bool)
+    pairs = []
+    for k in np.flatnonzero(gaps <= NEAR_SECONDS):
+        for j in range(k + 1, len(order)):
+            a, b = sorted((order[k], order[j]))
+            if t[order[j]] - t[order[k]] > NEAR_SECONDS:
+                break
+            if drop[a] or drop[b]:
+                continue
+            if epicentral_km(lat[a], lon[a], lat[b], lon[b]) <= NEAR_KM:
+                drop[b] = True
+                pairs.append((a, b))
+    if pairs:
+        ids, mags = events["event_id"].to_numpy(), events["magnitude"].to_numpy()
+        named = [f"{ids[b]} M{mags[b]:g} (= {ids[a]} M{mags[a]:g})" for a, b in pairs]
+        log.warning("%s: %d records within %g s and %g km of an earlier one read once as the same event (the first "
+                    "listed kept): %s%s", " and ".join(dict.fromkeys(files[drop])), len(pairs), NEAR_SECONDS,
+                    NEAR_KM, ", ".join(named[:5]), ", ..." if len(named) > 5 else "")
+    return events[~drop]
 
 
 def _refuse_conflict(events: pd.DataFrame, files: np.ndarray, rows: pd.Index) -> None:
