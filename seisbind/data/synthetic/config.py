@@ -109,12 +109,16 @@ class SyntheticConfig:
       events (see magnitudes.completeness_at).
     - clustering: "omori" (Omori-Utsu aftershocks of the mainshocks only, background magnitudes below
       target_min_magnitude) or "etas" (every event triggers offspring, see seisbind.data.synthetic.etas). For
-      "etas": etas_branching_ratio (mean number of direct offspring per event, < 1), etas_alpha (productivity
+      "etas": etas_branching_ratio (mean number of direct offspring per event within etas_branching_days days,
+      or over unlimited time when that is 0, the default, where it must be < 1), etas_alpha (productivity
       exp(alpha (M - Mc)), 1/magnitude on the natural-log scale of seisbind.seismicity.etas; 1.84 is 0.8 per
-      magnitude unit in the log10 form), etas_c_days and etas_p (Omori delay law), etas_max_magnitude (upper
-      Gutenberg-Richter bound of every triggered and background event). The mainshocks (Norcia and the extra ones)
-      are then fixed immigrants whose sequences hold about aftershock_fraction * n_events catalogued events, and
-      targets are all earthquakes M >= target_min_magnitude of the study period, triggered ones included.
+      magnitude unit in the log10 form), etas_c_days and etas_p (Omori delay law; p <= 1 needs
+      etas_branching_days > 0), etas_max_magnitude (upper Gutenberg-Richter bound of every triggered and
+      background event). The mainshocks (Norcia and the extra ones) are fixed immigrants: with
+      etas_mainshock_productivity "budget" (default) their sequences hold about aftershock_fraction * n_events
+      catalogued events; with "law" they trigger by the same law as every event, as the M6 mainshocks of a real
+      sequence do, and n_events sets the background (needed for etas_branching_days > 0). Targets are all
+      earthquakes M >= target_min_magnitude of the study period, triggered ones included.
     """
 
     seed: int = 0
@@ -155,6 +159,8 @@ class SyntheticConfig:
     etas_c_days: float = 0.01
     etas_p: float = 1.2
     etas_max_magnitude: float = 6.0
+    etas_branching_days: float = 0.0
+    etas_mainshock_productivity: str = "budget"
     precursor: PrecursorConfig = field(default_factory=PrecursorConfig)
     animal: AnimalConfig = field(default_factory=AnimalConfig)
     gnss: GnssConfig = field(default_factory=GnssConfig)
@@ -259,13 +265,34 @@ def _confounder_problems(config: SyntheticConfig) -> list[str]:
         problems.append("mc_after_mainshock_days must be > 0 when mc_after_mainshock_rise > 0")
     if config.clustering not in ("omori", "etas"):
         problems.append(f"clustering must be 'omori' or 'etas' (got {config.clustering!r})")
-    if not 0 <= config.etas_branching_ratio < 1:
-        problems.append(f"etas_branching_ratio must be in [0, 1) (got {config.etas_branching_ratio})")
-    if config.etas_alpha < 0 or config.etas_c_days <= 0:
-        problems.append("etas_alpha must be >= 0 and etas_c_days > 0")
-    if config.etas_p <= 1:
-        problems.append(f"etas_p must be > 1 for a finite number of offspring (got {config.etas_p})")
+    problems += _etas_law_problems(config)
     if config.etas_max_magnitude <= config.completeness_magnitude:
         problems.append(f"etas_max_magnitude ({config.etas_max_magnitude}) must be above completeness_magnitude "
                         f"({config.completeness_magnitude})")
+    return problems
+
+
+def _etas_law_problems(config: SyntheticConfig) -> list[str]:
+    """Problems with the ETAS law's keys: over unlimited time (etas_branching_days 0) the ratio must stay below 1
+    and p above 1; over a finite reach any ratio and p > 0 give a finite cascade within the period, which only
+    the "law" mainshock productivity can calibrate."""
+    problems: list[str] = []
+    if config.etas_mainshock_productivity not in ("budget", "law"):
+        problems.append(f"etas_mainshock_productivity must be 'budget' or 'law' "
+                        f"(got {config.etas_mainshock_productivity!r})")
+    if config.etas_alpha < 0 or config.etas_c_days <= 0 or config.etas_branching_days < 0:
+        problems.append("etas_alpha and etas_branching_days must be >= 0 and etas_c_days > 0")
+    if config.etas_branching_days == 0:
+        if not 0 <= config.etas_branching_ratio < 1 and config.etas_mainshock_productivity == "budget":
+            problems.append(f"etas_branching_ratio must be in [0, 1) (got {config.etas_branching_ratio}); "
+                            f"a ratio >= 1 needs etas_mainshock_productivity: law")
+        if config.etas_p <= 1:
+            problems.append(f"etas_p must be > 1 for a finite number of offspring (got {config.etas_p}); "
+                            f"p <= 1 needs etas_branching_days > 0")
+    else:
+        if config.etas_mainshock_productivity != "law":
+            problems.append("etas_branching_days > 0 needs etas_mainshock_productivity: law")
+        if config.etas_p <= 0 or config.etas_branching_ratio < 0:
+            problems.append(f"etas_p must be > 0 and etas_branching_ratio >= 0 (got {config.etas_p}, "
+                            f"{config.etas_branching_ratio})")
     return problems

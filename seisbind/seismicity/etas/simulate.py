@@ -49,6 +49,8 @@ def simulate_etas(
     *,
     history_times: np.ndarray | None = None,
     history_magnitudes: np.ndarray | None = None,
+    given_times: np.ndarray | None = None,
+    given_magnitudes: np.ndarray | None = None,
     max_events: int = 1_000_000,
     magnitude_bin: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +62,8 @@ def simulate_etas(
     parents. Each generation is one vectorised step, so the cost is the number of events times the depth.
 
     History events (times <= t_start, any magnitude) trigger offspring inside the window but are not returned.
+    Given events (times inside the window) are part of the catalog as they are, like immigrants of fixed time and
+    magnitude, and trigger by the same law: a catalog conditioned on its largest shocks.
 
     Magnitudes: continuous GR(b) above mc when `magnitude_bin` is None (the model exactly). With a bin width dm
     (mc a multiple of dm), the catalog is what a magnitude-rounding network reports: continuous magnitudes above
@@ -84,14 +88,19 @@ def simulate_etas(
     if not (np.all(np.isfinite(parent_t)) and np.all(np.isfinite(parent_m)) and np.all(parent_t <= t_start)):
         raise SeisbindInputError(f"history events must be finite and at or before t_start={t_start}")
 
+    given_t = np.asarray([] if given_times is None else given_times, dtype=np.float64).ravel()
+    given_m = np.asarray([] if given_magnitudes is None else given_magnitudes, dtype=np.float64).ravel()
+    if given_t.shape != given_m.shape or not np.all((given_t >= t_start) & (given_t <= t_end) & np.isfinite(given_m)):
+        raise SeisbindInputError(f"given events need as many magnitudes as times, inside [{t_start}, {t_end}]")
+
     n_background = int(rng.poisson(params.mu * (t_end - t_start)))
     if n_background > max_events:
         raise SeisbindInputError(f"ETAS simulation: {n_background} background events exceed max_events={max_events}")
-    times = [rng.uniform(t_start, t_end, n_background)]
-    mags = [_gr_magnitudes(rng, n_background, params, magnitude_bin)]
-    parent_t = np.concatenate([parent_t, times[0]])
-    parent_m = np.concatenate([parent_m, mags[0]])
-    total = n_background
+    times = [given_t, rng.uniform(t_start, t_end, n_background)]
+    mags = [given_m, _gr_magnitudes(rng, n_background, params, magnitude_bin)]
+    parent_t = np.concatenate([parent_t, *times])
+    parent_m = np.concatenate([parent_m, *mags])
+    total = n_background + given_t.size
     while parent_t.size:
         weight = params.K * productivity(parent_m, params.mc, params.alpha)
         parent, child_t = offspring(rng, weight, parent_t, params.c, params.p, t_start, t_end)
@@ -117,6 +126,8 @@ def simulate_catalogs(
     *,
     history_times: np.ndarray | None = None,
     history_magnitudes: np.ndarray | None = None,
+    given_times: np.ndarray | None = None,
+    given_magnitudes: np.ndarray | None = None,
     max_events: int = 1_000_000,
     magnitude_bin: float | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -132,5 +143,6 @@ def simulate_catalogs(
         k += 1
         yield simulate_etas(
             params, t_start, t_end, np.random.default_rng(sequence.spawn(1)[0]), history_times=history_times,
-            history_magnitudes=history_magnitudes, max_events=max_events, magnitude_bin=magnitude_bin,
+            history_magnitudes=history_magnitudes, given_times=given_times, given_magnitudes=given_magnitudes,
+            max_events=max_events, magnitude_bin=magnitude_bin,
         )
