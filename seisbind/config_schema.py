@@ -119,6 +119,7 @@ class StudyProbe:
     decluster_km: float = 30.0
     period: Period = MISSING
     region: Region = MISSING
+    radius_km: float | None = None
     background: Background = field(default_factory=Background)
     n_background: int = 200
     design: str = "targets"  # targets | quiet (seisbind.probe.study.config.DESIGNS)

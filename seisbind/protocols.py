@@ -64,7 +64,8 @@ class StudyData:
     floor), the trace metadata (features.read_trace_metadata) or why there is none, and `all_events`, the study
     catalog below the floor too, for features of what sensors felt, where small events count as much as they shook
     (seisbind/modalities/shaking.py; set by the study's feature table, seisbind/probe/study/table.py, and None
-    elsewhere, where `catalog` is all there is)."""
+    elsewhere, where `catalog` is all there is). `radius_km` (probe.radius_km): the epicentral distance from
+    each window's centre (its target) within which the seismicity families count events; None = everywhere."""
 
     root: Path
     tables: SideTables
@@ -72,6 +73,7 @@ class StudyData:
     metadata: pd.DataFrame | None
     metadata_missing: str = ""
     all_events: pd.DataFrame | None = None
+    radius_km: float | None = None
 
 
 class FeatureFamily(Protocol):

@@ -36,6 +36,8 @@ def test_unsorted_horizons_are_sorted_and_said(caplog):
     ("probe.n_permutations=0", "probe.n_permutations=0: give a number of resamples >= 1"),
     ("probe.n_bootstrap=-1", "probe.n_bootstrap=-1: give a number of resamples >= 1"),
     ("probe.design=quiet_ish", "probe.design='quiet_ish': choose one of ['targets', 'quiet']"),
+    ("probe.radius_km=0", "probe.radius_km=0.0: give a distance > 0 km, or null for the whole study region"),
+    ("probe.radius_km=-50", "probe.radius_km=-50.0: give a distance > 0 km"),
 ])
 def test_out_of_range_settings_name_their_key(override: str, message: str) -> None:
     with pytest.raises(SeisbindInputError) as raised:

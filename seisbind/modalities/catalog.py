@@ -61,8 +61,11 @@ class CatalogInput:
 
 
 class CatalogFamily:
-    """Seismicity per window (features.catalog_features) of the events at or above the completeness floor;
-    `min_count_b` events are needed for a b-value or Mc."""
+    """Seismicity per window (features.catalog_features) of the events at or above the completeness floor, within
+    the study's radius_km of the window's target when it sets one; `min_count_b` events are needed for a b-value
+    or Mc. `from_catalog` counts every event of the catalog it is given: the clustering nulls give it catalogs
+    simulated from the seismicity within the radius (seisbind/probe/study/nulls/), whose simulated epicentres are
+    drawn at random and so cannot say which events are near a simulated target."""
 
     name = "catalog"
     columns = tuple(features.CATALOG_FEATURES)
@@ -72,7 +75,8 @@ class CatalogFamily:
         self.min_count_b = int(min_count_b)
 
     def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
-        return self.from_catalog(data.catalog, windows)
+        return features.catalog_features(data.catalog, windows, min_count_b=self.min_count_b,
+                                         radius_km=data.radius_km)
 
     def from_catalog(self, catalog: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
         return features.catalog_features(catalog, windows, min_count_b=self.min_count_b)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
 from seisbind.seismicity.window_features import segment_reduce, window_catalog_features
 from seisbind.times import to_utc_ns
 
@@ -61,13 +62,56 @@ def _window_nanmean(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
 
 
 # ------------------------------------------------------------------------------------------------- catalog
-def catalog_features(catalog: pd.DataFrame, windows: pd.DataFrame, min_count_b: int = 50) -> pd.DataFrame:
+def catalog_features(catalog: pd.DataFrame, windows: pd.DataFrame, min_count_b: int = 50,
+                     radius_km: float | None = None) -> pd.DataFrame:
     """Seismicity of the catalog events in each window (seisbind.seismicity.window_features.window_catalog_features):
     n_events, max_magnitude, log10 cumulative moment, spatial spread, b-value and Mc (NaN below `min_count_b`
-    magnitudes, with the reason in `b_value_reason`), mean depth, rate per hour."""
-    features = window_catalog_features(catalog, windows["start_time"], windows["end_time"], min_count_b=min_count_b)
+    magnitudes, with the reason in `b_value_reason`), mean depth, rate per hour.
+
+    radius_km: only the events within that epicentral distance of the window's centre (its target,
+    seisbind.probe.windows.with_centres) count, so a study area holding several sequences looks at each
+    target's own; None counts every event of the catalog."""
+    if radius_km is None or windows.empty:
+        features = window_catalog_features(catalog, windows["start_time"], windows["end_time"],
+                                           min_count_b=min_count_b)
+        features.index = windows.index
+        return features
+    parts = []
+    for (latitude_deg, longitude_deg), rows in _by_centre(windows).items():
+        near = catalog[within_km(catalog, latitude_deg, longitude_deg, radius_km)]
+        part = window_catalog_features(near, windows["start_time"].iloc[rows], windows["end_time"].iloc[rows],
+                                       min_count_b=min_count_b)
+        parts.append(part.set_axis(rows))
+    features = pd.concat(parts).sort_index()
     features.index = windows.index
     return features
+
+
+def _by_centre(windows: pd.DataFrame) -> dict[tuple[float, float], np.ndarray]:
+    """Positions of the windows sharing each centre epicentre (degrees); every window needs one."""
+    centres = windows.reindex(columns=["centre_latitude_deg", "centre_longitude_deg"])
+    if centres.isna().any(axis=None):
+        raise SeisbindInputError(f"{int(centres.isna().any(axis=1).sum())} windows have no centre epicentre "
+                                 "(seisbind.probe.windows.with_centres): a radius needs one for every window")
+    return centres.groupby(list(centres.columns), sort=False).indices
+
+
+def within_km(catalog: pd.DataFrame, latitude_deg: float, longitude_deg: float, radius_km: float) -> np.ndarray:
+    """Which catalog events lie within radius_km (epicentral, ObsPy's spherical Earth) of a point in degrees;
+    an event without an epicentre lies nowhere near."""
+    return epicentral_km(latitude_deg, longitude_deg, catalog["latitude_deg"].to_numpy(np.float64),
+                         catalog["longitude_deg"].to_numpy(np.float64)) <= radius_km
+
+
+def near_centres(catalog: pd.DataFrame, windows: pd.DataFrame, radius_km: float | None) -> pd.DataFrame:
+    """The catalog events within radius_km of some window's centre: the seismicity `catalog_features` with that
+    radius sees, all of it (None: the whole catalog)."""
+    if radius_km is None:
+        return catalog
+    near = np.zeros(len(catalog), dtype=bool)
+    for latitude_deg, longitude_deg in _by_centre(windows):
+        near |= within_km(catalog, latitude_deg, longitude_deg, radius_km)
+    return catalog[near]
 
 
 # ------------------------------------------------------------------------------------------ waveform metadata

@@ -160,6 +160,15 @@ def embedding_lines(data: dict) -> list[str]:
             f"Windows with a {cover.get('anchor', 'anchor')} embedding: {counts}.", ""]
 
 
+def radius_words(data: dict) -> str:
+    """Where the catalog features count events: near each window's target (probe.radius_km) or everywhere."""
+    if data["radius_km"] is None:
+        return "counted over the whole study region"
+    return (f"counted within {data['radius_km']:g} km of each window's target (a background window's: its matched "
+            f"target's, else the target nearest in time; {data['catalog_events_within_radius']} catalog events lie "
+            "that near some target, and the clustering nulls fit and simulate those)")
+
+
 def null_lines(name: str, info: dict) -> str:
     """What a clustering null fitted and simulated (seisbind/probe/study/nulls/), in one paragraph."""
     fit = info.get("fit") or {}
@@ -223,7 +232,7 @@ def details(metrics: dict) -> list[str]:
              *(embedding_lines(data) if data["ckpt"] else []),
              f"Study period {data['period'][0]} to {data['period'][1]}; background windows matched to each "
              f"target within {data['match_days']} days; event counts above M {data['magnitude_floor']:.2f} "
-             f"({data['magnitude_floor_method']}).", "",
+             f"({data['magnitude_floor_method']}), {radius_words(data)}.", "",
              "AUC: out-of-fold scores (folds grouped by target event / background week; at most one fold per "
              "target, i.e. leave-one-mainshock-out with few targets). p: two-sided (pre-event windows scoring "
              "lower than background, quiescence, counts as higher does), from labels permuted within the matched "

@@ -32,6 +32,9 @@ WINDOW_COLUMNS = [
     "target_magnitude",
     "group",
     "stratum",
+    "centre_event_id",
+    "centre_latitude_deg",
+    "centre_longitude_deg",
 ]
 _NS_PER_S = 1_000_000_000
 _S_PER_HOUR = 3600
@@ -127,7 +130,8 @@ def make_windows(
     windows additionally keep quiet_hours from the span's ends, where quietness cannot be checked.
     group: the target's event_id for pre/post, the ISO week of the start ("bg_2016-W35") for background, so
     grouped cross-validation keeps a target's windows, and nearby background windows, together. stratum: the
-    matched set a window belongs to, which permutations and the bootstrap keep together.
+    matched set a window belongs to, which permutations and the bootstrap keep together. centre_*: the target
+    whose epicentre the window looks around (`with_centres`; seisbind.probe.features.catalog_features' radius_km).
     ``attrs["n_without_magnitude"]``: catalog events that could not be targets for want of a magnitude.
     """
     horizons = list(dict.fromkeys(float(h) for h in horizons_hours))
@@ -246,6 +250,7 @@ def make_windows(
     windows = pd.DataFrame(rows, columns=WINDOW_COLUMNS)
     for column in ("start_time", "end_time", "target_time"):
         windows[column] = pd.to_datetime(windows[column], utc=True).dt.as_unit("ns")
+    windows = with_centres(windows, targets)
     windows["horizon_hours"] = windows["horizon_hours"].astype(np.float64)
     windows["target_magnitude"] = windows["target_magnitude"].astype(np.float64)
     windows = windows.sort_values(["start_time", "window_id"], kind="stable").reset_index(drop=True)
@@ -256,6 +261,25 @@ def make_windows(
     windows.attrs["n_pre_dropped_not_quiet"] = n_dropped
     windows.attrs["n_pre_dropped_unmatched"] = n_unmatched
     return windows
+
+
+def with_centres(windows: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    """The windows with the target each one looks around (centre_event_id, and its epicentre in degrees):
+    a pre- or post-event window's own target; a background window's stratum target, near which in time it was
+    drawn to be compared with it; a background window of no stratum (match_days null), the pre-event target
+    nearest in time to the window's middle (the earlier one on a tie), the stratum a time match would give it."""
+    centre = windows["target_event_id"].where(windows["target_event_id"].notna(),
+                                              windows["stratum"].where(windows["stratum"] != "all"))
+    pre = windows[windows["window_type"] == "pre"].drop_duplicates("target_event_id").sort_values("target_time")
+    unset = centre.isna().to_numpy()
+    if unset.any() and len(pre):
+        middle = to_utc_ns(windows["start_time"][unset]) // 2 + to_utc_ns(windows["end_time"][unset]) // 2
+        lag = np.abs(middle[:, None] - to_utc_ns(pre["target_time"])[None, :])
+        centre[unset] = pre["target_event_id"].to_numpy()[np.argmin(lag, axis=1)]
+    where = targets.assign(event_id=targets["event_id"].astype(str)).set_index("event_id")
+    return windows.assign(centre_event_id=centre,
+                          centre_latitude_deg=centre.map(where["latitude_deg"]).astype(np.float64),
+                          centre_longitude_deg=centre.map(where["longitude_deg"]).astype(np.float64))
 
 
 def _hours_ns(hours: float) -> int:

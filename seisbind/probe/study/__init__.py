@@ -29,6 +29,7 @@ from seisbind.probe.families import (
     simulated_columns,
     simulated_features,
 )
+from seisbind.probe.features import near_centres
 from seisbind.probe.study.checks import adjust
 from seisbind.probe.study.config import (
     Skipped,
@@ -71,6 +72,7 @@ def run_study(cfg: DictConfig) -> dict:
 
     data = load_data(spec.root, spec.filters, probe.catalog)
     data.catalog = probe.region.events_inside(data.catalog, "probe.region")
+    data.radius_km = probe.radius_km
     design = build_design(data, probe, spec.seed)
     embedded = EmbeddingFamily(spec.ckpt, spec.data, probe.embedding)
     families = [*build_families(spec.modality), TimeOfDayFamily(), embedded]
@@ -94,8 +96,8 @@ def run_study(cfg: DictConfig) -> dict:
                      {name: scores_of(probe, name) for name in simulated}, settings,
                      lambda catalog, windows: simulated_features(present, catalog, windows), table.family_of,
                      design.windows)
-    null_info, null_aucs = run_nulls(nulls, data.catalog, design.completeness["floor"], study_period(probe), how,
-                                     rows, spec.seed, skipped)
+    null_info, null_aucs = run_nulls(nulls, near_centres(data.catalog, design.windows, probe.radius_km),
+                                     design.completeness["floor"], study_period(probe), how, rows, spec.seed, skipped)
 
     metrics = {
         "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls], probe.design),

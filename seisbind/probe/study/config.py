@@ -69,7 +69,8 @@ def spec_of(cfg: DictConfig) -> Spec:
 
 def checked(probe: StudyProbe) -> StudyProbe:
     """The ranges a schema cannot state: at least one positive horizon, in increasing order (every part walks
-    the horizons in the order given, so an unsorted list is sorted here and said), and resampling counts >= 1."""
+    the horizons in the order given, so an unsorted list is sorted here and said), a positive radius and
+    resampling counts >= 1."""
     horizons = list(probe.horizons_hours)
     if not horizons or min(horizons) <= 0 or len(set(horizons)) < len(horizons):
         raise SeisbindInputError(f"probe.horizons_hours={horizons}: give one or more different horizons > 0 hours, "
@@ -79,6 +80,9 @@ def checked(probe: StudyProbe) -> StudyProbe:
         probe.horizons_hours = sorted(horizons)
     if probe.design not in DESIGNS:
         raise SeisbindInputError(f"probe.design={probe.design!r}: choose one of {list(DESIGNS)}")
+    if probe.radius_km is not None and not probe.radius_km > 0:
+        raise SeisbindInputError(f"probe.radius_km={probe.radius_km}: give a distance > 0 km, or null for the "
+                                 "whole study region")
     for key in ("n_permutations", "n_bootstrap", "n_comparison_permutations"):
         if getattr(probe, key) < 1:
             raise SeisbindInputError(f"probe.{key}={getattr(probe, key)}: give a number of resamples >= 1")

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from seisbind.files import write_csv, write_json
 from seisbind.probe import report
 from seisbind.probe.families import columns_of
+from seisbind.probe.features import near_centres
 from seisbind.probe.stats import feature_tests
 from seisbind.probe.study.config import MAIN_TYPES, Spec, study_period
 from seisbind.probe.study.design import Design, horizon_of
@@ -33,6 +34,8 @@ def describe_data(spec: Spec, data: StudyData, design: Design, table: FeatureTab
     coverage = {name: float(table.features[made[name]].notna().any(axis=1).mean()) for name in present}
     return {"root": str(spec.root), "ckpt": spec.ckpt, "catalog_events": int(len(catalog)),
             "period": [t.isoformat() for t in study_period(probe)], "match_days": probe.background.match_days,
+            "radius_km": probe.radius_km,
+            "catalog_events_within_radius": int(len(near_centres(catalog, windows, probe.radius_km))),
             "magnitude_floor": design.completeness["floor"], "magnitude_floor_method": design.completeness["method"],
             "catalog_start": str(catalog["time"].min()), "catalog_end": str(catalog["time"].max()),
             "target_min_magnitude": probe.target_min_magnitude, "decluster": probe.decluster,

@@ -16,6 +16,18 @@ catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as
 (seisbind.probe.evaluate.two_sided_p), with `<name>_direction` saying which way. Only feature sets
 made of features a simulated catalog yields (`simulated` families, seisbind/protocols.py) get the test.
 `probe.nulls` names the nulls, one module each in this package.
+
+With `probe.radius_km` the catalog features count only the events within that distance of each window's target,
+so the study hands every null the catalog's events within the radius of some target
+(seisbind.probe.features.near_centres): the null fits and simulates the seismicity the features see, not the
+whole region's, whose unrelated sequences would blur the clustering near the targets. The simulated catalogs
+are temporal, with epicentres drawn at random from the real ones, so a radius around a simulated target would
+keep a random share of the cascade that led to it and thin the very clustering the null must reproduce; every
+simulated event is therefore counted (CatalogFamily.from_catalog, seisbind/modalities/catalog.py): a simulated
+catalog is the near-target seismicity as a whole. Where the targets' circles overlap into one area (Norcia's)
+that is close to what the radius shows each real window; where they lie in separate areas the fit treats their
+seismicity as one temporal process, so each simulated window also counts the other areas' activity, and a
+claim there is best checked area by area (one probe.region each).
 """
 
 from __future__ import annotations

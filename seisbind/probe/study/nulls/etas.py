@@ -20,7 +20,8 @@ under ETAS (magnitudes are independent of the past there, so the selection is th
 
 The simulated catalogs are temporal: each simulated event takes the epicentre and depth of a real event drawn at
 random, so spatial features carry no clustering signal in them, and target declustering by distance acts at
-random.
+random. With probe.radius_km the study fits and simulates the events within the radius of its targets, and
+every simulated event counts (seisbind/probe/study/nulls/__init__.py says why).
 """
 
 from __future__ import annotations
