@@ -350,3 +350,28 @@ def test_likelihood_leaves_blind_intervals_out_exactly():
     assert inside.sum() < t.size and fun(theta)[0] == pytest.approx(-reference, rel=1e-9)
     numeric = [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(5) * 1e-6]
     np.testing.assert_allclose(fun(theta)[1], numeric, rtol=1e-5, atol=1e-5)
+
+
+def test_etas_null_holds_the_given_shocks_in_every_simulated_catalog():
+    """A sequence whose M6.3 lies inside the period: with given_min_magnitude 6 every simulated catalog holds it
+    at its time, magnitude and epicentre (the rest at real epicentres drawn at random), and the events the fit
+    expects count its sequence, close to those observed (the MLE's compensator matches the count)."""
+    truth = EtasParameters(mu=1.0, K=0.01, alpha=1.8, c=0.01, p=1.1, b=1.0, mc=1.0, max_magnitude=6.5)
+    t, m = simulate_etas(truth, 0.0, 100.0, np.random.default_rng(1), given_times=[5.0], given_magnitudes=[6.3],
+                         magnitude_bin=0.1)
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    rng = np.random.default_rng(2)
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(t.size)],
+                            "time": start + pd.to_timedelta(t, unit="D"), "latitude_deg": rng.uniform(42, 43, t.size),
+                            "longitude_deg": rng.uniform(13, 14, t.size), "depth_km": 8.0, "magnitude": m})
+    shock = catalog[catalog["magnitude"] == 6.3].iloc[0]
+    info, worlds = EtasNull(n_sims=3, given_min_magnitude=6.0).simulate(
+        catalog, 1.0, (start, start + pd.Timedelta(days=100)), seed=4)
+    assert info["given"]["magnitudes"] == [6.3]
+    assert info["expected_events"] == pytest.approx(t.size, rel=0.3)
+    for world in worlds:
+        simulated = next(world)
+        held = simulated[simulated["time"] == shock["time"].round("us")]
+        assert len(simulated) > 100 and held["magnitude"].tolist() == [6.3]
+        assert held[["latitude_deg", "longitude_deg"]].iloc[0].tolist() == [shock["latitude_deg"],
+                                                                             shock["longitude_deg"]]

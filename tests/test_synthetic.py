@@ -4,6 +4,7 @@ at strength 0 and reach only their own modality at strength 1."""
 from __future__ import annotations
 
 import hashlib
+import math
 import runpy
 import sys
 from dataclasses import replace
@@ -32,6 +33,7 @@ from seisbind.data.synthetic.catalog import natural_catalog, target_events
 from seisbind.data.synthetic.magnitudes import detection_probability
 from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.errors import SeisbindInputError
+from seisbind.seismicity.etas.model import omori_integral
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_synthetic.py"
 
@@ -462,6 +464,28 @@ def test_etas_keeps_the_norcia_mainshocks_and_their_sequences_and_the_event_coun
     assert set(targets["event_id"]) == set(large["event_id"]) and (large["kind"] != "mainshock").any()
 
 
+def test_law_productivity_keeps_the_count_and_lets_mainshocks_trigger_like_every_event():
+    """"law": mainshocks trigger by the law of every event and the background fills n_events: the mean catalogued
+    count of 8 seeds is within 5 % of n_events (p 1.2, ratio 0.8); with p 0.9 and a ratio of 1.1 over the period
+    (an infinite-time ratio of infinity, as the SED fit) the cascade stays finite, truth says so, and the Norcia
+    M6.5 is followed by far more events in its first day than an M4 triggers by the same law."""
+    counts = [len(natural_quakes(SyntheticConfig(
+        seed=seed, clustering="etas", etas_mainshock_productivity="law", etas_p=1.2, etas_branching_ratio=0.8,
+        etas_alpha=1.2, n_extra_mainshocks=0, n_events=3000))) for seed in range(8)]
+    assert abs(np.mean(counts) / 3000 - 1.0) < 0.05
+    config = SyntheticConfig(clustering="etas", etas_mainshock_productivity="law", etas_p=0.9,
+                             etas_branching_ratio=1.1, etas_branching_days=184.0, etas_alpha=1.8,
+                             completeness_magnitude=2.5, n_extra_mainshocks=0, n_events=2000)
+    streams = random_streams(config.seed)
+    catalog, model = natural_catalog(streams["catalog"], streams["completeness"], config, 184 * 86_400_000)
+    quakes = catalog[catalog["event_type"] == "earthquake"]
+    assert model["branching_ratio_infinite_time"] == math.inf and model["mainshock_productivity"] == "law"
+    norcia = quakes[quakes["magnitude"] == 6.5]["time_ms"].iloc[0]
+    after = int(((quakes["time_ms"] > norcia) & (quakes["time_ms"] <= norcia + 86_400_000)).sum())
+    expected_m4 = model["K"] * math.exp(config.etas_alpha * (4.0 - 2.5)) * omori_integral(1.0, 0.01, 0.9)
+    assert after > 30 * expected_m4 and len(quakes) < 50 * config.n_events
+
+
 def test_precursors_and_targets_on_top_of_every_option(tmp_path):
     config = replace(small_config(catalog=1.0, spectrum=1.0), clustering="etas", lead_in_days=30.0,
                      completeness_changes=["2016-11-15:1.2"], mc_after_mainshock_rise=1.0, mc_after_mainshock_days=1.0)
@@ -489,6 +513,9 @@ def test_precursors_and_targets_on_top_of_every_option(tmp_path):
     ({"clustering": "poisson"}, "clustering"),
     ({"etas_branching_ratio": 1.0}, "etas_branching_ratio"),
     ({"etas_p": 1.0}, "etas_p"),
+    ({"etas_p": 0.9, "etas_branching_days": 184.0}, "etas_branching_days > 0 needs etas_mainshock_productivity"),
+    ({"etas_mainshock_productivity": "fixed"}, "etas_mainshock_productivity"),
+    ({"etas_branching_ratio": 1.1}, "a ratio >= 1 needs etas_mainshock_productivity: law"),
 ])
 def test_confounder_keys_are_validated(tmp_path, override, key):
     with pytest.raises(SeisbindInputError, match=key):
