@@ -246,7 +246,7 @@ def test_sed_catalog_flattened_from_quakeml_by_seismostats(tmp_path):
     M1.04; 0.7 s and 0.45 km apart, M0.51 and M0.15) are read once."""
     cat = read_catalog(extracted(SED_2023, tmp_path))
     assert len(cat) == 1924 - 375 - 22 - 3 - 2 - 2
-    assert {"catalog_sed:1582", "catalog_sed:221"}.isdisjoint(cat["event_id"])
+    assert {"catalog_sed:1583", "catalog_sed:222"}.isdisjoint(cat["event_id"])  # the smaller magnitudes
     assert cat.attrs["dropped_event_types"] == {"quarry blast": 375, "landslide": 22, "sonic boom": 3,
                                                 "explosion": 2}
     first = cat.iloc[0]  # the file's last line, 2023-01-01 09:52:48.788729, depth 6518.554688 m
@@ -263,7 +263,7 @@ def test_pycsep_sample_comcat_catalog(tmp_path):
     cat = read_catalog(extracted(RIDGECREST_FILE, tmp_path))
     # three events ComCat lists twice (two solutions 0.2-0.8 s and 1-3.5 km apart, lines 624, 686 and 726) once
     assert len(cat) == 829 - 3 and cat["event_id"].is_unique
-    assert {f"sample_comcat_catalog:{n}" for n in (624, 686, 726)}.isdisjoint(cat["event_id"])
+    assert {f"sample_comcat_catalog:{n}" for n in (623, 686, 726)}.isdisjoint(cat["event_id"])  # smaller magnitudes
     first = cat.iloc[0]
     assert (first["time"], first["latitude_deg"], first["longitude_deg"], first["magnitude"], first["depth_km"]) == (
         pd.Timestamp("2019-07-06T03:22:35.63Z"), 35.616665, -117.43017, 4.73, 9.35)
@@ -566,5 +566,10 @@ def test_one_event_under_two_ids_within_a_second_and_5_km_is_read_once(tmp_path,
     with caplog.at_level(logging.WARNING):
         cat = read_catalog(write(tmp_path / "catalog.csv", rows))
     assert list(cat["event_id"]) == ["a", "d", "c"]
-    assert "catalog.csv: 1 records within 1 s and 5 km of an earlier one read once" in caplog.text
+    assert "catalog.csv: 1 records within 1 s and 5 km of another read once" in caplog.text
     assert "b M6.1 (= a M6.5)" in caplog.text
+    # of two records the larger magnitude stays, whichever is listed first
+    flipped = rows.replace("a,2016-10-30T06:40:18.0", "a,2016-10-30T06:40:18.9")
+    lines = flipped.splitlines()
+    cat = read_catalog(write(tmp_path / "flipped.csv", "\n".join([lines[0], lines[2], lines[1], *lines[3:]]) + "\n"))
+    assert set(cat["event_id"]) == {"a", "c", "d"}

@@ -12,6 +12,7 @@ import pandas as pd
 
 from seisbind.errors import SeisbindInputError
 from seisbind.geodesy import epicentral_km
+from seisbind.times import to_utc_ns
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +59,22 @@ magnitudes, or by two agencies, lands there."""
 
 
 def near_repeats_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
-    """The events less those within NEAR_SECONDS and NEAR_KM of an earlier-listed record, counted in a warning that
-    names each pair with both magnitudes (the first listed is kept, as a reader of the file would), so a doubled
-    event neither adds its own pre-event windows nor passes unseen."""
+    """The events less those within NEAR_SECONDS and NEAR_KM of another record, counted in a warning that names
+    each pair with both magnitudes, so a doubled event neither adds its own pre-event windows nor passes unseen.
+    Of a pair the larger magnitude is kept (the first listed on a tie): were they two earthquakes after all, the
+    larger is the one a study may take as a target."""
     if len(events) < 2:
         return events
-    t = events["time"].to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+    t = to_utc_ns(events["time"]) / 1e9
     order = np.argsort(t, kind="stable")
     gaps = np.diff(t[order])
     lat, lon = events["latitude_deg"].to_numpy(), events["longitude_deg"].to_numpy()
+    ids, mags = events["event_id"].to_numpy(), events["magnitude"].to_numpy(np.float64)
     drop = np.zeros(len(events), dtype=bool)
     pairs = []
     for k in np.flatnonzero(gaps <= NEAR_SECONDS):
         for j in range(k + 1, len(order)):
-            a, b = sorted((order[k], order[j]))
+            a, b = sorted((order[k], order[j]), key=lambda r: (-mags[r], r))
             if t[order[j]] - t[order[k]] > NEAR_SECONDS:
                 break
             if drop[a] or drop[b]:
@@ -80,10 +83,9 @@ def near_repeats_once(events: pd.DataFrame, files: np.ndarray) -> pd.DataFrame:
                 drop[b] = True
                 pairs.append((a, b))
     if pairs:
-        ids, mags = events["event_id"].to_numpy(), events["magnitude"].to_numpy()
         named = [f"{ids[b]} M{mags[b]:g} (= {ids[a]} M{mags[a]:g})" for a, b in pairs]
-        log.warning("%s: %d records within %g s and %g km of an earlier one read once as the same event (the first "
-                    "listed kept): %s%s", " and ".join(dict.fromkeys(files[drop])), len(pairs), NEAR_SECONDS,
+        log.warning("%s: %d records within %g s and %g km of another read once as the same event (the larger "
+                    "magnitude kept): %s%s", " and ".join(dict.fromkeys(files[drop])), len(pairs), NEAR_SECONDS,
                     NEAR_KM, ", ".join(named[:5]), ", ..." if len(named) > 5 else "")
     return events[~drop]
 
