@@ -36,6 +36,9 @@ def test_unsorted_horizons_are_sorted_and_said(caplog):
     ("probe.n_permutations=0", "probe.n_permutations=0: give a number of resamples >= 1"),
     ("probe.n_bootstrap=-1", "probe.n_bootstrap=-1: give a number of resamples >= 1"),
     ("probe.design=quiet_ish", "probe.design='quiet_ish': choose one of ['targets', 'quiet']"),
+    ("probe.verdicts.modalities.animal.feature_set=animals",
+     "probe.verdicts.modalities.animal.feature_set='animals': not among probe.feature_sets ['catalog', "),
+    ("probe.comparisons=[[catalog,cataloge]]", "probe.comparisons[0]='cataloge': not among probe.feature_sets"),
 ])
 def test_out_of_range_settings_name_their_key(override: str, message: str) -> None:
     with pytest.raises(SeisbindInputError) as raised:
