@@ -109,6 +109,26 @@ class FeatureSet:
 
 
 @dataclass
+class ModalityVerdict:
+    """A modality judged by `probe.verdicts`: the feature set of its own features, and the seismic sets measured
+    at its sensors (the shaking its tags or stations felt), which its baseline holds besides `Verdicts.seismic`."""
+
+    feature_set: str = MISSING
+    seismic: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Verdicts:
+    """`probe.verdicts`: the seismic feature sets every modality's baseline holds (those the root gives), the
+    secondary baseline (null = none), the family-wise level of "adds", and the modalities judged."""
+
+    seismic: list[str] = field(default_factory=list)
+    secondary: str | None = None
+    alpha: float = 0.05
+    modalities: dict[str, ModalityVerdict] = field(default_factory=dict)
+
+
+@dataclass
 class StudyProbe:
     name: str = "study"
     entry: str = "seisbind.probe.study.run"
@@ -146,6 +166,7 @@ class StudyProbe:
     comparison_score: str = "logistic"
     comparison_test: str = "auto"
     n_comparison_permutations: int = 100
+    verdicts: Verdicts = field(default_factory=Verdicts)
     other_period: OtherPeriod = field(default_factory=OtherPeriod)
 
 

@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 RESULT_KEYS = {"horizon_hours", "feature_set", "score", "auc", "auc_ci_low", "auc_ci_high", "p_value",
                "precision_at_recall_0.5", "precision_at_recall_0.8", "molchan_skill", "n_pos", "n_neg"}
-COMPARISON_KEYS = {"feature_set_a", "feature_set_b", "horizon_hours", "delta_auc", "p_value", "test", "n_windows"}
+COMPARISON_KEYS = {"feature_set_a", "feature_set_b", "horizon_hours", "delta_auc", "p_value", "p_value_adjusted",
+                   "test", "n_windows"}
+VERDICT_KEYS = {"baseline", "horizon_hours", "delta_auc", "p_value_adjusted", "n_pre", "n_background", "verdict"}
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +147,8 @@ def test_outputs_have_the_promised_columns_and_keys(null_run):
     assert set(stats["horizon_hours"]) == {6.0, 24.0}
 
     saved = json.loads((out / "metrics.json").read_text())
-    assert {"results", "comparisons", "sanity", "wikelski2020_detector", "skipped"} <= set(saved)
+    assert {"results", "comparisons", "modality_verdicts", "sanity", "wikelski2020_detector", "skipped"} <= set(saved)
+    assert all(VERDICT_KEYS <= set(v) for v in saved["modality_verdicts"].values())
     assert all(RESULT_KEYS <= set(r) for r in saved["results"])
     assert {(r["feature_set"], r["score"]) for r in saved["results"]} >= {
         (s, c) for s in ("catalog", "catalog+waveform_meta", "animal", "catalog+animal")
@@ -222,14 +225,17 @@ def test_missing_animal_data_skips_its_sets_with_the_reason(catalog_run):
     assert "no file for the Wikelski 2020 score" in reasons["feature set wikelski2020"]
     assert "wikelski2020_detector" not in metrics
     assert "no file for animal sensor positions" in reasons["feature family shaking_animal"]
-    assert "no file for animal sensor positions" in reasons["feature set catalog+shaking:animal"]
+    assert "no file for animal sensor positions" in reasons["feature set shaking:animal"]
+    verdict = metrics["modality_verdicts"]["animal"]
+    assert verdict["verdict"].startswith("not testable: its feature set animal cannot be built: no file for animal")
     assert "no file for animal features" in (out / "report.md").read_text()
     assert pd.read_csv(out / "windows.csv")["animal_activity"].isna().all()
 
 
-def test_shaking_at_the_sensors_has_its_columns_rows_comparison_and_null(null_run):
+def test_shaking_at_the_sensors_has_its_columns_rows_and_baseline(null_run):
     """The sensor modalities' shaking families (seisbind/modalities/shaking.py) add their columns to features.csv,
-    their sets are scored, the ETAS null tests the catalog-only ones, and the modality is compared with them."""
+    their sets are scored, no clustering null simulates them (they count events below the floor), and each
+    modality's verdict compares it with a seismic baseline holding the shaking at its own sensors."""
     metrics, out = null_run
     table = pd.read_csv(out / "features.csv")
     shaking = [f"shaking_{m}_log10_{s}_pgv_cmps" for m in ("animal", "gnss") for s in ("peak", "sum")]
@@ -237,14 +243,17 @@ def test_shaking_at_the_sensors_has_its_columns_rows_comparison_and_null(null_ru
     assert table[shaking].notna().all().all() and (table[shaking] >= np.log10(FLOOR_PGV_CMPS)).all().all()
     assert (table[shaking] > np.log10(FLOOR_PGV_CMPS)).any().all()   # some window was shaken
     sets = {r["feature_set"] for r in metrics["results"]}
-    assert {"catalog+shaking:animal", "catalog+shaking:animal+animal", "catalog+shaking:gnss"} <= sets
+    assert {"shaking:animal", "shaking:gnss"} <= sets
     catalog_row = result(metrics, "catalog", "logistic", 24.0)
-    shaken_row = result(metrics, "catalog+shaking:animal", "logistic", 24.0)
+    shaken_row = result(metrics, "shaking:animal", "logistic", 24.0)
     # Events below the floor shake the sensors but no null simulates them (below_floor: true): no clustering p.
     assert catalog_row["n_etas"] > 0 and shaken_row["p_value_etas"] is None and shaken_row["n_etas"] == 0
-    assert result(metrics, "catalog+shaking:animal+animal", "logistic", 24.0)["p_value_etas"] is None
-    found = comparison(metrics, "catalog+shaking:animal", "catalog+shaking:animal+animal", 24.0)
-    assert COMPARISON_KEYS <= set(found)
+    for modality in ("animal", "gnss"):
+        baseline = f"catalog+waveform_meta+shaking:{modality}"
+        found = comparison(metrics, baseline, f"{baseline}+{modality}", 24.0)
+        assert COMPARISON_KEYS <= set(found) and found["test"] == "feature_permutation"
+        assert (found["modality"], found["baseline"]) == (modality, "seismic")
+        assert found["p_value_adjusted"] >= found["p_value"]
 
 
 def test_a_catalog_only_study_runs_and_says_what_it_left_out(tmp_path):

@@ -38,6 +38,9 @@ def test_unsorted_horizons_are_sorted_and_said(caplog):
     ("probe.design=quiet_ish", "probe.design='quiet_ish': choose one of ['targets', 'quiet']"),
     ("probe.radius_km=0", "probe.radius_km=0.0: give a distance > 0 km, or null for the whole study region"),
     ("probe.radius_km=-50", "probe.radius_km=-50.0: give a distance > 0 km"),
+    ("probe.verdicts.modalities.animal.feature_set=animals",
+     "probe.verdicts.modalities.animal.feature_set='animals': not among probe.feature_sets ['catalog', "),
+    ("probe.comparisons=[[catalog,cataloge]]", "probe.comparisons[0]='cataloge': not among probe.feature_sets"),
 ])
 def test_out_of_range_settings_name_their_key(override: str, message: str) -> None:
     with pytest.raises(SeisbindInputError) as raised:

@@ -158,26 +158,29 @@ def refit_inference(auc: float, null: np.ndarray) -> dict:
             "null_auc_mean": float(null.mean()), "null_auc_sd": sd, "n_null": n}
 
 
-def max_t_adjusted(observed: Sequence[float], nulls: Sequence[np.ndarray]) -> np.ndarray:
-    """Family-wise p-values over all rows by Westfall & Young's (1993) single-step max-T permutation method.
+def max_t_adjusted(observed: Sequence[float], nulls: Sequence[np.ndarray], two_sided: bool = True) -> np.ndarray:
+    """Family-wise p-values over all rows (or comparisons) by Westfall & Young's (1993) single-step max-T
+    permutation method.
 
-    Each row's AUC is standardised by its own null (z = (AUC - mean) / sd) so rows of different sizes weigh
-    alike; the adjusted p of a row is the share of permutations whose largest |z| over all rows reaches the row's
-    |z| (two-sided, as `two_sided_p`: quiescence counts as much as activation). Rows share permutation k where
+    Each row's statistic is standardised by its own null (z = (AUC - mean) / sd) so rows of different sizes weigh
+    alike; the adjusted p of a row is the share of permutations whose largest z over all rows reaches the row's z.
+    Two-sided (|z|, as `two_sided_p`: quiescence counts as much as activation) for result rows; one-sided (z
+    itself) for the comparisons' delta AUCs, whose question is whether b adds. Rows share permutation k where
     they share windows (one horizon); across horizons the permutations are independent, which can only make the
-    maximum larger, so the adjustment stays valid (conservative). Unlike
-    Holm it keeps the correlation of the rows (the same windows scored by many feature sets and scores).
+    maximum larger, so the adjustment stays valid (conservative). Unlike Holm it keeps the correlation of the
+    rows (the same windows scored by many feature sets and scores).
     """
     n = min(len(x) for x in nulls) if nulls else 0
     z_null = np.full((len(nulls), n), -np.inf)
     z_obs = np.full(len(nulls), np.nan)
+    side = np.abs if two_sided else (lambda z: z)
     for i, (auc, null) in enumerate(zip(observed, nulls)):
         finite = null[np.isfinite(null)]
         if finite.size < 2 or not np.isfinite(auc):
             continue
         mean, sd = finite.mean(), max(finite.std(ddof=1), 1e-12)
-        z_null[i] = np.where(np.isfinite(null[:n]), np.abs(null[:n] - mean) / sd, -np.inf)
-        z_obs[i] = abs(auc - mean) / sd
+        z_null[i] = np.where(np.isfinite(null[:n]), side(null[:n] - mean) / sd, -np.inf)
+        z_obs[i] = side(auc - mean) / sd
     top = z_null.max(axis=0) if len(nulls) else np.empty(0)
     adjusted = np.array([(1 + np.sum(top >= z - 1e-12)) / (1 + n) if np.isfinite(z) else np.nan for z in z_obs])
     return adjusted
@@ -193,8 +196,36 @@ def _refit_oof(X: pd.DataFrame, y: np.ndarray, folds: list, score: str, settings
     return s
 
 
+@dataclass
+class PairedScores:
+    """What `compare` found: its record (AUCs, delta AUC, p-value, test, counts) and the out-of-fold scores behind
+    it, so that a caller can adjust the delta family-wise (`deltas()`'s null) or ask it of some windows only."""
+
+    record: dict
+    y: np.ndarray
+    scores_a: np.ndarray
+    scores_b: np.ndarray
+    null_scores_b: np.ndarray
+    """(n_permutations, n): b's out-of-fold scores with its added columns permuted (feature_permutation); (0, n)
+    for the other tests."""
+
+    def deltas(self, rows: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Delta AUC = AUC(b) - AUC(a) on the windows `rows` (a boolean mask; all by default), and its value
+        under each permutation of b's added columns (a's scores do not depend on them)."""
+        rows = np.ones(self.y.size, bool) if rows is None else np.asarray(rows, bool)
+        y = self.y[rows]
+        auc_a = stats.auc_roc(y, self.scores_a[rows])
+        null = stats.auc_roc(y, self.null_scores_b[:, rows].T) - auc_a if len(self.null_scores_b) else np.empty(0)
+        return float(stats.auc_roc(y, self.scores_b[rows]) - auc_a), null
+
+
+def one_sided_p(observed: float, null: np.ndarray) -> float:
+    """p = (1 + #null at least `observed`) / (1 + n): how often permuting b's added columns adds as much."""
+    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
+
+
 def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarray, score: str, settings: Settings,
-            test: str = "auto", n_permutations: int = 100) -> dict:
+            test: str = "auto", n_permutations: int = 100) -> PairedScores:
     """Paired comparison of two feature sets on the same windows: out-of-fold scores of each from the same folds,
     delta AUC = AUC(b) - AUC(a), and a p-value.
 
@@ -203,9 +234,10 @@ def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarra
     delta is ranked among these deltas. This null includes what fitting costs (added noise columns lower the
     out-of-fold AUC a little) and the fold-to-fold variability, which DeLong's and the paired permutation's
     variances, computed on fixed out-of-fold scores, leave out: on pure noise those two reject ~10-12 % of the
-    time at the 5 % level (seisbind's own simulation, 20 pre-event / 160 background windows). `auto` uses it for
-    nested sets and DeLong (two-sided) otherwise; `delong` and `paired_permutation` (grouped, two-sided) can be
-    asked for. DeLong's p is always reported as `p_value_delong`.
+    time at the 5 % level (seisbind's own simulation, 20 pre-event / 160 background windows). Permutation k is
+    the same for every comparison of the same windows (one seed), so their deltas can be adjusted together by
+    max-T. `auto` uses it for nested sets and DeLong (two-sided) otherwise; `delong` and `paired_permutation`
+    (grouped, two-sided) can be asked for. DeLong's p is always reported as `p_value_delong`.
     """
     y = np.asarray(y, int)
     sa = oof_scores(Xa, y, groups, [score], settings)[score]
@@ -216,6 +248,7 @@ def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarra
     if test == "auto":
         test = "feature_permutation" if nested and added else "delong"
     out = {"auc_a": delong.auc_b, "auc_b": delong.auc_a, "delta_auc": delong.delta_auc}
+    null_scores = np.empty((0, y.size))
     if test == "feature_permutation":
         if not nested or not added:
             raise SeisbindInputError(f"feature_permutation needs feature set b to add columns to a; a has "
@@ -223,12 +256,13 @@ def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarra
         folds = grouped_folds(y, np.asarray(groups), n_splits=n_folds(y, settings), seed=settings.seed)
         rng = np.random.default_rng(settings.seed)
         block = Xb[added].to_numpy()
-        null = np.empty(n_permutations)
+        null_scores = np.empty((n_permutations, y.size))
         for k in range(n_permutations):
             permuted = Xb.copy()
             permuted[added] = block[rng.permutation(len(block))]
-            null[k] = stats.auc_roc(y, _refit_oof(permuted, y, folds, score, settings)) - out["auc_a"]
-        p = float((1 + np.sum(null >= out["delta_auc"] - 1e-12)) / (1 + n_permutations))
+            null_scores[k] = _refit_oof(permuted, y, folds, score, settings)
+        _, null = PairedScores(out, y, sa, sb, null_scores).deltas()
+        p = one_sided_p(out["delta_auc"], null)
         out |= {"p_value": p, "p_value_at_floor": p <= 1 / (1 + n_permutations) + 1e-12,
                 "null_delta_mean": float(null.mean()), "null_delta_sd": float(null.std(ddof=1))}
     elif test == "delong":
@@ -239,5 +273,6 @@ def compare(Xa: pd.DataFrame, Xb: pd.DataFrame, y: np.ndarray, groups: np.ndarra
     else:
         raise SeisbindInputError(f"probe.comparison_test={test!r}: choose auto, feature_permutation, delong or "
                                  "paired_permutation")
-    return out | {"test": test, "p_value_delong": delong.p_value, "n_windows": int(np.size(y)),
-                  "n_pos": delong.n_pos, "n_neg": delong.n_neg}
+    record = out | {"test": test, "p_value_delong": delong.p_value, "n_windows": int(np.size(y)),
+                    "n_pos": delong.n_pos, "n_neg": delong.n_neg}
+    return PairedScores(record, y, sa, sb, null_scores)

@@ -1,5 +1,5 @@
-"""The first screen of a study's results: the headline, the leading rows, what each modality adds, the checks, the
-data and its coverage.
+"""The first screen of a study's results: the headline, each modality's verdict, the leading rows, every comparison,
+the checks, the data and its coverage.
 
 The same lines end `python probe.py` on the console (`report.summary`) and open report.md, so the two never
 disagree; they are plain text that also reads as markdown (list items, no tables). Everything else (every row,
@@ -16,8 +16,11 @@ LISTED_CHECKS = 5
 
 
 def overview(metrics: dict) -> list[str]:
-    return [headline_sentence(metrics["headline"]), "", *leading_rows(metrics), "", *comparison_lines(metrics),
-            "", *check_lines(metrics["sanity"]), "", *data_lines(metrics["data"], metrics["skipped"])]
+    """The blocks, blank lines between them; a block with nothing to say (no configured comparison ran) is left out."""
+    blocks = [[headline_sentence(metrics["headline"])], verdict_lines(metrics), leading_rows(metrics),
+              comparison_lines(metrics), check_lines(metrics["sanity"]),
+              data_lines(metrics["data"], metrics["skipped"])]
+    return [line for block in blocks if block for line in ["", *block]][1:]
 
 
 def _or(value, default: float) -> float:
@@ -52,8 +55,8 @@ def headline_sentence(head: dict) -> str:
     untested = (f" Best row without a clustering null: {other['feature_set']} / {other['score']} at "
                 f"{other['horizon_hours']:g} h, AUC {other['auc']:.3f}, family-wise p = "
                 f"{other['p_value_adjusted']:.3g} (trace, animal and embedding features have no simulated "
-                "counterpart, so it cannot be told from clustering; what a modality adds to the catalog is in the "
-                "comparisons)." if other and not head["declared"]
+                "counterpart, so it cannot be told from clustering; what a modality adds to the seismic data is its "
+                "verdict's question)." if other and not head["declared"]
                 and head.get("chosen_among") == "testable" else "")
     return (f"Headline ({chosen}): {head['feature_set']} / {head['score']} at {head['horizon_hours']:g} h: AUC "
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
@@ -96,22 +99,71 @@ def leading_rows(metrics: dict) -> list[str]:
     return lines
 
 
+def verdict_lines(metrics: dict) -> list[str]:
+    """One line per modality of probe.verdicts (seisbind/probe/study/verdicts.py): does it add to the seismic data,
+    family-wise, and what it adds against the catalog alone (secondary)."""
+    verdicts = metrics.get("modality_verdicts") or {}
+    if not verdicts:
+        return ["Modality verdicts: none configured (probe.verdicts.modalities)."]
+    n = sum(c.get("p_value_adjusted") is not None for c in metrics["comparisons"])
+    lines = [f"Modality verdicts (does it add to every seismic feature the root has? family-wise p over the {n} "
+             "comparisons with a feature-permutation null, every horizon):"]
+    for modality, v in verdicts.items():
+        left_out = "; ".join(f"{o['feature_set']}: {o['reason']}" for o in v["baseline_left_out"])
+        minimum = metrics["settings"]["min_windows_per_class"]
+        secondary = v["secondary"]
+        lines.append(f"- {modality}" + (f" vs the seismic baseline {v['baseline']}" if v["baseline"] else "")
+                     + f": {verdict_words_of(v, minimum)}" + (f"; {v['reading']}" if v["reading"] else "")
+                     + (f". Secondary, vs {secondary['baseline']} alone: {verdict_words_of(secondary, minimum)}"
+                        if secondary else "")
+                     + (f". Left out of the baseline: {left_out}" if left_out else "") + ".")
+    return lines
+
+
+def verdict_words_of(v: dict, min_windows: int) -> str:
+    """A verdict (or its secondary comparison) with its numbers."""
+    verdict = v["verdict"].upper() if v["verdict"] == "adds" else v["verdict"]
+    if v["horizon_hours"] is None:
+        return verdict
+    counts = f"{v['n_pre']} pre-event / {v['n_background']} background windows"
+    if v["p_value_adjusted"] is None:
+        short = f", fewer than {min_windows} in a class" if v["verdict"] == "too few windows" else ""
+        return f"{verdict} (at best {counts} at {v['horizon_hours']:g} h{short})"
+    return (f"{verdict} at {v['horizon_hours']:g} h: delta AUC {v['delta_auc']:+.3f} (AUC {v['auc_a']:.3f} -> "
+            f"{v['auc_b']:.3f}), family-wise p {v['p_value_adjusted']:.3g}, {counts}")
+
+
 def comparison_lines(metrics: dict) -> list[str]:
-    """One line per configured comparison (with vs without a modality's features): delta AUC and p per horizon."""
+    """One line per configured comparison (probe.comparisons; the verdicts' own are summed up in their lines):
+    delta AUC, p and family-wise p per horizon. None when no such comparison ran."""
     pairs: dict[tuple[str, str], list[dict]] = {}
     for c in metrics["comparisons"]:
-        pairs.setdefault((c["feature_set_a"], c["feature_set_b"]), []).append(c)
+        if not c.get("modality"):
+            pairs.setdefault((c["feature_set_a"], c["feature_set_b"]), []).append(c)
     if not pairs:
-        return ["What a modality adds: no comparison could run (see Skipped in report.md)."]
-    lines = ["What a modality adds (delta AUC with - without on the windows both cover; p per comparison, not "
-             "adjusted across them):"]
+        return []
+    lines = ["Other comparisons (delta AUC with - without on the windows both cover; p, and family-wise p over "
+             "every comparison with a feature-permutation null at every horizon):"]
     for (a, b), found in pairs.items():
-        cells = ", ".join(f"{c['horizon_hours']:g} h {c['delta_auc']:+.3f} (p {c['p_value']:.2g})" for c in found)
-        gains, losses = (", ".join(f"{c['horizon_hours']:g} h" for c in found if c["p_value"] < 0.05
+        cells = ", ".join(f"{c['horizon_hours']:g} h " + _comparison_cell(c) for c in found)
+        tested = [c for c in found if c["p_value"] is not None]
+        gains, losses = (", ".join(f"{c['horizon_hours']:g} h" for c in tested if _p(c) < 0.05
                                    and (c["delta_auc"] > 0) == better) for better in (True, False))
         said = [f"adds signal at {gains}"] * bool(gains) + [f"significantly worse at {losses}"] * bool(losses)
         lines.append(f"- {b} vs {a}: {cells}: {'; '.join(said) or 'no significant difference'}")
     return lines
+
+
+def _p(c: dict) -> float:
+    """A comparison's family-wise p where it has one, else its own."""
+    return c["p_value"] if c.get("p_value_adjusted") is None else c["p_value_adjusted"]
+
+
+def _comparison_cell(c: dict) -> str:
+    if c["p_value"] is None:
+        return f"not run ({'too few windows' if c.get('too_few') else 'see skipped'}: {c['n_pos']}/{c['n_neg']})"
+    adjusted = "" if c.get("p_value_adjusted") is None else f", family-wise {c['p_value_adjusted']:.2g}"
+    return f"{c['delta_auc']:+.3f} (p {c['p_value']:.2g}{adjusted})"
 
 
 def check_lines(sanity: dict) -> list[str]:

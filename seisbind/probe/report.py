@@ -123,6 +123,8 @@ def plot_molchan(oof: dict, score: str, path: Path) -> None:
 def _table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
     """A markdown table without extra dependencies (pandas' to_markdown needs tabulate)."""
     def cell(v) -> str:
+        if v is None:
+            return ""
         if isinstance(v, float):
             return "" if math.isnan(v) else (f"{v:.3g}" if abs(v) < 1e-3 and v != 0 else floats.format(v))
         return str(v)
@@ -259,20 +261,7 @@ def details(metrics: dict) -> list[str]:
               "before a target can be elevated without any precursor; the clustering nulls' p-values test against "
               "that.", ""]
     if metrics["comparisons"]:
-        comp = pd.DataFrame(metrics["comparisons"])[["horizon_hours", "feature_set_a", "feature_set_b", "score",
-                                                     "auc_a", "auc_b", "delta_auc", "p_value", "test",
-                                                     "n_windows", "n_pos", "n_neg"]]
-        lines += ["## With vs without (delta AUC = AUC(b) - AUC(a) on the windows both cover)", "",
-                  _table(comp), ""]
-        for row in metrics["comparisons"]:
-            significant = row["p_value"] < 0.05
-            lines.append(f"- {row['horizon_hours']:g} h, {row['feature_set_b']} vs {row['feature_set_a']}: "
-                         f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}"
-                         f"{', at its floor' if row.get('p_value_at_floor') else ''}, "
-                         f"{row['n_windows']} windows): "
-                         + ("adds significant signal" if significant and row["delta_auc"] > 0 else
-                            "significantly worse" if significant else "no significant difference"))
-        lines.append("")
+        lines += comparison_details(metrics["comparisons"])
     lines += sanity_lines(metrics["sanity"])
     other = metrics["sanity"]["other_period_windows"]
     lines += ["", f"Other period: windows shifted by {other['shift_days']:.0f} days; {other['n_kept']} of "
@@ -292,6 +281,37 @@ def details(metrics: dict) -> list[str]:
     if metrics["skipped"]:
         lines += ["## Skipped", ""] + [f"- {s['what']}: {s['reason']}" for s in metrics["skipped"]] + [""]
     return lines
+
+
+def comparison_details(comparisons: list[dict]) -> list[str]:
+    """Every comparison as a table and in words, judged by its family-wise p where it has one (the modality
+    verdicts' pairs and every other feature-permutation pair), else by its own."""
+    columns = ["horizon_hours", "feature_set_a", "feature_set_b", "modality", "baseline", "auc_a", "auc_b",
+               "delta_auc", "p_value", "p_value_adjusted", "test", "n_windows", "n_pos", "n_neg"]
+    lines = ["## With vs without (delta AUC = AUC(b) - AUC(a) on the windows both cover)", "",
+             "p: one-sided for feature_permutation (b's added columns permuted, the cross-validation refitted), "
+             "two-sided otherwise; family-wise p: one-sided Westfall-Young max-T over every feature-permutation "
+             "comparison at every horizon. where a is quiet: the same delta on the windows whose a-score is at most "
+             "the background median (not adjusted).", "", _table(pd.DataFrame(comparisons).reindex(columns=columns)),
+             ""]
+    for row in comparisons:
+        what = f"- {row['horizon_hours']:g} h, {row['feature_set_b']} vs {row['feature_set_a']}: "
+        if row["p_value"] is None:
+            lines.append(what + f"not run ({row['n_pos']} pre-event / {row['n_neg']} background windows): "
+                         + row.get("reason", ""))
+            continue
+        adjusted = row.get("p_value_adjusted")
+        p = row["p_value"] if adjusted is None else adjusted
+        quiet = row.get("where_baseline_quiet") or {}
+        lines.append(what + f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}"
+                     f"{', at its floor' if row.get('p_value_at_floor') else ''}"
+                     + ("" if adjusted is None else f", family-wise {adjusted:.3g}")
+                     + f", {row['n_windows']} windows"
+                     + ("" if quiet.get("p_value") is None else
+                        f"; where a is quiet {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}")
+                     + "): " + ("adds significant signal" if p < 0.05 and row["delta_auc"] > 0 else
+                                "significantly worse" if p < 0.05 else "no significant difference"))
+    return [*lines, ""]
 
 
 def sanity_lines(sanity: dict) -> list[str]:

@@ -5,8 +5,10 @@ copies) come from the catalog inside the study period (design.py); every window 
 configured modalities' families, time of day and, with a checkpoint, embeddings (table.py); each feature set is
 scored out-of-fold by each of its scorers (its own `scores`, else probe.scores) and judged by its refit
 permutation null (rows.py), family-wise over all rows, and against every clustering null (nulls/); feature sets
-are compared pairwise and the checks run at every horizon (horizon.py, checks/); the headline says what the best
-testable row may claim (headline.py).
+are compared pairwise (comparisons.py: the configured pairs and each modality's against the seismic data,
+family-wise over all of them) and the checks run at every horizon (horizon.py, checks/); the headline says what
+the best testable row may claim (headline.py), and each modality's verdict whether it adds to the seismic data
+(verdicts.py).
 Data that cannot support a part skips it with the reason written to metrics.json and report.md; data that
 cannot support the study at all stops it with one clear message.
 """
@@ -30,6 +32,7 @@ from seisbind.probe.families import (
     simulated_features,
 )
 from seisbind.probe.features import near_centres
+from seisbind.probe.study import comparisons
 from seisbind.probe.study.checks import adjust
 from seisbind.probe.study.config import (
     Skipped,
@@ -49,6 +52,7 @@ from seisbind.probe.study.nulls import Simulation, run_nulls
 from seisbind.probe.study.outputs import describe_data, write_outputs
 from seisbind.probe.study.rows import family_wise
 from seisbind.probe.study.table import build_table
+from seisbind.probe.study.verdicts import modality_verdicts, plans
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +87,13 @@ def run_study(cfg: DictConfig) -> dict:
 
     checked_set, checked_note = checked_feature_set(probe, table.columns)
     checked = replace(probe, checked=replace(probe.checked, feature_set=checked_set))
-    outcomes = evaluate_horizons(Inputs(design.windows, table, settings, checked, checks), probe.n_jobs)
+    planned = plans(probe.verdicts, table)
+    pairs = [pair for p in planned for pair in p.comparisons]
+    pairs += comparisons.configured(probe, table, skipped, pairs)
+    outcomes = evaluate_horizons(Inputs(design.windows, table, settings, checked, checks, pairs), probe.n_jobs)
     rows, scored = merge(outcomes, design.windows, skipped)
+    compared = [c for o in outcomes for c in o.comparisons]
+    comparisons.family_wise(compared)
     check_family = adjust([c for o in outcomes for c in o.checks])
     if not rows:
         reasons = "; ".join(f"{s['what']}: {s['reason']}" for s in skipped)
@@ -101,9 +110,10 @@ def run_study(cfg: DictConfig) -> dict:
 
     metrics = {
         "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls], probe.design),
+        "modality_verdicts": modality_verdicts(planned, compared, probe.verdicts.alpha),
         "nulls": null_info,
         "results": [r.as_dict() for r in rows],
-        "comparisons": [c for o in outcomes for c in o.comparisons],
+        "comparisons": [c.as_dict() for c in compared],
         "sanity": {"checked": {"feature_set": checked_set, "score": probe.checked.score, "note": checked_note},
                    "per_horizon": per_horizon(outcomes), "other_period_windows": design.other_period,
                    "multiplicity": check_family,
@@ -149,4 +159,6 @@ def settings_record(spec: Spec, design: Design, null_info: dict) -> dict:
         "seed": spec.seed, "ckpt": spec.ckpt, "period": [t.isoformat() for t in study_period(spec.probe)],
         "match_days": spec.probe.background.match_days, "magnitude_floor": design.completeness["floor"],
         "completeness": design.completeness, "nulls": null_info,
-        "family_wise_method": "Westfall-Young single-step max-T over all result rows"}
+        "family_wise_method": "Westfall-Young single-step max-T over all result rows",
+        "comparison_family_wise_method": "Westfall-Young single-step max-T (one-sided) over every comparison "
+                                         "with a feature-permutation null, at every horizon"}

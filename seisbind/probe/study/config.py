@@ -86,7 +86,22 @@ def checked(probe: StudyProbe) -> StudyProbe:
     for key in ("n_permutations", "n_bootstrap", "n_comparison_permutations"):
         if getattr(probe, key) < 1:
             raise SeisbindInputError(f"probe.{key}={getattr(probe, key)}: give a number of resamples >= 1")
+    unknown = [f"{key}={name!r}" for key, name in set_references(probe) if name not in probe.feature_sets]
+    if unknown:
+        raise SeisbindInputError(f"{', '.join(unknown)}: not among probe.feature_sets {list(probe.feature_sets)}")
     return probe
+
+
+def set_references(probe: StudyProbe) -> list[tuple[str, str]]:
+    """(key, feature set name) of every comparison and verdict setting that names a feature set."""
+    v = probe.verdicts
+    refs = [(f"probe.comparisons[{i}]", name) for i, pair in enumerate(probe.comparisons) for name in pair]
+    refs += [("probe.verdicts.seismic", name) for name in v.seismic]
+    refs += [("probe.verdicts.secondary", v.secondary)] if v.secondary else []
+    for modality, m in v.modalities.items():
+        key = f"probe.verdicts.modalities.{modality}"
+        refs += [(f"{key}.feature_set", m.feature_set), *((f"{key}.seismic", name) for name in m.seismic)]
+    return refs
 
 
 def settings_of(probe: StudyProbe, seed: int) -> Settings:

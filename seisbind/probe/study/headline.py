@@ -12,8 +12,9 @@ Why only testable rows: in a clustered catalog pre-event windows really do hold 
 trace metadata (which traces exist tracks seismicity, below the magnitude floor too) see it; their "the windows
 differ" cannot be told from clustering, so it cannot lead. Measured on ETAS-cascade nulls (20 seeds, quiet
 design): the best row of any kind had a family-wise p < 0.05 in 2, the best testable row in 0. The best
-untestable row is still reported (`best_untested`), and whether a modality adds to the catalog is the
-comparisons' question. Ties (permutation p-values share a floor) go to the larger AUC, then the fewer columns.
+untestable row is still reported (`best_untested`), and whether a modality adds to the seismic data is its
+verdict's question (verdicts.py). Ties (permutation p-values share a floor) go to the larger AUC, then the fewer
+columns.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""One horizon of the study: every feature set x each of its scores as rows, the configured comparisons and the
-checks.
+"""One horizon of the study: every feature set x each of its scores as rows, the planned comparisons (the
+configured ones and the modality verdicts', seisbind/probe/study/comparisons.py) and the checks.
 
 A horizon is evaluated from immutable inputs and returns everything it found (`Outcome`), so horizons run in
 parallel processes (joblib) and are merged in order.
@@ -24,6 +24,7 @@ from seisbind.errors import SeisbindInputError
 from seisbind.probe import evaluate as ev
 from seisbind.probe.evaluate import Settings
 from seisbind.probe.study.checks import Check, CheckContext, CheckResult
+from seisbind.probe.study.comparisons import Compared, Comparison, where_baseline_quiet
 from seisbind.probe.study.config import Skipped, scores_of
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels, rows_of, try_evaluate
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Inputs:
-    """What every horizon reads: the windows, the feature table, the settings, the study config, the checks."""
+    """What every horizon reads: the windows, the feature table, the settings, the study config, the checks and
+    the planned comparisons (seisbind/probe/study/comparisons.py)."""
 
     windows: pd.DataFrame
     table: FeatureTable
     settings: Settings
     probe: StudyProbe
     checks: list[Check]
+    comparisons: list[Comparison]
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Outcome:
     horizon_hours: float
     checked_significant: bool | None = None
     rows: list[Row] = field(default_factory=list)
-    comparisons: list[dict] = field(default_factory=list)
+    comparisons: list[Compared] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     scored: dict[str, Scored] = field(default_factory=dict)
     skipped: Skipped = field(default_factory=Skipped)
@@ -94,13 +97,13 @@ def study_horizon(inputs: Inputs, h: float) -> Outcome:
             return outcome
         labels = permuted_labels(inputs.windows, horizon, inputs.settings)
         first = h == inputs.probe.horizons_hours[0]   # a feature set that cannot be built is said once
-        probe = inputs.probe
-        with progress(f"horizon {h:g} h", total=len(probe.feature_sets) + len(probe.comparisons) + 1) as advance:
-            for name in probe.feature_sets:
+        sets = inputs.probe.feature_sets
+        with progress(f"horizon {h:g} h", total=len(sets) + len(inputs.comparisons) + 1) as advance:
+            for name in sets:
                 feature_set_rows(inputs, horizon, labels, name, outcome, first)
                 advance()
-            for a, b in probe.comparisons:
-                comparison(inputs, horizon, a, b, outcome, first)
+            for pair in inputs.comparisons:
+                outcome.comparisons.append(comparison(inputs, horizon, pair, outcome.skipped))
                 advance()
             run_checks(inputs, horizon, labels, outcome)
         return outcome
@@ -124,26 +127,33 @@ def feature_set_rows(inputs: Inputs, horizon: Horizon, labels: np.ndarray, name:
     outcome.rows += rows_of(name, scored, len(columns))
 
 
-def comparison(inputs: Inputs, horizon: Horizon, a: str, b: str, outcome: Outcome, first: bool) -> None:
-    """Feature set b against a on the windows where both are defined (seisbind/probe/evaluate.py:compare)."""
+def comparison(inputs: Inputs, horizon: Horizon, pair: Comparison, skipped: Skipped) -> Compared:
+    """Feature set b against a on the windows where both are defined (seisbind/probe/evaluate.py:compare); with
+    fewer than probe.min_windows_per_class windows in a class, or folds that cannot be built, no p-value and the
+    reason (also in `skipped`)."""
     probe, table = inputs.probe, inputs.table
-    what = f"comparison {a} vs {b} at {horizon.horizon_hours:g} h"
-    (cols_a, why_a), (cols_b, why_b) = table.columns(a), table.columns(b)
-    if not cols_a or not cols_b:
-        if first:
-            outcome.skipped.add(f"comparison {a} vs {b}", why_a or why_b)
-        return
-    part = horizon.subset(table.usable(horizon.index, cols_a) & table.usable(horizon.index, cols_b))
+    what = f"comparison {pair.a} vs {pair.b} at {horizon.horizon_hours:g} h"
+    part = horizon.subset(table.usable(horizon.index, list(pair.columns_a))
+                          & table.usable(horizon.index, list(pair.columns_b)))
+    counts = {"n_pos": int(part.y.sum()), "n_neg": int((~part.y).sum()), "n_windows": int(part.y.size)}
     try:
         ev.check_classes(part.y, inputs.settings, what)
-        X = table.features.iloc[part.index]
-        result = ev.compare(X[cols_a], X[cols_b], part.y, part.groups, probe.comparison_score, inputs.settings,
-                            test=probe.comparison_test, n_permutations=probe.n_comparison_permutations)
     except SeisbindInputError as err:
-        outcome.skipped.add(what, str(err))
-        return
-    outcome.comparisons.append({"feature_set_a": a, "feature_set_b": b, "horizon_hours": horizon.horizon_hours,
-                                "score": probe.comparison_score} | result)
+        skipped.add(what, str(err))
+        return Compared(pair, horizon.horizon_hours, counts | {"p_value": None, "too_few": True, "reason": str(err)})
+    X = table.features.iloc[part.index]
+    try:
+        found = ev.compare(X[list(pair.columns_a)], X[list(pair.columns_b)], part.y, part.groups,
+                           probe.comparison_score, inputs.settings, test=pair.test,
+                           n_permutations=probe.n_comparison_permutations)
+    except SeisbindInputError as err:
+        skipped.add(what, str(err))
+        return Compared(pair, horizon.horizon_hours, counts | {"p_value": None, "too_few": False, "reason": str(err)})
+    _, null = found.deltas()
+    values = found.record | {"score": probe.comparison_score, "too_few": False}
+    if null.size:
+        values["where_baseline_quiet"] = where_baseline_quiet(found, inputs.settings)
+    return Compared(pair, horizon.horizon_hours, values, null)
 
 
 def run_checks(inputs: Inputs, horizon: Horizon, labels: np.ndarray, outcome: Outcome) -> None:

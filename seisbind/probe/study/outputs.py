@@ -80,6 +80,6 @@ def write_outputs(out: Path, design: Design, table: FeatureTable, metrics: dict,
             figures.append(f"{name}_null.png")
     report.write_report(metrics, out, figures)
     report.log_to_loggers(cfg, out, metrics, {
-        "results": report.results_table(metrics), "comparisons": pd.DataFrame(metrics["comparisons"]),
+        "results": report.results_table(metrics), "comparisons": pd.json_normalize(metrics["comparisons"]),
         "verdicts": pd.DataFrame(metrics["sanity"]["verdicts"]), "stats": stats})
     log.info("probe study written to %s", out)

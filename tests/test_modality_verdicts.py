@@ -1,0 +1,144 @@
+"""The modality verdicts (seisbind/probe/study/verdicts.py) on synthetic roots whose answer is known: a planted
+animal precursor adds to every seismic feature the root has, no precursor does not, a modality covering too few
+targets gets "too few windows" and no p-value; and the family-wise adjustment over comparisons against a hand
+count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seisbind.probe.study import run_study
+from seisbind.probe.study.comparisons import Compared, Comparison, family_wise
+from seisbind.probe.study.verdicts import FEATURE_PERMUTATION, Plan, modality_verdicts
+from tests.helpers.study_roots import probe_config, synthetic
+
+FAST = ("probe.horizons_hours=[24]", "probe.n_permutations=20", "probe.n_comparison_permutations=30",
+        "probe.n_bootstrap=50", "probe.nulls.etas.n_sims=0", "probe.n_jobs=1", "probe.scores=[logistic]",
+        "~probe.feature_sets.wikelski2020", "probe.comparisons=[]")
+"""One horizon, one scorer, few resamples: ~20 s a study on one core. 30 feature permutations put the floor of a
+comparison's p at 1/31 < 0.05."""
+INTERFACE = {"baseline", "horizon_hours", "delta_auc", "p_value_adjusted", "n_pre", "n_background", "verdict"}
+SEISMIC = "catalog+waveform_meta+shaking:animal"
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("verdict_roots")
+    return {"null": synthetic(base / "null"), "planted": synthetic(base / "planted", animal=1.0)}
+
+
+def study(root: Path, out: Path, *overrides: str) -> dict:
+    return run_study(probe_config(root, out, *FAST, *overrides))
+
+
+def test_a_planted_animal_precursor_adds_to_the_seismic_data(roots, tmp_path):
+    metrics = study(roots["planted"], tmp_path)
+    verdict = metrics["modality_verdicts"]["animal"]
+    assert INTERFACE <= set(verdict)
+    assert verdict["verdict"] == "adds" and verdict["delta_auc"] > 0.2 and verdict["p_value_adjusted"] < 0.05
+    assert verdict["baseline"] == SEISMIC and verdict["baseline_sets"] == ["catalog+waveform_meta", "shaking:animal"]
+    (left_out,) = verdict["baseline_left_out"]   # the anchor's embeddings need ckpt=
+    assert left_out["feature_set"] == "embedding:spectrum" and "no checkpoint" in left_out["reason"]
+    assert verdict["n_pre"] >= 5 and verdict["n_background"] >= 5
+    # The planted ODBA rise does not depend on the seismicity: it adds where the seismic baseline sees nothing too.
+    assert verdict["reading"].startswith("adds also where the seismic baseline sees nothing"), verdict
+    secondary = verdict["secondary"]
+    assert secondary["baseline"] == "catalog" and secondary["verdict"] == "adds"
+    # Every comparison is in one family: none of its adjusted p-values is below its own.
+    tested = [c for c in metrics["comparisons"] if c["p_value"] is not None]
+    assert {(c["modality"], c["baseline"]) for c in tested} == {("animal", "seismic"), ("animal", "secondary"),
+                                                                ("gnss", "seismic"), ("gnss", "secondary")}
+    assert all(c["p_value_adjusted"] >= c["p_value"] - 1e-12 for c in tested)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["modality_verdicts"]["animal"]["verdict"] == "adds"
+    opening = (tmp_path / "report.md").read_text().split("\n---\n")[0]
+    assert f"- animal vs the seismic baseline {SEISMIC}: ADDS at 24 h: delta AUC" in opening
+    assert "Secondary, vs catalog alone: ADDS at 24 h" in opening
+
+
+def test_without_a_precursor_no_modality_adds(roots, tmp_path):
+    metrics = study(roots["null"], tmp_path)
+    verdicts = metrics["modality_verdicts"]
+    assert set(verdicts) == {"animal", "gnss"}
+    for modality, verdict in verdicts.items():
+        assert verdict["verdict"] == "no evidence", (modality, verdict)
+        assert verdict["p_value_adjusted"] >= 0.05 and verdict["reading"] == ""
+        assert verdict["baseline"] == f"catalog+waveform_meta+shaking:{modality}"
+
+
+def test_a_modality_covering_too_few_targets_gets_no_p_value(roots, tmp_path):
+    """Animal data over the last two weeks only: fewer pre-event windows than probe.min_windows_per_class have
+    animals, so the animal comparisons run nowhere and say so; the GNSS verdict is unaffected."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for path in roots["null"].iterdir():
+        if path.name != "animals":
+            (root / path.name).symlink_to(path)
+    (root / "animals").mkdir()
+    header, *lines = (roots["null"] / "animals" / "pieve_torina.csv").read_text().splitlines()
+    late = [line for line in lines if line.split(",", 2)[1] >= "2017-01-18"]
+    assert 0 < len(late) < len(lines) / 5
+    (root / "animals" / "pieve_torina.csv").write_text("\n".join([header, *late]) + "\n")
+
+    metrics = study(root, tmp_path / "out")
+    verdict = metrics["modality_verdicts"]["animal"]
+    assert verdict["verdict"] == "too few windows", verdict
+    assert verdict["p_value_adjusted"] is None and verdict["delta_auc"] is None
+    assert verdict["n_pre"] < metrics["settings"]["min_windows_per_class"] and verdict["baseline"] == SEISMIC
+    animal = [c for c in metrics["comparisons"] if c["modality"] == "animal"]
+    assert len(animal) == 2 and all(c["p_value"] is None and c["too_few"] for c in animal)
+    assert metrics["modality_verdicts"]["gnss"]["p_value_adjusted"] is not None
+    opening = (tmp_path / "out" / "report.md").read_text().split("\n---\n")[0]
+    assert "- animal vs the seismic baseline" in opening and ": too few windows (at best" in opening
+
+
+def pair(a: str, modality: str | None = "m", baseline: str | None = "seismic") -> Comparison:
+    return Comparison(a, f"{a}+m", ("x",), ("x", "y"), FEATURE_PERMUTATION, modality, baseline)
+
+
+def test_comparisons_are_adjusted_together_by_one_sided_max_t():
+    """Three comparisons with 5 permutations each (two horizons), a delta and a null each, and two without a
+    refitted null (too few windows; DeLong). Every null below has mean 0; its sd (ddof 1) is 0.01 sqrt(2.5) for
+    A and C, 0.01 sqrt(10) for B. Standardised: observed z_A = 0.015 / 0.0158 = 0.949, z_B = 0.05 / 0.0316 =
+    1.581, z_C = 0.01 / 0.0158 = 0.632; the permutations' z are
+        A: -1.265 -0.632  0      0.632  1.265
+        B:  0      0.632 -0.632  1.265 -1.265
+        C:  0.632 -0.632  1.265 -1.265  0
+      max:  0.632  0.632  1.265  1.265  1.265
+    so p_A = (1 + 3) / 6, p_B = (1 + 0) / 6, p_C = (1 + 5) / 6 (one-sided: B's -1.265s never count)."""
+    found = [Compared(pair("A"), 6.0, {"p_value": 2 / 6, "delta_auc": 0.015}, np.array([-2, -1, 0, 1, 2]) / 100),
+             Compared(pair("B"), 6.0, {"p_value": 1 / 6, "delta_auc": 0.05}, np.array([0, 2, -2, 4, -4]) / 100),
+             Compared(pair("C"), 24.0, {"p_value": 3 / 6, "delta_auc": 0.01}, np.array([1, -1, 2, -2, 0]) / 100),
+             Compared(pair("D"), 24.0, {"p_value": None, "too_few": True, "n_pos": 3, "n_neg": 40}),
+             Compared(pair("E", None, None), 24.0, {"p_value": 0.001, "delta_auc": 0.3, "test": "delong"})]
+    family_wise(found)
+    adjusted = [c.values["p_value_adjusted"] for c in found]
+    assert adjusted[:3] == pytest.approx([4 / 6, 1 / 6, 6 / 6], abs=1e-12)
+    assert adjusted[3:] == [None, None]
+
+
+def test_a_verdict_reads_the_smallest_family_wise_p_and_too_few_windows_gives_none():
+    seismic, secondary = pair("s"), pair("c", baseline="secondary")
+    found = [Compared(seismic, 6.0, {"p_value": None, "too_few": True, "n_pos": 4, "n_neg": 50}),
+             Compared(seismic, 24.0, {"p_value": None, "too_few": True, "n_pos": 2, "n_neg": 60}),
+             Compared(secondary, 6.0, {"p_value": 0.01, "p_value_adjusted": 0.2, "delta_auc": 0.1, "n_pos": 9,
+                                       "n_neg": 80}),
+             Compared(secondary, 24.0, {"p_value": 0.01, "p_value_adjusted": 0.03, "delta_auc": 0.2, "n_pos": 9,
+                                        "n_neg": 70, "where_baseline_quiet": {"n_pos": 2, "n_neg": 40,
+                                                                              "delta_auc": None, "p_value": None}})]
+    planned = [Plan("m", "m", ("s",), (("e", "no checkpoint"),), (seismic, secondary)),
+               Plan("other", "o", why_not="its feature set o cannot be built: no file")]
+    verdicts = modality_verdicts(planned, found, alpha=0.05)
+    m = verdicts["m"]
+    assert (m["verdict"], m["horizon_hours"], m["n_pre"], m["n_background"]) == ("too few windows", 6.0, 4, 50)
+    assert m["p_value_adjusted"] is None and m["baseline"] == "s"
+    assert m["baseline_left_out"] == [{"feature_set": "e", "reason": "no checkpoint"}]
+    assert (m["secondary"]["verdict"], m["secondary"]["horizon_hours"]) == ("adds", 24.0)
+    assert m["reading"] == ""   # too few windows against the seismic data: nothing to read off the secondary
+    other = verdicts["other"]
+    assert other["verdict"] == "not testable: its feature set o cannot be built: no file"
+    assert other["baseline"] is None and other["secondary"] is None
