@@ -129,6 +129,16 @@ class Verdicts:
 
 
 @dataclass
+class Incompleteness:
+    """seisbind.seismicity.etas.incompleteness.AftershockIncompleteness: Mc(t) = M - offset - slope log10(t days)
+    after each event; blind intervals shorter than min_days (days) ignored."""
+
+    offset: float = 4.5
+    slope: float = 0.75
+    min_days: float = 1e-3
+
+
+@dataclass
 class StudyProbe:
     name: str = "study"
     entry: str = "seisbind.probe.study.run"
@@ -146,6 +156,7 @@ class StudyProbe:
     quiet_min_magnitude: float = 4.0
     quiet_hours: float = 48.0
     min_magnitude: Any = "auto"  # auto | magnitude (StudyConfig.auto_or_number)
+    incompleteness: Incompleteness | None = field(default_factory=lambda: Incompleteness())
     post_start_hours: float = 1.0
     catalog: Source = field(default_factory=Source)
     min_count_b: int = 50

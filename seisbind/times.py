@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+NS_PER_DAY = 86_400_000_000_000
+"""Nanoseconds per day: int64 UTC times (to_utc_ns) to days."""
+
 
 def to_utc_ns(values) -> np.ndarray:
     """Times (strings, Timestamps, datetime arrays; naive = UTC) as int64 nanoseconds since the epoch."""

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
 from seisbind.errors import SeisbindInputError
-from seisbind.probe.study import run_study
-from seisbind.probe.study.config import scores_of, settings_of, spec_of
+from seisbind.probe.study import incompleteness_of, run_study
+from seisbind.probe.study.config import built, scores_of, settings_of, spec_of
 from seisbind.probe.study.design import build_design, load_data
+from seisbind.probe.study.table import recorded
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -125,3 +128,21 @@ def test_the_targets_design_keeps_the_norcia_mainshocks_and_the_quiet_design_say
     assert fates["norcia"]["targets"] == "kept" and fates["norcia"]["quiet"] == "dropped (quiet rule)"
     assert fates["visso"]["quiet"] == "dropped (quiet rule)" and fates["amatrice"]["quiet"] == "kept"
     assert record["design"] == "quiet" and record["n_targets"] == {name: len(ids) for name, ids in kept.items()}
+
+
+def test_catalog_features_and_the_etas_null_see_one_aftershock_incompleteness(tmp_path):
+    """probe.incompleteness is the rule of both sides: the feature table counts the events a network with it
+    records (after an M6.5 at 0.01 d only M >= 3.5, at 0.1 d M >= 2.75; Helmstetter et al. 2006), and the ETAS
+    null fits and thins its simulated catalogs with the same rule; null switches both off."""
+    t0 = pd.Timestamp("2016-10-30T06:40:18", tz="UTC")
+    days = [0.0, 0.01, 0.01, 0.1, 0.1, 0.3]
+    catalog = pd.DataFrame({"event_id": list("abcdef"), "time": t0 + pd.to_timedelta(days, unit="D"),
+                            "magnitude": [6.5, 3.0, 4.0, 3.0, 2.6, 2.5]})
+    rule = AftershockIncompleteness()
+    assert list(recorded(catalog, 2.5, rule)["event_id"]) == ["a", "c", "d", "f"]
+    assert list(recorded(catalog, 2.55, None)["event_id"]) == ["a", "b", "c", "d", "e"]
+    probe = spec_of(study(tmp_path)).probe
+    etas = built(probe.nulls, "probe.nulls")[0]
+    assert incompleteness_of(probe) == rule == etas.incompleteness
+    off = spec_of(study(tmp_path, "probe.incompleteness=null")).probe
+    assert incompleteness_of(off) is None and built(off.nulls, "probe.nulls")[0].incompleteness is None

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from seisbind.config_schema import StudyProbe
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
 from seisbind.probe.families import (
@@ -53,6 +54,7 @@ from seisbind.probe.study.outputs import describe_data, write_outputs
 from seisbind.probe.study.rows import family_wise
 from seisbind.probe.study.table import build_table
 from seisbind.probe.study.verdicts import modality_verdicts, plans
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ def run_study(cfg: DictConfig) -> dict:
     design = build_design(data, probe, spec.seed)
     embedded = EmbeddingFamily(spec.ckpt, spec.data, probe.embedding)
     families = [*build_families(spec.modality), TimeOfDayFamily(), embedded]
-    table = build_table(probe.feature_sets, data, design, families, skipped)
+    table = build_table(probe.feature_sets, data, design, families, skipped, incompleteness_of(probe))
     table.embedding = embedded.coverage
     log.info("%d windows, %d features (%.1f s)", len(design.windows), table.features.shape[1],
              time.perf_counter() - started)
@@ -126,6 +128,11 @@ def run_study(cfg: DictConfig) -> dict:
     metrics["elapsed_seconds"] = time.perf_counter() - started
     write_outputs(spec.out, design, table, metrics, scored, null_aucs, probe.checked.score, cfg)
     return metrics
+
+
+def incompleteness_of(probe: StudyProbe) -> AftershockIncompleteness | None:
+    """probe.incompleteness as the rule the feature table and the ETAS null apply."""
+    return None if probe.incompleteness is None else AftershockIncompleteness(**asdict(probe.incompleteness))
 
 
 def merge(outcomes: list[Outcome], windows, skipped: Skipped) -> tuple[list, dict]:

@@ -22,6 +22,8 @@ from seisbind.probe.families import family_of
 from seisbind.probe.study.config import Skipped
 from seisbind.probe.study.design import Design
 from seisbind.protocols import FamilyUnavailable, FeatureFamily, StudyData
+from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
+from seisbind.times import NS_PER_DAY, to_utc_ns
 
 
 @dataclass
@@ -63,16 +65,27 @@ class FeatureTable:
         return self.features.iloc[rows][columns]
 
 
+def recorded(catalog: pd.DataFrame, floor: float, incompleteness: AftershockIncompleteness | None) -> pd.DataFrame:
+    """The events at or above the floor that a network with this short-term aftershock incompleteness records
+    (M >= Mc(t) of every earlier such event; seisbind/seismicity/etas/incompleteness.py): the catalog the
+    clustering nulls' simulated catalogs are seen as, so real and simulated windows count alike."""
+    above = catalog[catalog["magnitude"] >= floor] if np.isfinite(floor) else catalog
+    if incompleteness is None or above.empty:
+        return above
+    days = to_utc_ns(above["time"]) / NS_PER_DAY
+    return above[incompleteness.detected(days, above["magnitude"].to_numpy(np.float64),
+                                         floor if np.isfinite(floor) else float(above["magnitude"].min()))]
+
+
 def build_table(feature_sets: dict[str, FeatureSet], data: StudyData, design: Design,
-                families: list[FeatureFamily], skipped: Skipped) -> FeatureTable:
+                families: list[FeatureFamily], skipped: Skipped,
+                incompleteness: AftershockIncompleteness | None = None) -> FeatureTable:
     """Every family's features for every window of the design, families in order; an absent family's reason goes
     to `skipped` and to every feature set that needs it."""
     patterns = {name: list(s.columns) for name, s in feature_sets.items()}
     table = FeatureTable(pd.DataFrame(index=design.windows.index), patterns, families)
-    floor = design.completeness["floor"]
-    counted = dataclasses.replace(
-        data, catalog=data.catalog[data.catalog["magnitude"] >= floor] if np.isfinite(floor) else data.catalog,
-        all_events=data.catalog)
+    counted = dataclasses.replace(data, catalog=recorded(data.catalog, design.completeness["floor"], incompleteness),
+                                  all_events=data.catalog)
     parts = []
     for family in families:
         try:

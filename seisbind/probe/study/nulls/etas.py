@@ -36,9 +36,8 @@ from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_catalogs
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import EtasParameters, expected_counts
-from seisbind.times import to_utc_ns
+from seisbind.times import NS_PER_DAY, to_utc_ns
 
-_NS_PER_DAY = 86_400_000_000_000
 _MAX_REDRAWS = 100
 _WHERE = ["latitude_deg", "longitude_deg", "depth_km"]
 
@@ -85,7 +84,7 @@ class EtasNull:
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
         above = catalog[catalog["magnitude"] >= floor]
-        t_days = (to_utc_ns(above["time"]) - start.value) / _NS_PER_DAY
+        t_days = (to_utc_ns(above["time"]) - start.value) / NS_PER_DAY
         magnitudes = above["magnitude"].to_numpy(np.float64)
         length_days = (end - start) / pd.Timedelta(days=1)
         inside = (t_days >= 0) & (t_days <= length_days)
@@ -146,6 +145,6 @@ class EtasNull:
             where[fixed] = given.where[given.index_of(t[fixed])]
             yield pd.DataFrame({
                 "event_id": [f"etas{k}_{i}" for i in range(t.size)],
-                "time": pd.to_datetime(start.value + np.round(t * _NS_PER_DAY).astype(np.int64), utc=True),
+                "time": pd.to_datetime(start.value + np.round(t * NS_PER_DAY).astype(np.int64), utc=True),
                 "latitude_deg": where[:, 0], "longitude_deg": where[:, 1], "depth_km": where[:, 2],
                 "magnitude": m})
