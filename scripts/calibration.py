@@ -1,12 +1,12 @@
 """Calibration of the pre-event study on synthetic nulls that hold the field's confounders, and its power.
 
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
-    [planted_trap=plain] [design=targets|quiet] [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]]
-    [keep_roots=false]
+    [planted_trap=plain] [planted_strength=1] [design=targets|quiet] [n_permutations=200] [n_etas_sims=200]
+    [horizons_hours=[2,6,12,24]] [keep_roots=false]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
-precursor at the demo strength (precursor.catalog=1). The traps:
+precursor at `planted_strength` (precursor.catalog; 1 by default). The traps:
 - plain: the synthetic null as it was (Poisson background, Omori aftershocks of the mainshocks);
 - lead_in: the catalog also reaches back 60 days before the study period with sparse coverage (a real download);
 - mc_change: the completeness magnitude falls by 0.6 mid-period and rises for days after each M >= 5;
@@ -88,6 +88,8 @@ class Options:
     planted: int = 10
     planted_trap: str = "plain"
     """The trap the planted runs' roots are written with."""
+    planted_strength: float = 1.0
+    """precursor.catalog of the planted runs."""
     n_events: int = 2000
     n_traces: int = 200
     n_permutations: int = 200
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if unknown:
         raise SeisbindInputError(f"traps: unknown {unknown}; choose from {list(TRAPS)}")
     runs = [(trap, seed, 0.0) for trap in opts.traps for seed in range(opts.first_seed, opts.first_seed + opts.seeds)]
-    runs += [(opts.planted_trap, seed, 1.0) for seed in range(opts.first_seed, opts.first_seed + opts.planted)]
+    planted = range(opts.first_seed, opts.first_seed + opts.planted)
+    runs += [(opts.planted_trap, seed, opts.planted_strength) for seed in planted]
     records = []
     for k, (trap, seed, strength) in enumerate(runs):
         records.append(one_run(opts, trap, seed, strength))
