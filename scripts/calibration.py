@@ -1,8 +1,8 @@
 """Calibration of the pre-event study on synthetic nulls that hold the field's confounders, and its power.
 
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
-    [planted_trap=plain] [planted_strength=1] [design=targets|quiet] [n_permutations=200] [n_etas_sims=200]
-    [horizons_hours=[2,6,12,24]] [keep_roots=false]
+    [planted_trap=plain] [planted_precursor=catalog] [planted_strength=1] [design=targets|quiet]
+    [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]] [keep_roots=false]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
@@ -78,6 +78,9 @@ TRAPS: dict[str, Callable[[int], dict]] = {
 }
 """SyntheticConfig overrides of each null trap for a seed (seisbind/data/synthetic/config.py)."""
 
+PRECURSORS = ("catalog", "spectrum", "animal", "gnss")
+"""The planted precursors' strengths (seisbind.data.synthetic.config.PrecursorConfig)."""
+
 
 @dataclass
 class Options:
@@ -88,8 +91,10 @@ class Options:
     planted: int = 10
     planted_trap: str = "plain"
     """The trap the planted runs' roots are written with."""
+    planted_precursor: str = "catalog"
+    """The precursor the planted runs carry (a PrecursorConfig strength: catalog, spectrum, animal, gnss)."""
     planted_strength: float = 1.0
-    """precursor.catalog of the planted runs."""
+    """Its strength in the planted runs."""
     n_events: int = 2000
     n_traces: int = 200
     n_permutations: int = 200
@@ -110,12 +115,13 @@ def study_config(root: Path, out: Path, opts: Options):
             "~probe.feature_sets.wikelski2020", "probe.n_jobs=1"])
 
 
-def one_run(opts: Options, trap: str, seed: int, catalog_strength: float) -> dict:
-    """Write one root, run the study on it, and return the figures the rates are made of."""
-    name = f"{trap}_s{seed}" + ("_planted" if catalog_strength else "")
+def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
+    """Write one root, run the study on it, and return the figures the rates are made of, with each modality's
+    verdict (seisbind/probe/study/verdicts.py) as `verdict_<modality>`."""
+    name = f"{trap}_s{seed}" + ("_planted" if strength else "")
     root, out = Path(opts.out) / "roots" / name, Path(opts.out) / "runs" / name
     config = SyntheticConfig(seed=seed, n_events=opts.n_events, n_traces=opts.n_traces, **TRAPS[trap](seed))
-    config.precursor.catalog = catalog_strength
+    setattr(config.precursor, opts.planted_precursor, strength)
     write_synthetic(root, config)
     started = time.perf_counter()
     metrics = run_study(study_config(root, out, opts))
@@ -124,7 +130,8 @@ def one_run(opts: Options, trap: str, seed: int, catalog_strength: float) -> dic
     rows = pd.DataFrame(metrics["results"])
     head = metrics["headline"]
     excluding = (rows["auc_ci_low"] > 0.5) | (rows["auc_ci_high"] < 0.5)
-    return {"trap": trap, "seed": seed, "planted": catalog_strength, "headline": f"{head['feature_set']}/"
+    verdicts = {f"verdict_{m}": v["verdict"] for m, v in metrics.get("modality_verdicts", {}).items()}
+    return verdicts | {"trap": trap, "seed": seed, "planted": strength, "headline": f"{head['feature_set']}/"
             f"{head['score']}@{head['horizon_hours']:g}h", "headline_auc": head["auc"],
             "headline_p_adjusted": head["p_value_adjusted"], "headline_p_etas": head["p_value_etas"],
             "headline_p_etas_adjusted": head["p_value_etas_adjusted"], "design": head["design"],
@@ -149,7 +156,9 @@ def rates(table: pd.DataFrame) -> str:
                      f"etas_fw_below_005={(etas_fw < 0.05).mean() if etas_fw.notna().any() else float('nan'):.3f} "
                      f"rows_ci_excluding={runs['rows_ci_excluding_half'].mean():.3f} "
                      f"rows_p_below_005={runs['rows_p_below_005'].mean():.3f} "
-                     f"seconds_per_run={runs['seconds'].mean():.0f}")
+                     + "".join(f"{c.replace('verdict_', 'adds_')}={(runs[c] == 'adds').mean():.3f} "
+                               for c in runs.columns if c.startswith("verdict_"))
+                     + f"seconds_per_run={runs['seconds'].mean():.0f}")
     return "\n".join(lines)
 
 
@@ -160,6 +169,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     unknown = [t for t in [*opts.traps, opts.planted_trap] if t not in TRAPS]
     if unknown:
         raise SeisbindInputError(f"traps: unknown {unknown}; choose from {list(TRAPS)}")
+    if opts.planted_precursor not in PRECURSORS:
+        raise SeisbindInputError(f"planted_precursor={opts.planted_precursor!r}: choose from {list(PRECURSORS)}")
     runs = [(trap, seed, 0.0) for trap in opts.traps for seed in range(opts.first_seed, opts.first_seed + opts.seeds)]
     planted = range(opts.first_seed, opts.first_seed + opts.planted)
     runs += [(opts.planted_trap, seed, opts.planted_strength) for seed in planted]
@@ -172,7 +183,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         print(f"run {k + 1}/{len(runs)} {trap} seed={seed} planted={strength:g} headline={r['headline']} "
               f"p_adjusted={r['headline_p_adjusted']:.4f} p_etas={r['headline_p_etas']} "
               f"p_etas_adjusted={r['headline_p_etas_adjusted']} claim={r['claim']} "
-              f"seconds={r['seconds']:.0f}", flush=True)
+              + "".join(f"{key}={value} " for key, value in r.items() if key.startswith("verdict_"))
+              + f"seconds={r['seconds']:.0f}", flush=True)
     table = pd.DataFrame(records)
     print(rates(table))
     return table
