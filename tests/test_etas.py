@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
+from seisbind.probe import report
 from seisbind.probe.study.nulls.etas import EtasNull
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
@@ -375,3 +376,14 @@ def test_etas_null_holds_the_given_shocks_in_every_simulated_catalog():
         assert len(simulated) > 100 and held["magnitude"].tolist() == [6.3]
         assert held[["latitude_deg", "longitude_deg"]].iloc[0].tolist() == [shock["latitude_deg"],
                                                                              shock["longitude_deg"]]
+
+
+def test_the_null_paragraph_names_given_shocks_and_a_law_that_misses_the_count():
+    """The report says which shocks the null held and warns when the fitted law, run forward, gives more than
+    twice (or under half) the observed events (seisbind/probe/report.py)."""
+    info = {"expected_events": 2078.0, "observed_events": 991, "triggered_share": 0.99,
+            "given": {"min_magnitude": 5.5, "magnitudes": [6.0, 5.9, 6.5]}}
+    text = report.period_lines(info)
+    assert "with the 3 shocks M >= 5.5 held as given (M6.0, M5.9, M6.5)" in text
+    assert "gives 2.1 times the observed count" in text
+    assert "times the observed" not in report.period_lines(info | {"expected_events": 1100.0})

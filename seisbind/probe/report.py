@@ -203,8 +203,17 @@ def period_lines(info: dict) -> str:
     """The fit's finite-period counts, where the null reports them."""
     if "expected_events" not in info:
         return ""
-    return (f"; over the period it expects {info['expected_events']:.0f} events ({info['observed_events']} "
+    text = (f"; over the period it expects {info['expected_events']:.0f} events ({info['observed_events']} "
             f"observed), {info['triggered_share']:.0%} of them triggered")
+    given = info.get("given", {}).get("magnitudes", [])
+    if given:
+        text += (f", with the {len(given)} shocks M >= {info['given']['min_magnitude']:g} held as given "
+                 f"({', '.join(f'M{m:.1f}' for m in given)})")
+    ratio = info["expected_events"] / max(info["observed_events"], 1)
+    if not 0.5 <= ratio <= 2.0:
+        text += (f". Run forward, the fitted law gives {ratio:.1f} times the observed count: it does not reproduce "
+                 "this catalog's activity, so read its p-values with care")
+    return text
 
 
 def write_report(metrics: dict, out: Path, figures: list[str]) -> None:
