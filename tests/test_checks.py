@@ -14,6 +14,7 @@ from seisbind.probe.overview import check_lines
 from seisbind.probe.scores import Logistic
 from seisbind.probe.study.checks import CheckContext, CheckResult, PTest, adjust
 from seisbind.probe.study.checks.label_shuffle import LabelShuffle
+from seisbind.probe.study.checks.post_event import PostEvent
 from seisbind.probe.study.checks.time_of_day import TimeOfDay
 from seisbind.probe.study.design import Horizon
 from seisbind.probe.study.rows import evaluate, permuted_labels, rows_of
@@ -107,3 +108,17 @@ def test_a_summary_where_no_check_ran_says_nothing_was_checked():
     assert "nothing was checked" in check_lines({"verdicts": [], "multiplicity": adjust([])})[0]
     no_p = p_check(24, float("nan"))
     assert no_p.passed is None and no_p.test is None and no_p.text.startswith("not run: no p-value")
+
+
+def test_post_event_windows_must_be_aftershock_rich_to_test_the_score():
+    """The post-event check needs post-event windows holding more events than the pre-event ones; otherwise the
+    score has nothing more obvious to respond to and the check says why instead of judging."""
+    ctx = context(pre_hour=None)
+    n_events = np.r_[np.full(24, 2.0), np.zeros(120), [1.0, 1.0, 3.0]]
+    ctx.table.features = pd.concat([ctx.table.features, ctx.table.features.iloc[:3]], ignore_index=True)
+    ctx.table.features["n_events"] = n_events
+    post_rows = np.arange(144, 147)
+    assert "n_events median 1 vs 2" in PostEvent().not_richer(ctx, post_rows)
+    ctx.table.features.loc[144:146, "n_events"] = [5.0, 8.0, 3.0]
+    assert PostEvent().not_richer(ctx, post_rows) == ""
+    assert "no rate column" in PostEvent(seismicity="rate").not_richer(ctx, post_rows)
