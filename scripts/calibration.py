@@ -12,7 +12,10 @@ precursor at `planted_strength` (precursor.catalog; 1 by default). The traps:
 - mc_change: the completeness magnitude falls by 0.6 mid-period and rises for days after each M >= 5;
 - etas: the whole catalog is an ETAS cascade (foreshocks, clustering) instead of Poisson + Omori;
 - real_like: an ETAS cascade shaped like real fits, drawn per seed (`real_like` below): p 0.8-1.2, branching
-  0.9-1.3, the Norcia M6 mainshocks triggering by the same law, Mc rising after them.
+  0.9-1.3, the Norcia M6 mainshocks triggering by the same law, Mc rising after them;
+- felt_animals: the animals respond to the shaking of every earthquake at the farm (animal.shaking_response), with
+  small foreshocks before each target: the modality verdicts' null (`adds_animal` must stay near 0); with
+  planted_precursor=animal the power case of an animal precursor on top.
 Printed per trap (and written to OUT/calibration.csv, one row per run): the share of runs whose headline has a
 family-wise p < 0.05 (target <= 1 in 20 in the quiet design except under clustering, which exchangeable labels
 cannot see; in the targets design the permutations see clustering by construction), of claims (the headline's
@@ -38,6 +41,7 @@ from hydra import compose, initialize_config_dir
 
 from seisbind.cli import cli_options, report_user_errors
 from seisbind.data.synthetic import SyntheticConfig, write_synthetic
+from seisbind.data.synthetic.config import AnimalConfig, PrecursorConfig
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv
 from seisbind.probe.study import run_study
@@ -75,6 +79,10 @@ TRAPS: dict[str, Callable[[int], dict]] = {
                                "mc_after_mainshock_days": 2.0},
     "etas": lambda seed: {"clustering": "etas"},
     "real_like": real_like,
+    # Animals that feel every earthquake and nothing else, with small foreshocks before each target to feel (the
+    # catalog precursor at the demo's 0.1): their verdict beyond seismic data must stay "no evidence".
+    "felt_animals": lambda seed: {"animal": AnimalConfig(shaking_response=1.0),
+                                  "precursor": PrecursorConfig(catalog=0.1)},
 }
 """SyntheticConfig overrides of each null trap for a seed (seisbind/data/synthetic/config.py)."""
 

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from obspy.geodetics import locations2degrees
 from scipy import signal
 
 from seisbind.data.catalog import read_catalog
@@ -34,6 +35,7 @@ from seisbind.data.synthetic.magnitudes import detection_probability
 from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.model import omori_integral
+from seisbind.seismicity.ground_motion import pgv_cmps
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_synthetic.py"
 
@@ -252,6 +254,30 @@ def test_animal_precursor_raises_odba_before_targets_only(roots):
     assert sum(w["covered"] for w in windows) >= 2 and inside.sum() > 100
     np.testing.assert_array_equal(base["odba_g"][~inside], raised["odba_g"][~inside])
     assert raised["odba_g"][inside].mean() / base["odba_g"][inside].mean() > 1.2
+
+
+def test_animals_that_feel_shaking_respond_to_felt_earthquakes_only(roots, tmp_path):
+    """animal.shaking_response: bursts in the hour after an earthquake the farm felt (ITA10 PGV >= 0.5 cm/s there,
+    computed here from catalog.txt) are raised, bursts with no earthquake above 0.01 cm/s in the 5 h before are
+    within a few per cent of the null root's (small shaking adds log10(1 + PGV / 0.1 cm/s) each), and no other
+    file changes."""
+    config = small_config()
+    config = replace(config, animal=replace(config.animal, shaking_response=1.0))
+    write_synthetic(tmp_path, config)
+    null, felt = file_hashes(roots["null"]), file_hashes(tmp_path)
+    assert {key for key in null if null[key] != felt[key]} == {"animals", "truth"}
+    catalog = read_catalog(tmp_path / "catalog.txt")
+    farm_km = KM_PER_DEG * locations2degrees(config.animal.farm_latitude_deg, config.animal.farm_longitude_deg,
+                                             catalog["latitude_deg"].to_numpy(), catalog["longitude_deg"].to_numpy())
+    pgv = pgv_cmps(catalog["magnitude"].to_numpy(), farm_km)
+    base, raised = odba_per_burst(roots["null"]), odba_per_burst(tmp_path)
+    lag_h = (base["time"].to_numpy()[:, None] - catalog["time"].to_numpy()[None, :]) / np.timedelta64(1, "h")
+    after_felt = ((lag_h > 0) & (lag_h <= 1) & (pgv[None, :] >= 0.5)).any(axis=1)
+    quiet = ~((lag_h > 0) & (lag_h <= 5) & (pgv[None, :] >= 0.01)).any(axis=1)
+    assert after_felt.sum() > 20 and quiet.sum() > 100
+    assert raised["odba_g"][after_felt].mean() / base["odba_g"][after_felt].mean() > 1.2
+    ratio = (raised["odba_g"] / base["odba_g"])[quiet]
+    assert abs(ratio.median() - 1.0) < 0.01 and ratio.quantile(0.95) < 1.07
 
 
 def test_movebank_csv(roots):
@@ -516,6 +542,7 @@ def test_precursors_and_targets_on_top_of_every_option(tmp_path):
     ({"etas_p": 0.9, "etas_branching_days": 184.0}, "etas_branching_days > 0 needs etas_mainshock_productivity"),
     ({"etas_mainshock_productivity": "fixed"}, "etas_mainshock_productivity"),
     ({"etas_branching_ratio": 1.1}, "a ratio >= 1 needs etas_mainshock_productivity: law"),
+    ({"animal": AnimalConfig(shaking_response=-1.0)}, "animal.shaking_response"),
 ])
 def test_confounder_keys_are_validated(tmp_path, override, key):
     with pytest.raises(SeisbindInputError, match=key):

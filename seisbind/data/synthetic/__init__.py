@@ -147,7 +147,8 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
     spectrum_marks += write_noise_traces(out / FILE_NAMES["noise_hdf5"], out / FILE_NAMES["noise_csv"], synth,
                                          noise_traces, t0)
 
-    animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms)
+    animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms,
+                                   listed[listed["event_type"] == "earthquake"])
     natural = pd.concat([lead_in, catalog], ignore_index=True) if len(lead_in) else catalog
     catalog_start_ms = -int(round(config.lead_in_days * MS_PER_DAY))
     gnss_network, gnss_precursor = write_gnss(out / GNSS_DIR, streams["gnss"], config,

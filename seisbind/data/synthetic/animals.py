@@ -17,6 +17,7 @@ from obspy.geodetics import locations2degrees
 from seisbind.data.synthetic.config import AnimalConfig, SyntheticConfig
 from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.data.synthetic.timestamps import iso_times
+from seisbind.seismicity.ground_motion import pgv_cmps
 
 # The columns of a Movebank e-obs acceleration export, in its order.
 _MOVEBANK_COLUMNS = [
@@ -31,8 +32,10 @@ _TAXON_ACTIVITY = {"cow": (0.08, 0.6, 13.0), "sheep": (0.10, 0.5, 12.0), "dog": 
 
 
 def write_animals(path: Path, rng: np.random.Generator, config: SyntheticConfig, targets: pd.DataFrame,
-                  t0: np.datetime64, period_ms: int) -> list[dict]:
-    """Movebank CSV of accelerometer bursts; returns the animal-precursor windows (with coverage flags)."""
+                  t0: np.datetime64, period_ms: int, earthquakes: pd.DataFrame) -> list[dict]:
+    """Movebank CSV of accelerometer bursts; returns the animal-precursor windows (with coverage flags).
+    `earthquakes` (time_ms, latitude_deg, longitude_deg, magnitude): what the animals feel with
+    animal.shaking_response > 0."""
     animal = config.animal
     pre = config.precursor
     individuals = ([("cow", i) for i in range(animal.n_cows)] + [("sheep", i) for i in range(animal.n_sheep)]
@@ -52,6 +55,7 @@ def write_animals(path: Path, rng: np.random.Generator, config: SyntheticConfig,
     lead_lo_ms, lead_hi_ms = (h * 3.6e6 for h in pre.animal_lead_hours)
     target_ms = targets["time_ms"].to_numpy()
     gains = pre.animal * pre.animal_gain * np.exp(-hyp_km / pre.animal_decay_km)
+    felt = felt_shaking(bins_ms, earthquakes, animal)
 
     outage_individual = int(rng.integers(0, len(individuals)))
     outage_start = int(rng.choice(bins_ms)) if bins_ms.size else 0
@@ -69,7 +73,7 @@ def write_animals(path: Path, rng: np.random.Generator, config: SyntheticConfig,
                     * np.exp(rng.normal(0.0, 0.35, times.size)))
         tau_ms = target_ms[None, :] - times[:, None]
         in_window = (tau_ms >= lead_lo_ms) & (tau_ms <= lead_hi_ms)
-        activity *= 1.0 + responsiveness * (in_window * gains[None, :]).sum(axis=1)
+        activity *= 1.0 + responsiveness * ((in_window * gains[None, :]).sum(axis=1) + felt)
         keep = rng.random(times.size) >= animal.missing_burst_fraction
         if index == outage_individual:
             keep &= ~((times >= outage_start) & (times < outage_start + 2 * 86_400_000))
@@ -103,6 +107,30 @@ def write_animals(path: Path, rng: np.random.Generator, config: SyntheticConfig,
                         "hypocentral_distance_km": round(float(distance), 2),
                         "relative_odba_rise": round(float(gain), 4), "covered": covered})
     return windows
+
+
+def felt_shaking(bins_ms: np.ndarray, earthquakes: pd.DataFrame, animal: AnimalConfig) -> np.ndarray:
+    """Relative activity rise at each burst time (ms) from the shaking the farm felt (AnimalConfig says how): the
+    sum over earlier earthquakes within 5 shaking_hours of shaking_response log10(1 + PGV / felt_pgv_cmps)
+    exp(-lag / shaking_hours); zeros when shaking_response is 0."""
+    felt = np.zeros(bins_ms.size)
+    if animal.shaking_response == 0 or earthquakes.empty or not bins_ms.size:
+        return felt
+    rjb_km = locations2degrees(animal.farm_latitude_deg, animal.farm_longitude_deg,
+                               earthquakes["latitude_deg"].to_numpy(), earthquakes["longitude_deg"].to_numpy()
+                               ) * KM_PER_DEG
+    size = animal.shaking_response * np.log10(1.0 + pgv_cmps(earthquakes["magnitude"].to_numpy(np.float64), rjb_km)
+                                              / animal.felt_pgv_cmps)
+    decay_ms = animal.shaking_hours * 3.6e6
+    event_ms = earthquakes["time_ms"].to_numpy(np.int64)
+    order = np.argsort(bins_ms, kind="stable")
+    ordered = bins_ms[order]
+    first = np.searchsorted(ordered, event_ms, side="right")
+    last = np.searchsorted(ordered, event_ms + 5 * decay_ms, side="right")
+    event = np.repeat(np.arange(event_ms.size), last - first)
+    at = np.concatenate([np.arange(a, b) for a, b in zip(first, last)]) if event.size else event
+    np.add.at(felt, order[at], size[event] * np.exp(-(ordered[at] - event_ms[event]) / decay_ms))
+    return felt
 
 
 def _bursts(rng: np.random.Generator, activity_g: np.ndarray, n_samples: int, animal: AnimalConfig) -> np.ndarray:

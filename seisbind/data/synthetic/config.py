@@ -42,7 +42,15 @@ class PrecursorConfig:
 
 @dataclass
 class AnimalConfig:
-    """Movebank accelerometer bursts from the Pieve Torina farm (Wikelski et al. 2020 set-up)."""
+    """Movebank accelerometer bursts from the Pieve Torina farm (Wikelski et al. 2020 set-up).
+
+    shaking_response: animals that feel earthquakes, and nothing else (the felt-shaking null; 0 = off): every
+    earthquake of the catalog, small ones and planted foreshocks included, raises activity at the farm by
+    shaking_response x log10(1 + PGV / felt_pgv_cmps) (relative, times each animal's responsiveness), PGV the ITA10
+    median at the farm (seisbind.seismicity.ground_motion, cm/s; 0.1 cm/s is about where people begin to feel
+    shaking), decaying as exp(-t / shaking_hours) after the event. Animals that react to felt foreshocks and
+    aftershocks are the first explanation of an animal "precursor" to rule out (Zoeller et al. 2021 on Wikelski et
+    al. 2020); precursor.animal, by contrast, raises activity before targets whatever the shaking."""
 
     farm_latitude_deg: float = 43.04
     farm_longitude_deg: float = 13.05
@@ -56,6 +64,9 @@ class AnimalConfig:
     zero_g_counts: float = 2048.0
     counts_per_g: float = 370.0
     missing_burst_fraction: float = 0.01
+    shaking_response: float = 0.0
+    felt_pgv_cmps: float = 0.1
+    shaking_hours: float = 1.0
 
 
 @dataclass
@@ -194,6 +205,10 @@ def validate(config: SyntheticConfig) -> None:
             obj = getattr(obj, part)
         if len(obj) != 2 or obj[0] >= obj[1]:
             problems.append(f"{key} must be [low, high] with low < high (got {list(obj)})")
+    if config.animal.shaking_response < 0 or config.animal.felt_pgv_cmps <= 0 or config.animal.shaking_hours <= 0:
+        problems.append(f"animal.shaking_response must be >= 0, animal.felt_pgv_cmps and animal.shaking_hours > 0 "
+                        f"(got {config.animal.shaking_response}, {config.animal.felt_pgv_cmps}, "
+                        f"{config.animal.shaking_hours})")
     if config.noise_interval_hours <= 0 or config.animal.burst_minutes <= 0:
         problems.append("noise_interval_hours and animal.burst_minutes must be > 0")
     for span in config.animal.coverage:
