@@ -46,7 +46,9 @@ class Plan:
 
     @property
     def baseline(self) -> str:
-        return "+".join(self.baseline_sets)
+        """The baseline's name: its sets' parts once each (catalog and catalog+waveform_meta make
+        catalog+waveform_meta)."""
+        return "+".join(dict.fromkeys(part for s in self.baseline_sets for part in s.split("+")))
 
 
 def plans(verdicts: Verdicts, table: FeatureTable) -> list[Plan]:
@@ -73,7 +75,7 @@ def plan(modality: str, feature_set: str, seismic: list[str], secondary: str | N
         return Plan(modality, feature_set, left_out=tuple(left_out),
                     why_not="no seismic feature set can be built (" + "; ".join(f"{n}: {w}" for n, w in left_out)
                     + ")")
-    name = "+".join(sets)
+    name = Plan(modality, feature_set, tuple(sets)).baseline
     pairs = [Comparison(name, f"{name}+{feature_set}", tuple(baseline), tuple(baseline + own), FEATURE_PERMUTATION,
                         modality, "seismic")]
     catalog = [c for c in table.columns(secondary)[0] if c not in own] if secondary else []
