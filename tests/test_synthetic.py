@@ -319,7 +319,9 @@ def test_instance_readers_round_trip(roots):
 def test_catalog_reader_round_trip(roots):
     fdsn = read_fdsn(roots["catalog"])
     catalog = read_catalog(roots["catalog"] / "catalog.txt")
-    assert len(catalog) == (fdsn["EventType"] == "earthquake").sum()
+    # the writer can place two events within 1 s and 5 km, which a catalog reader takes for one (counted)
+    assert len(catalog) + catalog.attrs["n_read_once"] == (fdsn["EventType"] == "earthquake").sum()
+    assert catalog.attrs["n_read_once"] <= 2
     assert catalog.attrs["dropped_event_types"] == {"quarry blast": (fdsn["EventType"] == "quarry blast").sum()}
     truth = read_truth(roots["catalog"])
     by_id = catalog.set_index("event_id")

@@ -140,7 +140,8 @@ def read_catalog(
     counted in ``df.attrs["n_without_magnitude"]`` and logged as a warning with a few ids and times. Dropping it
     would also drop it from the event counts, rates, spreads and depths, and would hide it from target selection,
     which names such events: a mainshock without its magnitude cannot be a target, so an aftershock may take its
-    place.
+    place. Records of one event listed twice are read once (seisbind.data.catalog_repeats), counted in
+    ``df.attrs["n_read_once"]``.
     """
     path = Path(path)
     if not path.is_file():
@@ -336,6 +337,7 @@ def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) ->
     for column in ("latitude_deg", "longitude_deg", "depth_km", "magnitude"):
         df[column] = df[column].astype(np.float64)
     df = df[CATALOG_COLUMNS].sort_values("time", kind="stable").reset_index(drop=True)
+    listed = len(df)
     df = read_once(df, np.full(len(df), str(path), dtype=object)).reset_index(drop=True)
     without = df["magnitude"].isna()
     if without.any():
@@ -343,5 +345,6 @@ def _finish(path: Path, raw: pd.DataFrame, event_types: Sequence[str] | None) ->
                     "magnitudes to the catalog): %s", path, int(without.sum()), describe_events(df[without]))
     df.attrs["n_without_magnitude"] = int(without.sum())
     df.attrs["dropped_event_types"] = dropped
+    df.attrs["n_read_once"] = listed - len(df)
     df.attrs["source"] = str(path)
     return df
