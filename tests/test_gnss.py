@@ -342,6 +342,68 @@ def test_displacement_windows_mask_queries_without_data_and_share_work():
     assert not mask[2:].any() and (values[2:] == 0).all()
 
 
+def quakes(*events: tuple[float, float, float]) -> pd.DataFrame:
+    """A catalog of (days after 2016-01-01, magnitude, km north of EPICENTRE) earthquakes."""
+    days, magnitude, north_km = (np.array(column, dtype=float) for column in zip(*events))
+    return pd.DataFrame({"time": pd.Timestamp("2016-01-01", tz="UTC") + pd.to_timedelta(days, unit="D"),
+                         "latitude_deg": EPICENTRE[0] + north_km / 111.19, "longitude_deg": EPICENTRE[1],
+                         "magnitude": magnitude})
+
+
+STEP_MM = 40.0
+"""A co-seismic step of an M6 at ~6 km: tens of mm against 0.5 mm of daily noise."""
+
+
+def with_step(clean_mm: np.ndarray, day: float) -> np.ndarray:
+    """`clean_mm` plus a STEP_MM step at `day` (fractional: the event's day solution averages both levels)."""
+    days = np.arange(clean_mm.size)
+    return clean_mm + STEP_MM * np.clip(days + 1 - day, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("event_day", "where"), [(145.75, "window"), (137.25, "anchor days"), (100.5, "trend")])
+def test_a_catalogued_coseismic_step_is_removed_wherever_it_falls(event_day, where):
+    """Window days 140..149, anchor days 135..139, trend days 80..139: with the catalog, the residual of a station
+    that stepped by 40 mm is that of the same station without the step (the truth), within the noise of the two
+    days whose difference is the estimated offset; without it, the step is most of the residual."""
+    rng = np.random.default_rng(5)
+    days = np.arange(200)
+    clean = 0.01 * days + rng.normal(0.0, 0.5, days.size)
+    end = pd.Timestamp("2016-01-01T08:00", tz="UTC") + 150 * DAY
+    truth, _ = one_query(station_series("STEP", 42.85, 13.10, clean), end)
+    stepped = station_series("STEP", 42.85, 13.10, with_step(clean, event_day))
+    kept, _ = one_query(stepped, end)
+    removed, mask = one_query(stepped, end, events=quakes((event_day, 6.0, 0.0)))
+    assert mask[:3].all()
+    if where != "trend":   # an early step spoils a few velocity pairs only: the median ignores it either way
+        assert abs(kept[0, -1] - truth[0, -1]) > 0.2 * STEP_MM, where
+    np.testing.assert_allclose(removed[0], truth[0], atol=2.5)
+    if where == "window":  # the event's own day (day 145, index 5) mixes both levels: dropped, the day before held
+        assert removed[0, 5] == removed[0, 4]
+
+
+def test_an_offset_uses_no_day_after_the_end_and_only_the_catalogued_nearby_earthquakes():
+    rng = np.random.default_rng(6)
+    days = np.arange(200)
+    clean = 0.01 * days + rng.normal(0.0, 0.5, days.size)
+    end = pd.Timestamp("2016-01-01T08:00", tz="UTC") + 150 * DAY   # last usable day: 149
+    stepped = with_step(clean, 148.5)
+    target_step = 1000.0 * (days >= 150)   # the query's own target, after its end
+    truth, _ = one_query(station_series("STEP", 42.85, 13.10, clean), end)
+    events = quakes((148.5, 6.0, 0.0))
+    removed, _ = one_query(station_series("STEP", 42.85, 13.10, stepped + target_step), end, events=events)
+    np.testing.assert_allclose(removed[0], truth[0], atol=2.5)   # the offset is day 149 minus day 147
+    alone, _ = one_query(station_series("STEP", 42.85, 13.10, stepped[:150]), end, events=events)
+    assert (removed == alone).all()
+
+    kept, _ = one_query(station_series("STEP", 42.85, 13.10, stepped), end)
+    far = quakes((148.5, 6.0, 200.0))   # NGL's radius for an M6: 158 km
+    small = quakes((148.5, 4.9, 0.0))
+    for events in (far, small, None):
+        assert (one_query(station_series("STEP", 42.85, 13.10, stepped), end, events=events)[0] == kept).all()
+    lowered, _ = one_query(station_series("STEP", 42.85, 13.10, stepped), end, events=small, step_min_magnitude=4.5)
+    np.testing.assert_allclose(lowered[0], truth[0], atol=2.5)
+
+
 # ------------------------------------------------------------------------------- synthetic network, probe family
 def synthetic_config(gnss: float) -> SyntheticConfig:
     """Small root over a year, its GNSS files starting 90 days before it (enough for a 60-day trend)."""
@@ -439,24 +501,20 @@ def pre_target_vs_background(root: Path, truth: dict) -> tuple[pd.Series, pd.Ser
     end of each background day, the background day matched to the target nearest in time (its stratum, as with
     match_days), so both classes look at the stations of the same targets.
 
-    Windows whose span or anchor days (11 days before the end: 5 window days, 5 anchor days, the day boundary) hold
-    a M >= 5 co-seismic step are left out of both classes: a step is not a precursor, and at the stations within
-    50 km it is tens of mm (Norcia's pre window holds Visso's M5.9 step, ~35 mm against 1-3 mm of noise), so step
-    windows would count for the pre class (mainshock sequences put steps before targets) or for the background at
-    any precursor strength. Background windows whose span or anchor days overlap a target's 5-day transient are
-    left out too: they would be pre-event windows.
+    Windows whose span holds a co-seismic step stay in both classes: the family removes the offsets of the
+    catalogued M >= 5 earthquakes (Norcia's pre window holds Visso's M5.9 step, ~35 mm against 1-3 mm of noise).
+    Background windows whose span or anchor days (11 days before the end: 5 window days, 5 anchor days, the day
+    boundary) overlap a target's 5-day transient are left out: they would be pre-event windows.
     """
     catalog = read_catalog(root / FILE_NAMES["catalog"])
     targets = pd.DataFrame(truth["targets"])
     target_ids = targets["event_id"].astype(str).to_numpy()
     target_times = pd.to_datetime(targets["time"]).dt.tz_localize(None).to_numpy()
-    large = catalog.loc[catalog["magnitude"] >= 5.0, "time"].dt.tz_localize(None).to_numpy()
     background = np.arange(np.datetime64("2016-08-01"), np.datetime64("2017-08-01"), np.timedelta64(1, "D"))
-    background = background[quiet_ends(background, large, 11, 0) & quiet_ends(background, target_times, 10, 5)]
+    background = background[quiet_ends(background, target_times, 10, 5)]
     nearest = np.abs(background[:, None] - target_times[None, :]).argmin(axis=1)
-    pre = quiet_ends(target_times, large, 11, 0)
     windows = pd.concat([
-        windows_frame(pd.to_datetime(target_times[pre], utc=True), list(target_ids[pre]), list(target_ids[pre])),
+        windows_frame(pd.to_datetime(target_times, utc=True), list(target_ids), list(target_ids)),
         windows_frame(pd.to_datetime(background, utc=True), [np.nan] * background.size, list(target_ids[nearest])),
     ], ignore_index=True)
     family = GnssFamily(GNSS_SOURCE)
@@ -464,7 +522,7 @@ def pre_target_vs_background(root: Path, truth: dict) -> tuple[pd.Series, pd.Ser
     assert list(features.columns) == list(family.columns) and features.index.equals(windows.index)
     assert (features["gnss_n_stations"] == family.max_stations).all()  # 4 of the 8 within 50 km
     horizontal = 10.0 ** features["gnss_east_log10_mm"] + 10.0 ** features["gnss_north_log10_mm"]
-    return horizontal.iloc[: pre.sum()], horizontal.iloc[pre.sum():]
+    return horizontal.iloc[: target_ids.size], horizontal.iloc[target_ids.size:]
 
 
 def test_gnss_family_sees_the_planted_transient_and_nothing_at_strength_zero(gnss_roots):
@@ -476,6 +534,43 @@ def test_gnss_family_sees_the_planted_transient_and_nothing_at_strength_zero(gns
     assert len(null_pre) == len(planted_pre) and len(null_background) == len(planted_background)
     assert stats.mannwhitneyu(null_pre, null_background).pvalue > 0.1
     assert 0.8 < null_pre.median() / null_background.median() < 1.25
+
+
+def test_gnss_family_removes_the_coseismic_steps_the_truth_lists(gnss_roots):
+    """Day-long background windows matched to their nearest target, at strength 0: those whose window or anchor days
+    (the 11 days before the end) hold a step of more than 5 mm at a station within 50 km of the target (the truth's
+    steps of the M >= 5 earthquakes) move by about the step when offsets are kept, and by noise alone once the
+    catalogued offsets are removed: the noise of the two days whose difference is the offset on top of the other
+    windows' (1.5 mm daily noise: sqrt(1.8^2 + 2 x 1.5^2) / 1.8 mm, a 1.5 times larger residual)."""
+    root, truth = gnss_roots[0.0]
+    catalog = read_catalog(root / FILE_NAMES["catalog"])
+    targets = pd.DataFrame(truth["targets"])
+    ends = pd.date_range("2016-08-01", "2017-08-01", freq="D", tz="UTC")
+    nearest = np.abs(ends.to_numpy()[:, None] - pd.to_datetime(targets["time"]).to_numpy()[None, :]).argmin(axis=1)
+    target_ids = targets["event_id"].astype(str).to_numpy()[nearest]
+    windows = windows_frame(ends, [np.nan] * ends.size, list(target_ids))
+
+    steps = pd.DataFrame(truth["gnss"]["steps"]).merge(catalog[["event_id", "time"]], on="event_id")
+    stations = pd.DataFrame(truth["gnss"]["stations"]).set_index("code")
+    located = targets.set_index(targets["event_id"].astype(str))
+    near = epicentral_km(located.loc[target_ids, ["latitude_deg"]].to_numpy(),
+                         located.loc[target_ids, ["longitude_deg"]].to_numpy(),
+                         stations.loc[steps["station"], "latitude_deg"].to_numpy()[None, :],
+                         stations.loc[steps["station"], "longitude_deg"].to_numpy()[None, :]) <= 50.0
+    age_days = (ends.to_numpy()[:, None] - steps["time"].to_numpy()[None, :]) / np.timedelta64(1, "D")
+    large = np.hypot(steps["east_mm"], steps["north_mm"]).to_numpy()[None, :] > 5.0
+    stepped = (near & large & (age_days > 0) & (age_days <= 11)).any(axis=1)
+
+    def horizontal_mm(family: GnssFamily) -> pd.Series:
+        features = family.compute(study_data(root, catalog), windows)
+        return (10.0 ** features["gnss_east_log10_mm"] + 10.0 ** features["gnss_north_log10_mm"]) / 2
+
+    kept = horizontal_mm(GnssFamily(GNSS_SOURCE, step_min_magnitude=10.0))
+    removed = horizontal_mm(GnssFamily(GNSS_SOURCE))
+    assert stepped.sum() >= 10 and (~stepped).sum() >= 200
+    assert kept[stepped].median() > 4 * kept[~stepped].median() and kept[stepped].median() > 5.0
+    assert 1.0 < removed[stepped].median() / removed[~stepped].median() < 1.8
+    assert removed[stepped].max() < 10.0 < kept[stepped].max()
 
 
 def test_gnss_family_is_nan_without_a_located_target_or_a_station_nearby(gnss_roots):

@@ -2,13 +2,15 @@
 displacement features for the pre-event study.
 
 The data are daily positions (NGL `.tenv3` or PBO `.pos`, read by seisbind.data.gnss.read_gnss from the files the
-modality's `source` names); the arithmetic (prior-trend removal, station selection, gaps) is in
-seisbind/data/gnss_displacement.py. The encoder is the shared seisbind.modalities.timeseries.TimeSeriesEncoder: one
-channel per (station, component), absent where no station is near enough or its data are too sparse.
+modality's `source` names); the arithmetic (co-seismic offsets of catalogued earthquakes, prior-trend removal,
+station selection, gaps) is in seisbind/data/gnss_displacement.py, one implementation for the input and the family.
+The encoder is the shared seisbind.modalities.timeseries.TimeSeriesEncoder: one channel per (station, component),
+absent where no station is near enough or its data are too sparse.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,10 +18,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.gnss_displacement import displacement_windows
+from seisbind.data.gnss_displacement import STEP_MIN_MAGNITUDE, displacement_windows
 from seisbind.data.tables import TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.protocols import FamilyUnavailable, InputData, StudyData, load_or_unavailable, masked_batch
+
+log = logging.getLogger(__name__)
 
 _HOURS_PER_DAY = 24.0
 
@@ -27,14 +31,20 @@ _HOURS_PER_DAY = 24.0
 class GnssInput:
     """For each trace: the east/north/up displacement (mm, beyond each station's prior trend) over the
     `window_days` days before the trace starts at the `max_stations` stations nearest its event (its own station
-    for a noise trace) within `radius_km`; shape (max_stations * 3, window_days) with a channel mask."""
+    for a noise trace) within `radius_km`; shape (max_stations * 3, window_days) with a channel mask. The
+    co-seismic offsets of the earthquakes in `catalog` (a source like the catalog modality's) from
+    `step_min_magnitude` up are removed first; a root without that catalog keeps them, with a warning."""
 
     columns = ("trace_start_time", "source_latitude_deg", "source_longitude_deg", "station_latitude_deg",
                "station_longitude_deg")
 
     def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 8, trend_days: int = 30,
-                 radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.5) -> None:
+                 radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.5,
+                 catalog: TableSource | Mapping[str, Any] | None = None,
+                 step_min_magnitude: float = STEP_MIN_MAGNITUDE) -> None:
         self.source = TableSource.of(source, "gnss input source")
+        self.catalog = None if catalog is None else TableSource.of(catalog, "gnss input catalog")
+        self.step_min_magnitude = float(step_min_magnitude)
         self.window_days, self.trend_days = int(window_days), int(trend_days)
         self.radius_km, self.max_stations, self.min_coverage = float(radius_km), int(max_stations), float(min_coverage)
         # Only the window the encoder sees counts as context for the train/validation gap: the trend period is
@@ -51,7 +61,8 @@ class GnssInput:
         self.values, self.mask = displacement_windows(
             series, pd.DatetimeIndex(index["trace_start_time"]).as_unit("ns").asi8, lat, lon,
             radius_km=self.radius_km, window_days=self.window_days, trend_days=self.trend_days,
-            max_stations=self.max_stations, min_coverage=self.min_coverage)
+            max_stations=self.max_stations, min_coverage=self.min_coverage, events=self._events(data),
+            step_min_magnitude=self.step_min_magnitude)
         if not self.mask.any():   # the pair would train on absent samples only: a loss of nothing
             raise SeisbindInputError(
                 f"modality.gnss.input: no trace has a GNSS station within radius_km={self.radius_km:g} with "
@@ -59,6 +70,16 @@ class GnssInput:
                 f"({series['station'].nunique()} station(s), {series['time'].min().date()} to "
                 f"{series['time'].max().date()}, in {self.source.describe(data.tables.root)}; traces "
                 f"{index['trace_start_time'].min()} to {index['trace_start_time'].max()})")
+
+    def _events(self, data: InputData) -> pd.DataFrame | None:
+        """The catalog whose co-seismic offsets are removed, None when none is configured or the root has none."""
+        if self.catalog is None:
+            return None
+        if not self.catalog.paths(data.tables.root):
+            log.warning("modality.gnss.input: no catalog (%s): co-seismic offsets stay in the GNSS displacements",
+                        self.catalog.describe(data.tables.root))
+            return None
+        return data.tables.load(self.catalog, "the gnss input's co-seismic offsets")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -79,18 +100,23 @@ class GnssFamily:
     seisbind.data.gnss_displacement.displacement_windows),
     and per component the log10 of the mean over them of the absolute residual at the last day (mm; absolute
     because a slip transient moves stations in different directions, log10 because co-seismic steps of nearby
-    earthquakes reach decimetres where noise is a few mm), with `gnss_n_stations`. Windows without a located target
-    (unmatched background) or without a station nearby lack the family."""
+    earthquakes reach decimetres where noise is a few mm), with `gnss_n_stations`. The co-seismic offsets of the
+    study catalog's earthquakes (below the completeness floor too) from `step_min_magnitude` up are removed first,
+    for both classes alike: a background window matched after its target would otherwise carry the target's step
+    or its aftershocks'. Windows without a located target (unmatched background) or without a station nearby lack
+    the family."""
 
     name = "gnss"
     columns = ("gnss_east_log10_mm", "gnss_north_log10_mm", "gnss_up_log10_mm", "gnss_n_stations")
     simulated = False
 
     def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 5, trend_days: int = 30,
-                 radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.6) -> None:
+                 radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.6,
+                 step_min_magnitude: float = STEP_MIN_MAGNITUDE) -> None:
         self.source = TableSource.of(source, "gnss features source")
         self.window_days, self.trend_days = int(window_days), int(trend_days)
         self.radius_km, self.max_stations, self.min_coverage = float(radius_km), int(max_stations), float(min_coverage)
+        self.step_min_magnitude = float(step_min_magnitude)
 
     def compute(self, data: StudyData, windows: pd.DataFrame) -> pd.DataFrame:
         series = load_or_unavailable(data, self.source, "gnss features")
@@ -102,7 +128,8 @@ class GnssFamily:
         values, mask = displacement_windows(
             series, pd.DatetimeIndex(windows["end_time"]).as_unit("ns").asi8, lat, lon, radius_km=self.radius_km,
             window_days=self.window_days, trend_days=self.trend_days, max_stations=self.max_stations,
-            min_coverage=self.min_coverage)
+            min_coverage=self.min_coverage, events=data.catalog if data.all_events is None else data.all_events,
+            step_min_magnitude=self.step_min_magnitude)
         last = np.abs(values[:, :, -1]).reshape(len(windows), self.max_stations, 3)
         counted = mask.reshape(len(windows), self.max_stations, 3).all(axis=2)
         n = counted.sum(axis=1)
