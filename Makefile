@@ -47,7 +47,8 @@ lint: $(STAMP)
 
 # The demo data root carries all four planted precursors (strength 0 is the null): the catalog one at 0.1, so the
 # catalog baseline sits near AUC 0.75-0.84 and a modality can show what it adds beyond it; GNSS at 3 (a 15 mm
-# transient at the epicentre: at 1 it hides in the daily noise, logistic AUC 0.31-0.59); the others at 1.
+# transient at the epicentre: at 1 it barely clears the daily noise, logistic AUC 0.64-0.70, not significant); the
+# others at 1.
 # Rebuilt when this file changes (the writer reuses a root whose config matches, so that costs nothing).
 $(DATA)/truth.json: Makefile | $(STAMP)
 	$(PY) scripts/make_synthetic.py out=$(DATA) seed=0 precursor.catalog=0.1 precursor.spectrum=1 precursor.animal=1 precursor.gnss=3
