@@ -15,7 +15,9 @@ precursor at `planted_strength` (precursor.catalog; 1 by default). The traps:
   0.9-1.3, the Norcia M6 mainshocks triggering by the same law, Mc rising after them;
 - felt_animals: the animals respond to the shaking of every earthquake at the farm (animal.shaking_response), with
   small foreshocks before each target: the modality verdicts' null (`adds_animal` must stay near 0); with
-  planted_precursor=animal the power case of an animal precursor on top.
+  planted_precursor=animal the power case of an animal precursor on top;
+- felt_gnss: the GNSS stations move with the shaking of every earthquake (gnss.shaking_response_mm), with the same
+  small foreshocks: `adds_gnss` must stay near 0; planted_precursor=gnss is its power case.
 Printed per trap (and written to OUT/calibration.csv, one row per run): the share of runs whose headline has a
 family-wise p < 0.05 (target <= 1 in 20 in the quiet design except under clustering, which exchangeable labels
 cannot see; in the targets design the permutations see clustering by construction), of claims (the headline's
@@ -41,7 +43,7 @@ from hydra import compose, initialize_config_dir
 
 from seisbind.cli import cli_options, report_user_errors
 from seisbind.data.synthetic import SyntheticConfig, write_synthetic
-from seisbind.data.synthetic.config import AnimalConfig, PrecursorConfig
+from seisbind.data.synthetic.config import AnimalConfig, GnssConfig, PrecursorConfig
 from seisbind.errors import SeisbindInputError
 from seisbind.files import write_csv
 from seisbind.probe.study import run_study
@@ -83,6 +85,10 @@ TRAPS: dict[str, Callable[[int], dict]] = {
     # catalog precursor at the demo's 0.1): their verdict beyond seismic data must stay "no evidence".
     "felt_animals": lambda seed: {"animal": AnimalConfig(shaking_response=1.0),
                                   "precursor": PrecursorConfig(catalog=0.1)},
+    # GNSS stations that move with every felt earthquake (2 mm per unit of log10(1 + PGV / 0.1 cm/s)) and nothing
+    # else, with the same foreshocks: their verdict beyond seismic data must stay "no evidence" too.
+    "felt_gnss": lambda seed: {"gnss": GnssConfig(shaking_response_mm=2.0),
+                               "precursor": PrecursorConfig(catalog=0.1)},
 }
 """SyntheticConfig overrides of each null trap for a seed (seisbind/data/synthetic/config.py)."""
 

@@ -13,7 +13,7 @@ import pytest
 
 from seisbind.probe.study import run_study
 from seisbind.probe.study.comparisons import Compared, Comparison, family_wise
-from seisbind.probe.study.verdicts import FEATURE_PERMUTATION, Plan, modality_verdicts
+from seisbind.probe.study.verdicts import FEATURE_PERMUTATION, Plan, modality_verdicts, reading
 from tests.helpers.study_roots import probe_config, synthetic
 
 FAST = ("probe.horizons_hours=[24]", "probe.n_permutations=20", "probe.n_comparison_permutations=30",
@@ -103,14 +103,17 @@ def pair(a: str, modality: str | None = "m", baseline: str | None = "seismic") -
 
 def test_comparisons_are_adjusted_together_by_one_sided_max_t():
     """Three comparisons with 5 permutations each (two horizons), a delta and a null each, and two without a
-    refitted null (too few windows; DeLong). Every null below has mean 0; its sd (ddof 1) is 0.01 sqrt(2.5) for
-    A and C, 0.01 sqrt(10) for B. Standardised: observed z_A = 0.015 / 0.0158 = 0.949, z_B = 0.05 / 0.0316 =
-    1.581, z_C = 0.01 / 0.0158 = 0.632; the permutations' z are
-        A: -1.265 -0.632  0      0.632  1.265
-        B:  0      0.632 -0.632  1.265 -1.265
-        C:  0.632 -0.632  1.265 -1.265  0
-      max:  0.632  0.632  1.265  1.265  1.265
-    so p_A = (1 + 3) / 6, p_B = (1 + 0) / 6, p_C = (1 + 5) / 6 (one-sided: B's -1.265s never count)."""
+    refitted null (too few windows; DeLong). Each is measured from the median of its null and observed delta
+    together, in semi-deviations (seisbind.probe.evaluate.null_distance), all in units of 0.01:
+        A: reference -2 -1 0 1 1.5 2, median 0.5, above sqrt(2 x 3.5 / 6) = 1.080, below sqrt(2 x 8.75 / 6) = 1.708
+        B: reference -4 -2 0 2 4 5, median 1, above sqrt(2 x 26 / 6) = 2.944, below sqrt(2 x 35 / 6) = 3.416
+        C: reference -2 -1 0 1 1 2, median 0.5, above sqrt(2 x 2.75 / 6) = 0.957, below 1.708
+    so observed z_A = 1.0 / 1.080 = 0.926, z_B = 4 / 2.944 = 1.359, z_C = 0.5 / 0.957 = 0.522; the permutations' z:
+        A: -1.464 -0.878 -0.293  0.463  1.389
+        B: -0.293  0.340 -0.878  1.019 -1.464
+        C:  0.522 -0.878  1.567 -1.464 -0.293
+      max:  0.522  0.340  1.567  1.019  1.389
+    so p_A = (1 + 3) / 6, p_B = (1 + 2) / 6, p_C = (1 + 4) / 6 (one-sided: B's -1.464 never counts)."""
     found = [Compared(pair("A"), 6.0, {"p_value": 2 / 6, "delta_auc": 0.015}, np.array([-2, -1, 0, 1, 2]) / 100),
              Compared(pair("B"), 6.0, {"p_value": 1 / 6, "delta_auc": 0.05}, np.array([0, 2, -2, 4, -4]) / 100),
              Compared(pair("C"), 24.0, {"p_value": 3 / 6, "delta_auc": 0.01}, np.array([1, -1, 2, -2, 0]) / 100),
@@ -118,7 +121,7 @@ def test_comparisons_are_adjusted_together_by_one_sided_max_t():
              Compared(pair("E", None, None), 24.0, {"p_value": 0.001, "delta_auc": 0.3, "test": "delong"})]
     family_wise(found)
     adjusted = [c.values["p_value_adjusted"] for c in found]
-    assert adjusted[:3] == pytest.approx([4 / 6, 1 / 6, 6 / 6], abs=1e-12)
+    assert adjusted[:3] == pytest.approx([4 / 6, 3 / 6, 5 / 6], abs=1e-12)
     assert adjusted[3:] == [None, None]
 
 
@@ -143,3 +146,16 @@ def test_a_verdict_reads_the_smallest_family_wise_p_and_too_few_windows_gives_no
     other = verdicts["other"]
     assert other["verdict"] == "not testable: its feature set o cannot be built: no file"
     assert other["baseline"] is None and other["secondary"] is None
+
+
+def test_the_reading_of_a_catalog_only_gain_says_whether_the_seismic_baseline_left_room():
+    """No evidence beyond the seismic data but a gain over the catalog alone: "already holds" only where the seismic
+    baseline had room for that gain; a baseline near its ceiling (AUC 0.956 against a catalog gain of +0.104, as on
+    the demo's GNSS with the anchor's embeddings) cannot tell."""
+    secondary = {"verdict": "adds", "delta_auc": 0.104}
+    near_ceiling = {"verdict": "no evidence", "auc_a": 0.956, "horizon_hours": 6.0}
+    with_room = {"verdict": "no evidence", "auc_a": 0.75, "horizon_hours": 6.0}
+    assert "AUC 0.956 at 6 h" in reading(near_ceiling, secondary, 0.05)
+    assert "cannot tell" in reading(near_ceiling, secondary, 0.05)
+    assert "already holds" in reading(with_room, secondary, 0.05)
+    assert reading(with_room, {"verdict": "no evidence", "delta_auc": 0.0}, 0.05) == ""

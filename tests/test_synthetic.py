@@ -18,11 +18,13 @@ from obspy.geodetics import locations2degrees
 from scipy import signal
 
 from seisbind.data.catalog import read_catalog
+from seisbind.data.gnss import read_tenv3
 from seisbind.data.instance import InstanceWaveforms, find_instance_files, read_instance_metadata
 from seisbind.data.instance_schema import EVENT_COLUMNS, NOISE_COLUMNS
 from seisbind.data.movebank import odba_bins, read_movebank
 from seisbind.data.synthetic import (
     FILE_NAMES,
+    GNSS_DIR,
     AnimalConfig,
     PrecursorConfig,
     SyntheticConfig,
@@ -278,6 +280,38 @@ def test_animals_that_feel_shaking_respond_to_felt_earthquakes_only(roots, tmp_p
     assert raised["odba_g"][after_felt].mean() / base["odba_g"][after_felt].mean() > 1.2
     ratio = (raised["odba_g"] / base["odba_g"])[quiet]
     assert abs(ratio.median() - 1.0) < 0.01 and ratio.quantile(0.95) < 1.07
+
+
+def test_gnss_stations_that_feel_shaking_move_with_felt_earthquakes_only(roots, tmp_path):
+    """gnss.shaking_response_mm: each station moves by shaking_response_mm x log10(1 + PGV / 0.1 cm/s) away from
+    every earthquake's epicentre (ITA10 PGV at the station, computed here from catalog.txt and the station
+    coordinates in the .tenv3 files), kept afterwards; the displacement against the null root on the last day
+    matches that sum, and no file but the GNSS ones and truth.json changes."""
+    config = small_config()
+    config = replace(config, gnss=replace(config.gnss, shaking_response_mm=2.0))
+    write_synthetic(tmp_path, config)
+    null, felt = file_hashes(roots["null"]), file_hashes(tmp_path)
+    assert {key for key in null if null[key] != felt[key]} == {"truth"}
+    catalog = read_catalog(tmp_path / "catalog.txt")
+    quakes = catalog[catalog["event_type"] == "earthquake"] if "event_type" in catalog else catalog
+    moved = 0
+    for path in sorted((tmp_path / GNSS_DIR).glob("*.tenv3")):
+        base, shaken = read_tenv3(roots["null"] / GNSS_DIR / path.name), read_tenv3(path)
+        last = shaken.iloc[-1]
+        lat, lon = float(shaken["latitude_deg"].iloc[0]), float(shaken["longitude_deg"].iloc[0])
+        r_km = KM_PER_DEG * locations2degrees(lat, lon, quakes["latitude_deg"].to_numpy(),
+                                              quakes["longitude_deg"].to_numpy())
+        size = 2.0 * np.log10(1.0 + pgv_cmps(quakes["magnitude"].to_numpy(), r_km) / 0.1)
+        day_end = last["time"].normalize() + pd.Timedelta(days=1)
+        share = np.clip((day_end - quakes["time"]) / pd.Timedelta(days=1), 0.0, 1.0).to_numpy()
+        east = (lon - quakes["longitude_deg"].to_numpy()) * math.cos(math.radians(lat))
+        north = lat - quakes["latitude_deg"].to_numpy()
+        length = np.hypot(east, north)
+        expected = np.array([np.sum(size * share * east / length), np.sum(size * share * north / length)])
+        got = 1000.0 * np.array([last["east_m"] - base["east_m"].iloc[-1], last["north_m"] - base["north_m"].iloc[-1]])
+        np.testing.assert_allclose(got, expected, rtol=0.03, atol=0.05)
+        moved += np.hypot(*got) > 1.0
+    assert moved >= 2
 
 
 def test_movebank_csv(roots):

@@ -42,7 +42,8 @@ Files (names as INGV, Movebank and NGL publish them):
 - gnss/<STA>.tenv3: NGL daily positions (geodesy.unr.edu .tenv3), one file per station (`gnss.n_stations`, codes
   SG01, SG02, ...), one line per day of the study period and the lead-in, with random missing days and one
   multi-day outage per station; positions carry a steady velocity, an annual term, white noise, co-seismic steps
-  at catalog earthquakes M >= gnss.step_min_magnitude (decimetres near an M6.5) and the planted GNSS precursor.
+  at catalog earthquakes M >= gnss.step_min_magnitude (decimetres near an M6.5), with gnss.shaking_response_mm
+  the motion every felt earthquake causes, and the planted GNSS precursor.
 - truth.json: the config, the study period [start, end) and the catalog span (which includes the lead-in), the
   clustering model (for ETAS its derived constants), the targets, the GNSS stations (code, coordinates,
   velocity) and co-seismic steps, and which events / traces / windows / GNSS stations carry planted precursors.
@@ -149,10 +150,9 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
 
     animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms,
                                    listed[listed["event_type"] == "earthquake"])
-    natural = pd.concat([lead_in, catalog], ignore_index=True) if len(lead_in) else catalog
     catalog_start_ms = -int(round(config.lead_in_days * MS_PER_DAY))
     gnss_network, gnss_precursor = write_gnss(out / GNSS_DIR, streams["gnss"], config,
-                                              natural[natural["event_type"] == "earthquake"], targets, t0,
+                                              listed[listed["event_type"] == "earthquake"], targets, t0,
                                               (catalog_start_ms, period_ms))
 
     truth = {

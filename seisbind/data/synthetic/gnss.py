@@ -1,5 +1,6 @@
 """The synthetic GNSS network: NGL `.tenv3` daily positions with steady motion, seasons, noise, gaps, co-seismic
-steps, and the planted GNSS precursor (a slip transient ramping up before each target).
+steps, the motion shaking causes (gnss.shaking_response_mm), and the planted GNSS precursor (a slip transient
+ramping up before each target).
 
 Why the published layout: seisbind.data.gnss must read what NGL serves, so the synthetic files exercise that reader
 as a download would (integer + fractional coordinates, two-digit-year dates, GPS week, missing days simply absent).
@@ -16,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seisbind.data.synthetic.config import SyntheticConfig
+from seisbind.data.synthetic.config import GnssConfig, SyntheticConfig
 from seisbind.data.synthetic.magnitudes import MS_PER_DAY
 from seisbind.data.synthetic.region import KM_PER_DEG
 from seisbind.data.synthetic.timestamps import iso_times
 from seisbind.files import write_text
 from seisbind.geodesy import epicentral_km
+from seisbind.seismicity.ground_motion import pgv_cmps
 
 TENV3_HEADER = ("site YYMMMDD yyyy.yyyy __MJD week d reflon _e0(m) __east(m) ____n0(m) _north(m) u0(m) ____up(m) "
                 "_ant(m) sig_e(m) sig_n(m) sig_u(m) __corr_en __corr_eu __corr_nu _latitude(deg) _longitude(deg) "
@@ -44,10 +46,11 @@ def write_gnss(folder: Path, rng: np.random.Generator, config: SyntheticConfig, 
                targets: pd.DataFrame, t0: np.datetime64, span_ms: tuple[int, int]) -> tuple[dict, dict]:
     """One `<STA>.tenv3` per station in `folder`, covering the days of [t0 + span_ms[0], t0 + span_ms[1]).
 
-    `earthquakes` (time_ms from t0, latitude_deg, longitude_deg, magnitude, event_id) give the co-seismic steps,
-    `targets` the planted transients. Returns the truth of the network (stations with their velocities, steps) and
-    of the precursor (transients: target, station, amplitude). Every draw is made whatever the precursor strength,
-    so that strength 0 and strength S differ by the transient only.
+    `earthquakes` (time_ms from t0, latitude_deg, longitude_deg, magnitude, event_id; every listed earthquake,
+    planted foreshocks included) give the co-seismic steps and the shaking, `targets` the planted transients.
+    Returns the truth of the network (stations with their velocities, steps) and of the precursor (transients:
+    target, station, amplitude). Every draw is made whatever the precursor strength, so that strength 0 and
+    strength S differ by the transient only.
     """
     gnss = config.gnss
     t0_ms = int(t0.astype("datetime64[ms]").astype(np.int64))
@@ -89,6 +92,7 @@ def write_gnss(folder: Path, rng: np.random.Generator, config: SyntheticConfig, 
             enu_mm += move[None, :] * _day_mean_ramp(day_start, quake.time_ms, 0.0)[:, None]
             steps.append({"event_id": quake.event_id, "station": code, "distance_km": round(r_km, 2),
                           "east_mm": round(move[0], 3), "north_mm": round(move[1], 3), "up_mm": round(move[2], 3)})
+        enu_mm += _shaking_motion(day_start, lat, lon, earthquakes, gnss)
         transients += _plant_transients(enu_mm, day_start, code, lat, lon, targets, config, t0)
         stations.append({"code": code, "latitude_deg": lat, "longitude_deg": lon, "height_m": round(height, 3),
                          "velocity_east_mm_per_yr": round(velocity[0], 3),
@@ -98,6 +102,24 @@ def write_gnss(folder: Path, rng: np.random.Generator, config: SyntheticConfig, 
                            correlation[keep])
         write_text(Path(folder) / f"{code}.tenv3", text)
     return {"stations": stations, "steps": steps}, {"transients": transients}
+
+
+def _shaking_motion(day_start_ms: np.ndarray, lat: float, lon: float, earthquakes: pd.DataFrame,
+                    gnss: GnssConfig) -> np.ndarray:
+    """(days, 3) east/north/up mm the shaking moves a station by (GnssConfig.shaking_response_mm): each earthquake
+    shaking_response_mm x log10(1 + PGV / felt_pgv_cmps) mm away from its epicentre, `_STEP_UP` of it vertical, from
+    the earthquake on; zeros when off. Directions and sizes follow from the catalog, so no random draw is made."""
+    motion = np.zeros((day_start_ms.size, 3))
+    if gnss.shaking_response_mm == 0 or earthquakes.empty:
+        return motion
+    r_km = epicentral_km(lat, lon, earthquakes["latitude_deg"].to_numpy(), earthquakes["longitude_deg"].to_numpy())
+    size = gnss.shaking_response_mm * np.log10(
+        1.0 + pgv_cmps(earthquakes["magnitude"].to_numpy(np.float64), r_km) / gnss.felt_pgv_cmps)
+    felt = size > 1e-3
+    for quake, mm in zip(earthquakes[felt].itertuples(), size[felt]):
+        move = mm * np.append(-_towards(lat, lon, quake.latitude_deg, quake.longitude_deg), _STEP_UP)
+        motion += move[None, :] * _day_mean_ramp(day_start_ms, quake.time_ms, 0.0)[:, None]
+    return motion
 
 
 def _plant_transients(enu_mm: np.ndarray, day_start_ms: np.ndarray, code: str, lat: float, lon: float,

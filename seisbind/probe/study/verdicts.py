@@ -16,7 +16,8 @@ at the horizon of the smallest family-wise p: "adds" below `probe.verdicts.alpha
 "not testable: why" when the root cannot give the modality's features, any seismic baseline, or the folds.
 Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the seismic
 baseline sees nothing (comparisons.where_baseline_quiet), or only where seismicity is raised, as foreshocks and
-earlier events' aftershocks make it before a target; and when it adds to the catalog alone only.
+earlier events' aftershocks make it before a target; and when it adds to the catalog alone only, whether the
+seismic baseline left it room to add (its AUC within the catalog comparison's gain of 1: then nothing is read).
 """
 
 from __future__ import annotations
@@ -152,6 +153,11 @@ def reading(seismic: dict, secondary: dict | None, alpha: float) -> str:
                 f"{quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}): it may reflect the seismicity clustering "
                 "gives (foreshocks, earlier events' aftershocks, the shaking at its sensors)")
     if seismic["verdict"] == "no evidence" and secondary and secondary["verdict"] == "adds":
+        room = 1.0 - (seismic["auc_a"] or 0.0)
+        if room < secondary["delta_auc"]:
+            return (f"adds to the catalog alone (delta AUC {secondary['delta_auc']:+.3f}); the seismic baseline "
+                    f"scores AUC {seismic['auc_a']:.3f} at {seismic['horizon_hours']:g} h, leaving less room than "
+                    "that to add, so this cannot tell whether it holds anything the seismic data lack")
         return ("adds to the catalog alone, not to the seismic data: what it adds the seismic baseline (the shaking "
                 "at its sensors, the waveforms) already holds")
     return ""
