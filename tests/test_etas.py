@@ -301,25 +301,48 @@ def test_expected_counts_equal_the_mean_of_simulations(params, days, history):
     assert abs(counts.mean() - expected) < 0.05 * expected
 
 
+def _p_below_one_sequence() -> pd.DataFrame:
+    """200 days after an M6.3 with p = 0.9 (infinite-time branching infinite), M >= 1 at one epicentre."""
+    truth = EtasParameters(mu=1.0, K=0.01, alpha=1.8, c=0.01, p=0.9, b=1.0, mc=1.0, max_magnitude=6.5)
+    t, m = simulate_etas(truth, 0.0, 200.0, np.random.default_rng(0), history_times=[-0.5],
+                         history_magnitudes=[6.3], magnitude_bin=0.1)
+    days = np.r_[-0.5, t]
+    return pd.DataFrame({"event_id": [f"e{i}" for i in range(days.size)],
+                         "time": pd.Timestamp("2016-08-01", tz="UTC") + pd.to_timedelta(days, unit="D"),
+                         "latitude_deg": 42.8, "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": np.r_[6.3, m]})
+
+
 def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
     """A sequence after an M6.3 with p = 0.9, whose infinite-time branching ratio is infinite: the study's ETAS
     null recovers p, simulates the fit over the period instead of refusing it, and reports the events the fit
     expects there (the mean of a skewed distribution, hence the 15 %) and their triggered share."""
-    truth = EtasParameters(mu=1.0, K=0.01, alpha=1.8, c=0.01, p=0.9, b=1.0, mc=1.0, max_magnitude=6.5)
-    t, m = simulate_etas(truth, 0.0, 200.0, np.random.default_rng(0), history_times=[-0.5],
-                         history_magnitudes=[6.3], magnitude_bin=0.1)
+    catalog = _p_below_one_sequence()
     start = pd.Timestamp("2016-08-01", tz="UTC")
-    days = np.r_[-0.5, t]
-    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(days.size)],
-                            "time": start + pd.to_timedelta(days, unit="D"), "latitude_deg": 42.8,
-                            "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": np.r_[6.3, m]})
     info, catalogs = EtasNull(n_sims=3).simulate(catalog, 1.0, (start, start + pd.Timedelta(days=200)), seed=4)
     fit = info["fit"]
     assert fit["branching_ratio"] == math.inf
-    assert abs(fit["params"]["p"] - truth.p) < 2.5 * fit["standard_errors"]["p"] < 0.2
-    assert info["observed_events"] == t.size
-    assert info["expected_events"] == pytest.approx(t.size, rel=0.15) and 0.5 < info["triggered_share"] < 1.0
+    assert abs(fit["params"]["p"] - 0.9) < 2.5 * fit["standard_errors"]["p"] < 0.2
+    assert info["observed_events"] == len(catalog) - 1
+    assert info["expected_events"] == pytest.approx(len(catalog) - 1, rel=0.15)
+    assert 0.5 < info["triggered_share"] < 1.0
     assert all(len(next(world)) > 0 for world in catalogs)
+
+
+def test_etas_null_draws_again_the_models_the_observed_count_rules_out():
+    """A parameter draw expecting more than max_draw_ratio x the observed events (or the fit's expectation) is
+    drawn again and counted; a model whose catalogs all run past ten times that is refused in one line."""
+    catalog = _p_below_one_sequence()
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    period = (start, start + pd.Timedelta(days=200))
+    info, worlds = EtasNull(n_sims=20, max_draw_ratio=1.1).simulate(catalog, 1.0, period, seed=4)
+    draws = info["parameter_draws"]
+    assert draws["cap_events"] == pytest.approx(1.1 * max(info["expected_events"], info["observed_events"]))
+    counts = np.array([len(next(world)) for world in worlds])
+    assert draws["redrawn_over_cap"] > 0 and draws["exploded"] == 0
+    assert counts.mean() < draws["cap_events"]
+    _, worlds = EtasNull(n_sims=1, max_draw_ratio=0.001).simulate(catalog, 1.0, period, seed=4)
+    with pytest.raises(SeisbindInputError, match="in a row ran past .* the fitted model is explosive"):
+        next(next(worlds))
 
 
 def test_aftershock_incompleteness_blinds_and_detects_as_helmstetter_et_al():

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from seisbind.errors import SeisbindInputError
+from seisbind.geodesy import epicentral_km
 from seisbind.probe.windows import WINDOW_COLUMNS, make_windows, select_targets
 from seisbind.seismicity.window_features import window_catalog_features
 
@@ -184,3 +185,25 @@ def test_matched_background_lies_near_its_target_in_its_stratum(catalog):
     assert (w.loc[w["window_type"] == "pre", "stratum"] == w.loc[w["window_type"] == "pre", "target_event_id"]).all()
     unmatched = make_windows(catalog, horizons_hours=(6,), n_background=20, seed=2)
     assert set(unmatched["stratum"]) == {"all"}
+
+
+def test_preceding_declustering_matches_the_pairwise_rule_without_the_pairwise_matrix():
+    """select_targets(decluster="preceding") against the rule written out over every pair (no event at least as
+    large within 30 km in the 72 h before; same-time events do not block), on 400 candidates with repeated times
+    and magnitudes."""
+    rng = np.random.default_rng(4)
+    n = 400
+    t0 = pd.Timestamp("2016-08-24", tz="UTC")
+    candidates = pd.DataFrame({
+        "time": t0 + pd.to_timedelta(np.round(rng.uniform(0, 60, n), 1), unit="D"),
+        "magnitude": np.round(rng.uniform(4.0, 5.0, n), 1),
+        "latitude_deg": rng.uniform(42.6, 43.1, n), "longitude_deg": rng.uniform(12.9, 13.4, n),
+        "depth_km": 10.0, "event_id": [f"e{i}" for i in range(n)]})
+    t = candidates["time"].to_numpy().astype("datetime64[ns]").astype(np.int64)
+    m = candidates["magnitude"].to_numpy()
+    lat, lon = candidates["latitude_deg"].to_numpy(), candidates["longitude_deg"].to_numpy()
+    lag = t[:, None] - t[None, :]
+    km = epicentral_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    blocked = ((lag > 0) & (lag <= 72 * 3600 * 10**9) & (km <= 30.0) & (m[None, :] >= m[:, None])).any(axis=1)
+    kept = select_targets(candidates, 4.0, "preceding", decluster_hours=72.0, decluster_km=30.0)
+    assert 0 < len(kept) < n and set(kept["event_id"]) == set(candidates["event_id"][~blocked])

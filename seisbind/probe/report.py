@@ -184,8 +184,9 @@ def null_lines(name: str, info: dict) -> str:
             f"vs {_magnitude(targets['real_magnitude_max'])}.")
     draws = info.get("parameter_draws")
     if draws:
-        text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws over "
-                 "max_expected_events drawn again).")
+        text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws expecting "
+                 f"more than {draws['cap_events']:.3g} events drawn again, {draws['exploded']} catalogs past ten "
+                 "times that replaced).")
     if "params" not in fit:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"

@@ -51,10 +51,18 @@ def _no_larger_before(candidates: pd.DataFrame, hours: float, distance_km: float
     t = to_utc_ns(candidates["time"])
     m = candidates["magnitude"].to_numpy(dtype=float)
     lat, lon = candidates["latitude_deg"].to_numpy(float), candidates["longitude_deg"].to_numpy(float)
-    distance = epicentral_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-    lag = t[:, None] - t[None, :]  # row event's time minus column event's time
-    blocking = (lag > 0) & (lag <= hours * 3600 * _NS_PER_S) & (distance <= distance_km) & (m[None, :] >= m[:, None])
-    return ~blocking.any(axis=1)
+    order = np.argsort(t, kind="stable")
+    sorted_t = t[order]
+    # Each candidate meets only those in its own `hours` before (time-sorted), so memory grows with the busiest
+    # stretch, not with the square of the catalog (a simulated cascade may hold 10^5 candidates).
+    first = np.searchsorted(sorted_t, t - hours * 3600 * _NS_PER_S, side="left")
+    last = np.searchsorted(sorted_t, t, side="left")
+    free = np.ones(t.size, dtype=bool)
+    for i in np.flatnonzero(last > first):
+        before = order[first[i]:last[i]]
+        free[i] = not np.any((m[before] >= m[i]) & (epicentral_km(lat[i], lon[i], lat[before], lon[before])
+                                                     <= distance_km))
+    return free
 
 
 def select_targets(catalog: pd.DataFrame, min_magnitude: float = 4.0, decluster: bool | str = "gardner_knopoff",

@@ -6,8 +6,12 @@ the fit expects over the period and their triggered share.
 
 Each simulated world draws its own parameters from the fit's uncertainty (`draw_parameters`: the likelihood's
 normal approximation, and b's), so the null spans the ETAS models the catalog allows rather than one of them; a
-draw expecting more than `max_expected_events` over the period is drawn again (counted), since the observed
-catalog rules such a model out.
+draw expecting more than `max_draw_ratio` times the events observed over the period (or the fit's own
+expectation, where larger), or more than `max_expected_events`, is drawn again (counted), since the observed
+catalog rules such a model out. Why relative: near-critical fits have wide tails (the count is steep in the
+branching ratio), and on a real-like sequence fitted within 10 km of its targets one draw of the normal
+approximation simulated ~100,000 M >= 4 events against 16 observed. A simulated catalog that still runs past ten
+times that bound is replaced by another of the same draw (counted as `exploded`).
 
 The catalog's largest shocks (M >= `given_min_magnitude`, e.g. the M6 mainshocks of a sequence) are given:
 every simulated catalog holds them at their times, magnitudes and epicentres, triggering by the fitted law, and
@@ -33,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
-from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_catalogs
+from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_etas
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import EtasParameters, expected_counts
 from seisbind.times import NS_PER_DAY, to_utc_ns
@@ -60,19 +64,21 @@ class Given:
 class EtasNull:
     """`max_expected_events`: the most events a model may expect over the period (the mean of its simulations,
     seisbind.seismicity.etas.model.expected_counts): the fit beyond it is refused, a drawn model beyond it is
-    drawn again. `max_pool`: catalogs one simulated study may pool (seisbind/probe/study/nulls/__init__.py).
-    `parameter_uncertainty`: false simulates the point estimate only. `incompleteness`: the short-term aftershock
-    incompleteness (AftershockIncompleteness settings; null: none) the fit leaves out and the simulated catalogs
-    suffer (seisbind/seismicity/etas/incompleteness.py). `given_min_magnitude`: the shocks every simulated catalog
-    holds as they are (module docstring); null: none."""
+    drawn again. `max_draw_ratio`: a drawn model expecting more than this many times the observed events (or the
+    fit's expectation, where larger) is drawn again. `max_pool`: catalogs one simulated study may pool
+    (seisbind/probe/study/nulls/__init__.py). `parameter_uncertainty`: false simulates the point estimate only.
+    `incompleteness`: the short-term aftershock incompleteness (AftershockIncompleteness settings; null: none) the
+    fit leaves out and the simulated catalogs suffer (seisbind/seismicity/etas/incompleteness.py).
+    `given_min_magnitude`: the shocks every simulated catalog holds as they are (module docstring); null: none."""
 
     name = "etas"
 
-    def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000, max_pool: int = 20,
-                 parameter_uncertainty: bool = True, incompleteness: dict | None = None,
+    def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000, max_draw_ratio: float = 10.0,
+                 max_pool: int = 20, parameter_uncertainty: bool = True, incompleteness: dict | None = None,
                  given_min_magnitude: float | None = None) -> None:
         self.n_sims = int(n_sims)
         self.max_expected_events = int(max_expected_events)
+        self.max_draw_ratio = float(max_draw_ratio)
         self.max_pool = int(max_pool)
         self.parameter_uncertainty = bool(parameter_uncertainty)
         self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
@@ -101,8 +107,10 @@ class EtasNull:
                 f"the fitted model (infinite-time branching ratio {fit.params.branching_ratio:.2f}) expects "
                 f"{expected:.3g} events over the period, {int(inside.sum())} were observed; more than "
                 f"probe.nulls.etas.max_expected_events={self.max_expected_events}: raise it to simulate anyway")
+        cap = min(float(self.max_expected_events), self.max_draw_ratio * max(expected, float(inside.sum())))
         draws = {"method": "normal approximation of the likelihood" if self.parameter_uncertainty and
-                 fit.covariance is not None else "point estimate", "redrawn_over_cap": 0}
+                 fit.covariance is not None else "point estimate", "cap_events": cap, "redrawn_over_cap": 0,
+                 "exploded": 0}
         info = {"fit": fit.to_dict(), "magnitude_floor": floor, "n_events_fitted": fit.n_events,
                 "expected_events": expected, "observed_events": int(inside.sum()),
                 "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
@@ -113,6 +121,25 @@ class EtasNull:
                   for k in range(self.n_sims))
         return info, worlds
 
+    def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
+                  draws: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Endless (times, magnitudes) catalogs of one model; one that runs past ten times the draws' cap is
+        replaced (counted), and _MAX_REDRAWS in a row are refused."""
+        sequence, exploded = np.random.SeedSequence([*seed, 1]), 0
+        while exploded < _MAX_REDRAWS:
+            try:
+                yield simulate_etas(params, 0.0, length_days, np.random.default_rng(sequence.spawn(1)[0]),
+                                    history_times=history[0], history_magnitudes=history[1],
+                                    given_times=given.times, given_magnitudes=given.magnitudes, magnitude_bin=0.1,
+                                    max_events=int(10 * draws["cap_events"]))
+                exploded = 0
+            except SeisbindInputError:
+                draws["exploded"] += 1
+                exploded += 1
+        raise SeisbindInputError(f"{_MAX_REDRAWS} simulated catalogs in a row ran past {10 * draws['cap_events']:.3g}"
+                                 " events (ten times probe.nulls.etas.max_draw_ratio x the observed events): the "
+                                 "fitted model is explosive over the period")
+
     def _expected(self, params: EtasParameters, length_days: float, history, given: Given) -> float:
         """Mean event count over the period: the finite-period counterpart of the infinite-time branching ratio,
         which p <= 1 or alpha near b ln 10 make infinite for fits that describe a finite sequence well."""
@@ -122,21 +149,18 @@ class EtasNull:
 
     def _world(self, fit: EtasFit, length_days: float, history, given: Given, pool: np.ndarray,
                start: pd.Timestamp, seed: list[int], draws: dict) -> Iterator[pd.DataFrame]:
-        """Endless catalogs from one parameter draw (`draws` counts the redraws, for metrics.json)."""
+        """Endless catalogs from one parameter draw (`draws` counts the redraws and explosions, for
+        metrics.json)."""
         rng = np.random.default_rng([*seed, 0])
         params = fit.params
         for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
             params = draw_parameters(fit, rng)
-            if self._expected(params, length_days, history, given) <= self.max_expected_events:
+            if self._expected(params, length_days, history, given) <= draws["cap_events"]:
                 break
             draws["redrawn_over_cap"] += 1
         else:
             params = fit.params
-        simulated = simulate_catalogs(params, 0.0, length_days, None, [*seed, 1], history_times=history[0],
-                                      history_magnitudes=history[1], given_times=given.times,
-                                      given_magnitudes=given.magnitudes, magnitude_bin=0.1,
-                                      max_events=10 * self.max_expected_events)
-        for k, (t, m) in enumerate(simulated):
+        for k, (t, m) in enumerate(self._catalogs(params, length_days, history, given, seed, draws)):
             fixed = np.isin(t, given.times)
             if self.incompleteness is not None:
                 seen = self.incompleteness.detected(t, m, fit.params.mc, *history) | fixed
