@@ -12,7 +12,7 @@ from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
-from seisbind.probe.study.nulls.etas import EtasNull
+from seisbind.probe.study.nulls.etas import EtasNull, Given
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
@@ -340,9 +340,14 @@ def test_etas_null_draws_again_the_models_the_observed_count_rules_out():
     counts = np.array([len(next(world)) for world in worlds])
     assert draws["redrawn_over_cap"] > 0 and draws["exploded"] == 0
     assert counts.mean() < draws["cap_events"]
-    _, worlds = EtasNull(n_sims=1, max_draw_ratio=0.001).simulate(catalog, 1.0, period, seed=4)
-    with pytest.raises(SeisbindInputError, match="in a row ran past .* the fitted model is explosive"):
-        next(next(worlds))
+    runaway = {"cap_events": 5.0, "exploded": 0}
+    fit = EtasParameters(**info["fit"]["params"])
+    no_history, none_given = (np.empty(0), np.empty(0)), Given(np.empty(0), np.empty(0), np.empty((0, 3)))
+    with pytest.raises(SeisbindInputError, match="in a row ran past 50 events .* the fitted model is explosive"):
+        next(EtasNull()._catalogs(fit, 200.0, no_history, none_given, [4, 0], runaway))
+    assert runaway["exploded"] == 100
+    with pytest.raises(SeisbindInputError, match="probe.nulls.etas.max_draw_ratio=0.5: must be >= 1"):
+        EtasNull(max_draw_ratio=0.5)
 
 
 def test_aftershock_incompleteness_blinds_and_detects_as_helmstetter_et_al():

@@ -55,7 +55,7 @@ def _no_larger_before(candidates: pd.DataFrame, hours: float, distance_km: float
     sorted_t = t[order]
     # Each candidate meets only those in its own `hours` before (time-sorted), so memory grows with the busiest
     # stretch, not with the square of the catalog (a simulated cascade may hold 10^5 candidates).
-    first = np.searchsorted(sorted_t, t - hours * 3600 * _NS_PER_S, side="left")
+    first = np.searchsorted(sorted_t, t - np.int64(round(hours * 3600 * _NS_PER_S)), side="left")
     last = np.searchsorted(sorted_t, t, side="left")
     free = np.ones(t.size, dtype=bool)
     for i in np.flatnonzero(last > first):

@@ -150,8 +150,10 @@ def write_synthetic(out: Path, config: SyntheticConfig | None = None) -> dict:
 
     animal_windows = write_animals(out / FILE_NAMES["animals"], streams["animals"], config, targets, t0, period_ms,
                                    listed[listed["event_type"] == "earthquake"])
+    natural = pd.concat([lead_in, catalog], ignore_index=True) if len(lead_in) else catalog
     catalog_start_ms = -int(round(config.lead_in_days * MS_PER_DAY))
     gnss_network, gnss_precursor = write_gnss(out / GNSS_DIR, streams["gnss"], config,
+                                              natural[natural["event_type"] == "earthquake"],
                                               listed[listed["event_type"] == "earthquake"], targets, t0,
                                               (catalog_start_ms, period_ms))
 

@@ -43,11 +43,13 @@ subsidence, as in the 2016 central-Italy sequence."""
 
 
 def write_gnss(folder: Path, rng: np.random.Generator, config: SyntheticConfig, earthquakes: pd.DataFrame,
-               targets: pd.DataFrame, t0: np.datetime64, span_ms: tuple[int, int]) -> tuple[dict, dict]:
+               felt: pd.DataFrame, targets: pd.DataFrame, t0: np.datetime64,
+               span_ms: tuple[int, int]) -> tuple[dict, dict]:
     """One `<STA>.tenv3` per station in `folder`, covering the days of [t0 + span_ms[0], t0 + span_ms[1]).
 
-    `earthquakes` (time_ms from t0, latitude_deg, longitude_deg, magnitude, event_id; every listed earthquake,
-    planted foreshocks included) give the co-seismic steps and the shaking, `targets` the planted transients.
+    `earthquakes` (time_ms from t0, latitude_deg, longitude_deg, magnitude, event_id: the natural ones) give the
+    co-seismic steps, `felt` (every listed earthquake, planted foreshocks included) the shaking, `targets` the
+    planted transients.
     Returns the truth of the network (stations with their velocities, steps) and of the precursor (transients:
     target, station, amplitude). Every draw is made whatever the precursor strength, so that strength 0 and
     strength S differ by the transient only.
@@ -92,7 +94,7 @@ def write_gnss(folder: Path, rng: np.random.Generator, config: SyntheticConfig, 
             enu_mm += move[None, :] * _day_mean_ramp(day_start, quake.time_ms, 0.0)[:, None]
             steps.append({"event_id": quake.event_id, "station": code, "distance_km": round(r_km, 2),
                           "east_mm": round(move[0], 3), "north_mm": round(move[1], 3), "up_mm": round(move[2], 3)})
-        enu_mm += _shaking_motion(day_start, lat, lon, earthquakes, gnss)
+        enu_mm += _shaking_motion(day_start, lat, lon, felt, gnss)
         transients += _plant_transients(enu_mm, day_start, code, lat, lon, targets, config, t0)
         stations.append({"code": code, "latitude_deg": lat, "longitude_deg": lon, "height_m": round(height, 3),
                          "velocity_east_mm_per_yr": round(velocity[0], 3),

@@ -17,7 +17,7 @@ at the horizon of the smallest family-wise p: "adds" below `probe.verdicts.alpha
 Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the seismic
 baseline sees nothing (comparisons.where_baseline_quiet), or only where seismicity is raised, as foreshocks and
 earlier events' aftershocks make it before a target; and when it adds to the catalog alone only, whether the
-seismic baseline left it room to add (its AUC within the catalog comparison's gain of 1: then nothing is read).
+seismic baseline left it room to add (when 1 - its AUC is below the gain over the catalog, nothing can be read).
 """
 
 from __future__ import annotations

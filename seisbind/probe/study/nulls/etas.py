@@ -79,6 +79,9 @@ class EtasNull:
         self.n_sims = int(n_sims)
         self.max_expected_events = int(max_expected_events)
         self.max_draw_ratio = float(max_draw_ratio)
+        if not self.max_draw_ratio >= 1.0:
+            raise SeisbindInputError(f"probe.nulls.etas.max_draw_ratio={max_draw_ratio}: must be >= 1 (a cap below "
+                                     "the fit's own expectation would redraw every model)")
         self.max_pool = int(max_pool)
         self.parameter_uncertainty = bool(parameter_uncertainty)
         self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
@@ -125,20 +128,22 @@ class EtasNull:
                   draws: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Endless (times, magnitudes) catalogs of one model; one that runs past ten times the draws' cap is
         replaced (counted), and _MAX_REDRAWS in a row are refused."""
-        sequence, exploded = np.random.SeedSequence([*seed, 1]), 0
+        sequence, exploded, limit = np.random.SeedSequence([*seed, 1]), 0, max(int(10 * draws["cap_events"]), 1)
         while exploded < _MAX_REDRAWS:
             try:
-                yield simulate_etas(params, 0.0, length_days, np.random.default_rng(sequence.spawn(1)[0]),
-                                    history_times=history[0], history_magnitudes=history[1],
-                                    given_times=given.times, given_magnitudes=given.magnitudes, magnitude_bin=0.1,
-                                    max_events=int(10 * draws["cap_events"]))
-                exploded = 0
+                catalog = simulate_etas(params, 0.0, length_days, np.random.default_rng(sequence.spawn(1)[0]),
+                                        history_times=history[0], history_magnitudes=history[1],
+                                        given_times=given.times, given_magnitudes=given.magnitudes,
+                                        magnitude_bin=0.1, max_events=limit)
             except SeisbindInputError:
                 draws["exploded"] += 1
                 exploded += 1
-        raise SeisbindInputError(f"{_MAX_REDRAWS} simulated catalogs in a row ran past {10 * draws['cap_events']:.3g}"
-                                 " events (ten times probe.nulls.etas.max_draw_ratio x the observed events): the "
-                                 "fitted model is explosive over the period")
+                continue
+            exploded = 0
+            yield catalog
+        raise SeisbindInputError(f"{_MAX_REDRAWS} simulated catalogs in a row ran past {limit} events (ten times "
+                                 f"the {draws['cap_events']:.3g} a parameter draw may expect): the fitted model is "
+                                 "explosive over the period")
 
     def _expected(self, params: EtasParameters, length_days: float, history, given: Given) -> float:
         """Mean event count over the period: the finite-period counterpart of the infinite-time branching ratio,
