@@ -2,7 +2,8 @@
 
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
     [planted_trap=plain] [planted_precursor=catalog] [planted_strength=1] [design=targets|quiet]
-    [n_permutations=200] [n_etas_sims=200] [horizons_hours=[2,6,12,24]] [keep_roots=false]
+    [n_permutations=200] [n_comparison_permutations=100] [n_etas_sims=200] [horizons_hours=[2,6,12,24]]
+    [keep_roots=false]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
@@ -112,6 +113,8 @@ class Options:
     n_events: int = 2000
     n_traces: int = 200
     n_permutations: int = 200
+    n_comparison_permutations: int = 100
+    """Feature permutations of each comparison (the modality verdicts' null)."""
     n_etas_sims: int = 200
     design: str = "targets"
     """probe.design of every run (seisbind.probe.study.config.DESIGNS)."""
@@ -124,6 +127,7 @@ def study_config(root: Path, out: Path, opts: Options):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose("probe", overrides=[
             f"data.root={root}", f"out={out}", f"paths.root_dir={out}", f"probe.n_permutations={opts.n_permutations}",
+            f"probe.n_comparison_permutations={opts.n_comparison_permutations}",
             f"probe.nulls.etas.n_sims={opts.n_etas_sims}", f"probe.design={opts.design}",
             f"probe.horizons_hours=[{','.join(f'{h:g}' for h in opts.horizons_hours)}]",
             "~probe.feature_sets.wikelski2020", "probe.n_jobs=1"])

@@ -16,7 +16,9 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "calibration.py"
 def test_trapped_nulls_stay_null_and_a_planted_precursor_is_found(tmp_path: Path) -> None:
     calibration = runpy.run_path(str(SCRIPT))
     table = calibration["main"]([f"out={tmp_path}", "seeds=1", "traps=[lead_in,mc_change,etas]", "planted=1",
-                                 "n_events=1200", "n_traces=40", "n_permutations=40", "horizons_hours=[6,24]"])
+                                 "n_events=1200", "n_traces=40", "n_permutations=40", "n_etas_sims=40",
+                                 "n_comparison_permutations=20",
+                                 "horizons_hours=[6,24]"])
     nulls, planted = table[table["planted"] == 0], table[table["planted"] > 0]
     assert len(nulls) == 3 and len(planted) == 1
     # Under ETAS clustering the windows do differ (exchangeable labels cannot see why), and few rows of any null
