@@ -157,10 +157,16 @@ def two_sided_p(observed: float, null: np.ndarray) -> tuple[float, str]:
     takes over rows, so a family-wise p is never below its row's p. direction: "higher" when the AUC is above the
     null's median (pre-event windows score above what the null gives), else "lower".
     """
-    reference = np.r_[null, observed]
-    p = (1 + int(np.sum(null_distance(null, reference) >= null_distance(observed, reference) - 1e-12))) / (
-        1 + null.size)
-    return p, "higher" if observed >= float(np.median(null)) else "lower"
+    return own_p(observed, null), "higher" if observed >= float(np.median(null)) else "lower"
+
+
+def own_p(observed: float, null: np.ndarray, two_sided: bool = True) -> float:
+    """(1 + #finite null draws at least as far out as `observed`) / (1 + #finite draws), distances by
+    `null_distance` over the finite draws and the observed value."""
+    finite = null[np.isfinite(null)]
+    reference = np.r_[finite, observed]
+    far = null_distance(finite, reference, two_sided) >= null_distance(observed, reference, two_sided) - 1e-12
+    return (1 + int(np.sum(far))) / (1 + finite.size)
 
 
 def refit_inference(auc: float, null: np.ndarray) -> dict:
@@ -209,7 +215,7 @@ def max_t_adjusted(observed: Sequence[float], nulls: Sequence[np.ndarray], two_s
         head, reference = null[:n], np.r_[finite, auc]
         z_null[i] = np.where(np.isfinite(head), null_distance(np.nan_to_num(head), reference, two_sided), -np.inf)
         z_obs[i] = null_distance(auc, reference, two_sided)
-        own[i] = (1 + np.sum(null_distance(finite, reference, two_sided) >= z_obs[i] - 1e-12)) / (1 + finite.size)
+        own[i] = own_p(auc, null, two_sided)
     top = z_null.max(axis=0) if len(nulls) else np.empty(0)
     adjusted = np.array([(1 + np.sum(top >= z - 1e-12)) / (1 + n) if np.isfinite(z) else np.nan for z in z_obs])
     return np.maximum(adjusted, own)

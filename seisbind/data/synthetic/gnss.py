@@ -118,10 +118,12 @@ def _shaking_motion(day_start_ms: np.ndarray, lat: float, lon: float, earthquake
     size = gnss.shaking_response_mm * np.log10(
         1.0 + pgv_cmps(earthquakes["magnitude"].to_numpy(np.float64), r_km) / gnss.felt_pgv_cmps)
     felt = size > 1e-3
-    for quake, mm in zip(earthquakes[felt].itertuples(), size[felt]):
-        move = mm * np.append(-_towards(lat, lon, quake.latitude_deg, quake.longitude_deg), _STEP_UP)
-        motion += move[None, :] * _day_mean_ramp(day_start_ms, quake.time_ms, 0.0)[:, None]
-    return motion
+    quakes = earthquakes[felt]
+    moves = np.array([np.append(-_towards(lat, lon, q.latitude_deg, q.longitude_deg), _STEP_UP)
+                      for q in quakes.itertuples()]).reshape(-1, 3) * size[felt][:, None]
+    # (days, events) share of each day after each earthquake, then one product for all of them
+    share = _day_mean_ramp(day_start_ms[:, None], quakes["time_ms"].to_numpy(np.float64)[None, :], 0.0)
+    return motion + share @ moves
 
 
 def _plant_transients(enu_mm: np.ndarray, day_start_ms: np.ndarray, code: str, lat: float, lon: float,
