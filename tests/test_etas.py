@@ -328,6 +328,28 @@ def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
     assert all(len(next(world)) > 0 for world in catalogs)
 
 
+def test_the_null_rate_at_a_time_is_the_textbook_intensity_of_the_fit():
+    """intensity_ratio is lambda(t) / mu of the fitted model, every earlier event above the floor triggering
+    (the loop of _naive_log_likelihood); None before a fit; about 1 long after the mainshock and far above it just
+    after it, where clustering raises the rate."""
+    catalog = _p_below_one_sequence()
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    null = EtasNull(n_sims=1)
+    times = pd.Series(start + pd.to_timedelta([-1.0, -0.4, 0.3, 5.0, 50.0, 199.0], unit="D"))
+    assert null.intensity_ratio(times) is None
+    info, _ = null.simulate(catalog, 1.0, (start, start + pd.Timedelta(days=200)), seed=4)
+    params = EtasParameters(**info["fit"]["params"])
+    t = (catalog["time"] - start).dt.total_seconds().to_numpy() / 86400.0
+    m = catalog["magnitude"].to_numpy()
+    at = (times - start).dt.total_seconds().to_numpy() / 86400.0
+    textbook = [params.mu + sum(params.K * math.exp(params.alpha * (m[j] - params.mc))
+                                * (ti - t[j] + params.c) ** -params.p for j in np.flatnonzero(t < ti))
+                for ti in at]
+    ratio = null.intensity_ratio(times)
+    np.testing.assert_allclose(ratio, np.array(textbook) / params.mu, rtol=1e-10)
+    assert ratio[0] == 1.0 and ratio[1] > 100 and ratio[2] > ratio[3] > ratio[4] > 1.0
+
+
 def test_etas_null_draws_again_the_models_the_observed_count_rules_out():
     """A parameter draw expecting more than max_draw_ratio x the observed events (or the fit's expectation) is
     drawn again and counted; a model whose catalogs all run past ten times that is refused in one line."""

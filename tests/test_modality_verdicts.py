@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seisbind.probe.evaluate import PairedScores, Settings
 from seisbind.probe.study import run_study
-from seisbind.probe.study.comparisons import Compared, Comparison, family_wise
+from seisbind.probe.study.comparisons import Compared, Comparison, family_wise, where_clustering_quiet
 from seisbind.probe.study.verdicts import FEATURE_PERMUTATION, Plan, modality_verdicts, reading
 from tests.helpers.study_roots import probe_config, synthetic
 
@@ -36,7 +37,7 @@ def study(root: Path, out: Path, *overrides: str) -> dict:
 
 
 def test_a_planted_animal_precursor_adds_to_the_seismic_data(roots, tmp_path):
-    metrics = study(roots["planted"], tmp_path)
+    metrics = study(roots["planted"], tmp_path, "probe.nulls.etas.n_sims=2")   # its fit gives the reading
     verdict = metrics["modality_verdicts"]["animal"]
     assert INTERFACE <= set(verdict)
     assert verdict["verdict"] == "adds" and verdict["delta_auc"] > 0.2 and verdict["p_value_adjusted"] < 0.05
@@ -45,8 +46,8 @@ def test_a_planted_animal_precursor_adds_to_the_seismic_data(roots, tmp_path):
     (left_out,) = verdict["baseline_left_out"]   # the anchor's embeddings need ckpt=
     assert left_out["feature_set"] == "embedding:spectrum" and "no checkpoint" in left_out["reason"]
     assert verdict["n_pre"] >= 5 and verdict["n_background"] >= 5
-    # The planted ODBA rise does not depend on the seismicity: it adds where the seismic baseline sees nothing too.
-    assert verdict["reading"].startswith("adds also where the seismic baseline sees nothing"), verdict
+    # The planted ODBA rise does not depend on the seismicity: it adds where clustering raises nothing too.
+    assert verdict["reading"].startswith("adds also where the etas model's rate at the window's end"), verdict
     secondary = verdict["secondary"]
     assert secondary["baseline"] == "catalog" and secondary["verdict"] == "adds"
     # Every comparison is in one family: none of its adjusted p-values is below its own.
@@ -132,8 +133,8 @@ def test_a_verdict_reads_the_smallest_family_wise_p_and_too_few_windows_gives_no
              Compared(secondary, 6.0, {"p_value": 0.01, "p_value_adjusted": 0.2, "delta_auc": 0.1, "n_pos": 9,
                                        "n_neg": 80}),
              Compared(secondary, 24.0, {"p_value": 0.01, "p_value_adjusted": 0.03, "delta_auc": 0.2, "n_pos": 9,
-                                        "n_neg": 70, "where_baseline_quiet": {"n_pos": 2, "n_neg": 40,
-                                                                              "delta_auc": None, "p_value": None}})]
+                                        "n_neg": 70, "where_clustering_quiet": {"n_pos": 2, "n_neg": 40,
+                                                                                "delta_auc": None, "p_value": None}})]
     planned = [Plan("m", "m", ("s",), (("e", "no checkpoint"),), (seismic, secondary)),
                Plan("other", "o", why_not="its feature set o cannot be built: no file")]
     verdicts = modality_verdicts(planned, found, alpha=0.05)
@@ -159,3 +160,35 @@ def test_the_reading_of_a_catalog_only_gain_says_whether_the_seismic_baseline_le
     assert "cannot tell" in reading(near_ceiling, secondary, 0.05)
     assert "already holds" in reading(with_room, secondary, 0.05)
     assert reading(with_room, {"verdict": "no evidence", "delta_auc": 0.0}, 0.05) == ""
+
+
+def clustering_reading(gain_where: np.ndarray, y: np.ndarray, ratio: np.ndarray | None,
+                       rng: np.random.Generator) -> str:
+    """The reading of an "adds" whose modality raises the pre-event scores of the windows `gain_where` by 3 SD over
+    a baseline that sees nothing, its null 99 refits with the modality's columns permuted (noise)."""
+    baseline = rng.normal(size=y.size)
+    paired = PairedScores({}, y.astype(int), baseline, baseline + 3.0 * (y & gain_where),
+                          baseline + rng.normal(scale=0.3, size=(99, y.size)))
+    found = [Compared(pair("s"), 24.0, {"p_value": 0.01}, np.zeros(99), paired, np.arange(y.size))]
+    where_clustering_quiet(found, ratio, "etas" if ratio is not None else "no clustering null was fitted",
+                           Settings(min_windows_per_class=5))
+    return reading({"verdict": "adds", "where_clustering_quiet": found[0].values["where_clustering_quiet"]}, None,
+                   0.05)
+
+
+def test_the_reading_tells_a_response_to_clustering_from_a_signal_of_its_own():
+    """40 pre-event and 160 background windows, half of each where the clustering model's rate is raised (ratio
+    3-30) and half where it is not (1-1.5): a modality whose gain lies only where clustering raises the rate
+    (animals that feel foreshocks) "adds only where clustering raises the seismicity"; one whose gain lies
+    everywhere "adds also" where it does not; without a fitted null the reading says it cannot tell."""
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(40, bool), np.zeros(160, bool)]
+    raised = np.r_[np.arange(40) % 2 == 0, np.arange(160) % 2 == 0]
+    ratio = np.where(raised, rng.uniform(3.0, 30.0, y.size), rng.uniform(1.0, 1.5, y.size))
+    responds = clustering_reading(raised, y, ratio, rng)
+    assert responds.startswith("adds only where clustering raises the seismicity"), responds
+    own = clustering_reading(np.ones(y.size, bool), y, ratio, rng)
+    assert own.startswith("adds also where the etas model's rate at the window's end is raised at most"), own
+    assert "more than a response to earthquakes triggering earthquakes" in own
+    blind = clustering_reading(raised, y, None, rng)
+    assert blind == "adds; whether beyond clustering cannot be read: no clustering null was fitted"

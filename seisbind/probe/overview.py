@@ -67,18 +67,23 @@ def headline_sentence(head: dict) -> str:
 
 
 def verdict_words(head: dict) -> str:
-    """What the headline may claim under its design (seisbind/probe/study/headline.py)."""
+    """What the headline may claim (seisbind/probe/study/headline.py): the windows must differ and every null set
+    them apart, in one direction, in either design."""
     claim, targets = head["beyond_clustering"], head.get("design") == "targets"
     if claim:
-        than = "than clustering gives" if targets else "than background and than clustering gives"
-        return f"SIGNAL BEYOND CLUSTERING: pre-event windows score {head['claim_direction']} {than} (family-wise)."
-    if targets:
-        return ("no verdict: the targets design rests it on a clustering null, and none gave this row a p-value."
-                if claim is None else "no signal beyond clustering (family-wise).")
-    if head["p_value_adjusted"] >= 0.05:
-        return "no signal (family-wise)."
-    return ("the windows differ, but not tested against clustering." if claim is None else
-            "the windows differ, no more than clustering gives.")
+        return (f"SIGNAL BEYOND CLUSTERING: pre-event windows score {head['claim_direction']} than background and "
+                "than clustering gives (family-wise).")
+    differ = head["p_value_adjusted"] < 0.05
+    if claim is None:
+        if targets:
+            return "no verdict: the targets design rests it on a clustering null, and none gave this row a p-value."
+        return "the windows differ, but not tested against clustering." if differ else "no signal (family-wise)."
+    if differ:
+        return "the windows differ, no more than clustering gives."
+    apart = [n for n in head.get("nulls") or [] if (head.get(f"p_value_{n}_adjusted") or 1.0) < 0.05]
+    return "no signal (family-wise)" + (
+        f": the {', '.join(apart)} null sets the row apart, but the windows do not differ from background, so its "
+        "model, not the time before earthquakes, is what differs" if apart else "") + "."
 
 
 def _direction(direction: str | None, than: str) -> str:

@@ -301,8 +301,9 @@ def comparison_details(comparisons: list[dict]) -> list[str]:
     lines = ["## With vs without (delta AUC = AUC(b) - AUC(a) on the windows both cover)", "",
              "p: one-sided for feature_permutation (b's added columns permuted, the cross-validation refitted), "
              "two-sided otherwise; family-wise p: one-sided Westfall-Young max-T over every feature-permutation "
-             "comparison at every horizon. where a is quiet: the same delta on the windows whose a-score is at most "
-             "the background median (not adjusted).", "", _table(pd.DataFrame(comparisons).reindex(columns=columns)),
+             "comparison at every horizon. where clustering is quiet: the same delta on the windows whose clustering "
+             "null's rate at the window's end is raised by earlier events no more than the median background "
+             "window's (not adjusted).", "", _table(pd.DataFrame(comparisons).reindex(columns=columns)),
              ""]
     for row in comparisons:
         what = f"- {row['horizon_hours']:g} h, {row['feature_set_b']} vs {row['feature_set_a']}: "
@@ -312,13 +313,13 @@ def comparison_details(comparisons: list[dict]) -> list[str]:
             continue
         adjusted = row.get("p_value_adjusted")
         p = row["p_value"] if adjusted is None else adjusted
-        quiet = row.get("where_baseline_quiet") or {}
+        quiet = row.get("where_clustering_quiet") or {}
         lines.append(what + f"delta AUC {row['delta_auc']:+.3f} ({row['test']} p = {row['p_value']:.3g}"
                      f"{', at its floor' if row.get('p_value_at_floor') else ''}"
                      + ("" if adjusted is None else f", family-wise {adjusted:.3g}")
                      + f", {row['n_windows']} windows"
                      + ("" if quiet.get("p_value") is None else
-                        f"; where a is quiet {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}")
+                        f"; where clustering is quiet {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}")
                      + "): " + ("adds significant signal" if p < 0.05 and row["delta_auc"] > 0 else
                                 "significantly worse" if p < 0.05 else "no significant difference"))
     return [*lines, ""]

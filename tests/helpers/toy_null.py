@@ -25,3 +25,7 @@ class PoissonTimes:
                 yield above.assign(time=pd.to_datetime(start.value + offsets, utc=True)).sort_values("time")
 
         return {"n_events": int(len(above))}, (world() for _ in range(self.n_sims))
+
+    def intensity_ratio(self, times: pd.Series) -> np.ndarray:
+        """Poisson times: no earlier event raises the rate."""
+        return np.ones(len(times))

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 from seisbind.config_schema import StudyProbe
@@ -49,7 +50,7 @@ from seisbind.probe.study.config import (
 from seisbind.probe.study.design import Design, build_design, load_data
 from seisbind.probe.study.headline import headline
 from seisbind.probe.study.horizon import Inputs, Outcome, evaluate_horizons
-from seisbind.probe.study.nulls import Simulation, run_nulls
+from seisbind.probe.study.nulls import Simulation, clustering_ratio, run_nulls
 from seisbind.probe.study.outputs import describe_data, write_outputs
 from seisbind.probe.study.rows import family_wise
 from seisbind.probe.study.table import build_table
@@ -109,6 +110,9 @@ def run_study(cfg: DictConfig) -> dict:
                      design.windows)
     null_info, null_aucs = run_nulls(nulls, near_centres(data.catalog, design.windows, probe.radius_km),
                                      design.completeness["floor"], study_period(probe), how, rows, spec.seed, skipped)
+    ratio, source = clustering_ratio(nulls, null_info, design.windows["end_time"])
+    design.windows["clustering_intensity_ratio"] = np.nan if ratio is None else ratio
+    comparisons.where_clustering_quiet(compared, ratio, source, settings)
 
     metrics = {
         "headline": headline(rows, design.windows, probe.primary, [n.name for n in nulls], probe.design),

@@ -1,5 +1,5 @@
 """What the study compares (feature set b against a, on the windows both cover), what each comparison found, and
-the family-wise p-value of every comparison; and what a comparison adds where its baseline sees nothing.
+the family-wise p-value of every comparison; and what a comparison adds where clustering alone raises nothing.
 
 The comparisons are planned once, from the feature table, before the horizons run: the configured pairs
 (`probe.comparisons`) and those of the modality verdicts (seisbind/probe/study/verdicts.py). A pair that the
@@ -41,15 +41,19 @@ class Comparison:
 
 @dataclass
 class Compared:
-    """One comparison at one horizon. `values`: compare()'s record with `where_baseline_quiet` and, once
-    `family_wise` ran, `p_value_adjusted`; or the class counts and why it did not run (`p_value` None, and
-    `too_few` true when a class had fewer than probe.min_windows_per_class windows). `null_deltas`: the delta AUC
-    under each feature permutation (empty for the other tests), for the family-wise p."""
+    """One comparison at one horizon. `values`: compare()'s record with, once `family_wise` ran,
+    `p_value_adjusted` and, once the clustering nulls ran, `where_clustering_quiet`; or the class counts and why
+    it did not run (`p_value` None, and `too_few` true when a class had fewer than probe.min_windows_per_class
+    windows). `null_deltas`: the delta AUC under each feature permutation (empty for the other tests), for the
+    family-wise p; `paired`: the out-of-fold scores behind them, and `rows` the windows' positions in the study's
+    table, for `where_clustering_quiet` (None and empty without a feature-permutation null)."""
 
     comparison: Comparison
     horizon_hours: float
     values: dict
     null_deltas: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    paired: PairedScores | None = field(repr=False, default=None)
+    rows: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def tested(self) -> bool:
@@ -95,19 +99,33 @@ def family_wise(compared: list[Compared]) -> None:
         c.values["p_value_adjusted"] = float(p)
 
 
-def where_baseline_quiet(found: PairedScores, settings: Settings) -> dict:
-    """Delta AUC and its one-sided p (from the same permutations of b's added columns) on the windows where a's
-    out-of-fold score is at most the background windows' median: where the baseline sees nothing unusual.
+def where_clustering_quiet(compared: list[Compared], ratio: np.ndarray | None, source: str,
+                           settings: Settings) -> None:
+    """`where_clustering_quiet` of every comparison with a feature-permutation null: its delta AUC and one-sided
+    p (from the same permutations of b's added columns) on the windows where the clustering null's fitted model
+    raises the rate at the window's end by no more than it does at the median background window (`ratio`: the
+    null's intensity_ratio per window of the study, seisbind/probe/study/nulls/; `source` names the null, or
+    says why none was fitted).
 
-    Why: before a target, seismicity is raised by clustering alone (foreshocks, aftershocks of earlier events and
-    the shaking they cause at the sensors). A modality that responds to it adds mostly where the seismic baseline
-    is raised and loses its delta here; one with a signal of its own keeps it. Not adjusted family-wise: it
-    qualifies a verdict rather than making one. No p-value with fewer than probe.min_windows_per_class windows of
-    a class there."""
-    y = found.y.astype(bool)
-    quiet = found.scores_a <= np.median(found.scores_a[~y])
-    counts = {"n_pos": int(y[quiet].sum()), "n_neg": int((~y[quiet]).sum())}
-    if min(counts.values()) < settings.min_windows_per_class:
-        return counts | {"delta_auc": None, "p_value": None}
-    delta, null = found.deltas(quiet)
-    return counts | {"delta_auc": delta, "p_value": ev.one_sided_p(delta, null)}
+    Why: before a target, seismicity is raised by clustering alone (foreshocks, aftershocks of earlier events,
+    and the shaking they cause at the sensors). A modality that responds to it adds where the clustering model
+    expects activity and loses its delta here; one with a signal of its own keeps it. Not adjusted family-wise:
+    it qualifies a verdict rather than making one. No p-value with fewer than probe.min_windows_per_class windows
+    of a class there."""
+    for c in compared:
+        if c.paired is None:
+            continue
+        if ratio is None:
+            c.values["where_clustering_quiet"] = {"reason": source}
+            continue
+        y = c.paired.y.astype(bool)
+        ratios = ratio[c.rows]
+        limit = float(np.median(ratios[~y]))
+        quiet = ratios <= limit
+        record = {"null": source, "max_intensity_ratio": limit, "n_pos": int(y[quiet].sum()),
+                  "n_neg": int((~y[quiet]).sum())}
+        if min(record["n_pos"], record["n_neg"]) < settings.min_windows_per_class:
+            c.values["where_clustering_quiet"] = record | {"delta_auc": None, "p_value": None}
+            continue
+        delta, null = c.paired.deltas(quiet)
+        c.values["where_clustering_quiet"] = record | {"delta_auc": delta, "p_value": ev.one_sided_p(delta, null)}

@@ -32,8 +32,9 @@ MAIN_TYPES = ("pre", "background")
 
 DESIGNS = {
     "targets": "every declustered target is kept, so a pre-event window may sit in an earlier event's "
-               "aftershocks and the labels are not exchangeable: the verdict rests on the clustering nulls, which "
-               "simulate that activity and apply the same rules",
+               "aftershocks and the labels are not exchangeable: the clustering nulls, which simulate that activity "
+               "and apply the same rules, pick the row and must set it apart; a claim also needs the windows to "
+               "differ from background",
     "quiet": "no window of either class has another M >= probe.quiet_min_magnitude event within probe.quiet_hours "
              "before or inside it, so the labels are exchangeable within matched sets and the permutation "
              "p-values hold on their own; targets that follow large events are lost",

@@ -24,7 +24,7 @@ from seisbind.errors import SeisbindInputError
 from seisbind.probe import evaluate as ev
 from seisbind.probe.evaluate import Settings
 from seisbind.probe.study.checks import Check, CheckContext, CheckResult
-from seisbind.probe.study.comparisons import Compared, Comparison, where_baseline_quiet
+from seisbind.probe.study.comparisons import Compared, Comparison
 from seisbind.probe.study.config import Skipped, scores_of
 from seisbind.probe.study.design import Horizon, horizon_of
 from seisbind.probe.study.rows import Row, Scored, labels_of, permuted_labels, rows_of, try_evaluate
@@ -151,9 +151,9 @@ def comparison(inputs: Inputs, horizon: Horizon, pair: Comparison, skipped: Skip
         return Compared(pair, horizon.horizon_hours, counts | {"p_value": None, "too_few": False, "reason": str(err)})
     _, null = found.deltas()
     values = found.record | {"score": probe.comparison_score, "too_few": False}
-    if null.size:
-        values["where_baseline_quiet"] = where_baseline_quiet(found, inputs.settings)
-    return Compared(pair, horizon.horizon_hours, values, null)
+    if not null.size:
+        return Compared(pair, horizon.horizon_hours, values, null)
+    return Compared(pair, horizon.horizon_hours, values, null, found, part.index)
 
 
 def run_checks(inputs: Inputs, horizon: Horizon, labels: np.ndarray, outcome: Outcome) -> None:

@@ -14,10 +14,11 @@ Their p-values are family-wise over every comparison and horizon (comparisons.fa
 at the horizon of the smallest family-wise p: "adds" below `probe.verdicts.alpha` with a positive delta AUC, else
 "no evidence"; "too few windows" when no horizon had probe.min_windows_per_class windows in each class, and
 "not testable: why" when the root cannot give the modality's features, any seismic baseline, or the folds.
-Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the seismic
-baseline sees nothing (comparisons.where_baseline_quiet), or only where seismicity is raised, as foreshocks and
-earlier events' aftershocks make it before a target; and when it adds to the catalog alone only, whether the
-seismic baseline left it room to add (when 1 - its AUC is below the gain over the catalog, nothing can be read).
+Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the clustering
+null's fitted model expects no raised activity (comparisons.where_clustering_quiet), or only where clustering
+raises it, as foreshocks and earlier events' aftershocks do before a target; and when it adds to the catalog
+alone only, whether the seismic baseline left it room to add (when 1 - its AUC is below the gain over the
+catalog, nothing can be read).
 """
 
 from __future__ import annotations
@@ -125,33 +126,37 @@ def record(c: Compared, verdict: str) -> dict:
     return {"baseline": c.comparison.a, "horizon_hours": c.horizon_hours, "delta_auc": v.get("delta_auc"),
             "p_value_adjusted": v.get("p_value_adjusted"), "n_pre": v["n_pos"], "n_background": v["n_neg"],
             "verdict": verdict, "comparison": f"{c.comparison.b} vs {c.comparison.a}", "auc_a": v.get("auc_a"),
-            "auc_b": v.get("auc_b"), "p_value": v.get("p_value"), "where_baseline_quiet": v.get("where_baseline_quiet")}
+            "auc_b": v.get("auc_b"), "p_value": v.get("p_value"),
+            "where_clustering_quiet": v.get("where_clustering_quiet")}
 
 
 def blank(verdict: str) -> dict:
     """A verdict with no comparison behind it: its numbers None, in `record`'s order."""
     return dict.fromkeys(("baseline", "horizon_hours", "delta_auc", "p_value_adjusted", "n_pre", "n_background")) \
-        | {"verdict": verdict} | dict.fromkeys(("comparison", "auc_a", "auc_b", "p_value", "where_baseline_quiet"))
+        | {"verdict": verdict} | dict.fromkeys(("comparison", "auc_a", "auc_b", "p_value", "where_clustering_quiet"))
 
 
 def reading(seismic: dict, secondary: dict | None, alpha: float) -> str:
-    """The verdict against clustering, in words: whether the modality adds where the seismic baseline sees nothing
-    too (comparisons.where_baseline_quiet) or only where it is raised, as the seismicity clustering gives is
-    (foreshocks, earlier events' aftershocks, the shaking they cause); or adds to the catalog alone only. Empty
-    when there is nothing to qualify."""
+    """The verdict against clustering, in words: whether the modality adds also where the clustering null's model
+    expects no raised activity (comparisons.where_clustering_quiet) or only where clustering raises it
+    (foreshocks, earlier events' aftershocks, the shaking they cause at its sensors); or adds to the catalog
+    alone only. Empty when there is nothing to qualify."""
     if seismic["verdict"] == "adds":
-        quiet = seismic["where_baseline_quiet"] or {}
+        quiet = seismic["where_clustering_quiet"] or {}
+        if "reason" in quiet:
+            return f"adds; whether beyond clustering cannot be read: {quiet['reason']}"
+        where = (f"where the {quiet.get('null')} model's rate at the window's end is raised at most "
+                 f"{quiet.get('max_intensity_ratio', float('nan')):.3g}x by earlier events (the median background "
+                 "window's)")
         if quiet.get("p_value") is None:
-            return ("adds; too few windows where the seismic baseline is quiet "
-                    f"({quiet.get('n_pos')} pre-event / {quiet.get('n_neg')} background) to tell whether it adds "
-                    "there too")
+            return (f"adds; too few windows {where} ({quiet.get('n_pos')} pre-event / {quiet.get('n_neg')} "
+                    "background) to tell whether it adds beyond clustering")
         if quiet["p_value"] < alpha and quiet["delta_auc"] > 0:
-            return ("adds also where the seismic baseline sees nothing (delta AUC "
-                    f"{quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}): more than a response to the "
-                    "seismicity clustering gives")
-        return ("adds only where the seismic baseline is raised (where it sees nothing: delta AUC "
-                f"{quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}): it may reflect the seismicity clustering "
-                "gives (foreshocks, earlier events' aftershocks, the shaking at its sensors)")
+            return (f"adds also {where}: delta AUC {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}; more than "
+                    "a response to earthquakes triggering earthquakes")
+        return (f"adds only where clustering raises the seismicity ({where}: delta AUC {quiet['delta_auc']:+.3f}, "
+                f"p {quiet['p_value']:.3g}): it may reflect foreshocks, earlier events' aftershocks or the shaking "
+                "they cause at its sensors")
     if seismic["verdict"] == "no evidence" and secondary and secondary["verdict"] == "adds":
         room = 1.0 - (seismic["auc_a"] or 0.0)
         if room < secondary["delta_auc"]:

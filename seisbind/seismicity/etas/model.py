@@ -126,6 +126,23 @@ def omori_integral_inverse(f: np.ndarray, c: float, p: float) -> np.ndarray:
     return c * np.expm1(u * _log1p_over(q * u))
 
 
+def conditional_intensity(params: EtasParameters, times: np.ndarray, event_times: np.ndarray,
+                          event_magnitudes: np.ndarray) -> np.ndarray:
+    """lambda(t) = mu + sum over events before t of K exp(alpha (M_i - mc)) (t - t_i + c)^(-p) (events >= mc per
+    day) at each of `times` (days), every event strictly earlier triggering: the rate the fitted model expects at
+    t from the catalog's past alone, the intensity its likelihood is made of (seisbind/seismicity/etas/fit.py)."""
+    times = np.asarray(times, dtype=np.float64)
+    event_times = np.asarray(event_times, dtype=np.float64)
+    weight = params.K * productivity(event_magnitudes, params.mc, params.alpha)
+    out = np.full(times.size, params.mu)
+    for lo in range(0, times.size, 256):   # blocks of times keep memory at 256 x events
+        lag = times[lo: lo + 256, None] - event_times[None, :]
+        before = lag > 0
+        out[lo: lo + 256] += np.where(before, weight * (np.where(before, lag, 1.0) + params.c) ** -params.p,
+                                      0.0).sum(axis=1)
+    return out
+
+
 def expected_counts(params: EtasParameters, t_start: float, t_end: float, *,
                     history_times: np.ndarray | None = None, history_magnitudes: np.ndarray | None = None,
                     n_bins: int = 2000) -> np.ndarray:

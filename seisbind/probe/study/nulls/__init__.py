@@ -64,6 +64,12 @@ class CatalogNull(Protocol):
         of catalogs with the columns of the study's catalog, events at or above `floor`, covering `period`)."""
         ...
 
+    def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
+        """Once `simulate` has fitted its model: the rate the model expects at each of `times` (UTC) from the
+        catalog's earlier events, over its rate without them; how far clustering alone raises the seismicity
+        there (1: not at all). None before."""
+        ...
+
 
 @dataclass(frozen=True)
 class Simulation:
@@ -267,6 +273,16 @@ def attach(name: str, rows: list[Row], aucs: dict[tuple, np.ndarray], tested: se
     for row, p in zip(judged, adjusted):
         row.values[f"p_value_{name}_adjusted"] = float(p)
     return [r for r in rows if r.feature_set in tested and r.values[f"p_value_{name}"] is None]
+
+
+def clustering_ratio(nulls: list[CatalogNull], infos: dict[str, dict], times: pd.Series) -> tuple[
+        np.ndarray | None, str]:
+    """(the first fitted null's intensity_ratio at `times`, its name) or (None, why no null was fitted)."""
+    for null in nulls:
+        if null.name in infos:
+            return null.intensity_ratio(times), null.name
+    return None, ("no clustering null was fitted (" + (", ".join(f"probe.nulls.{n.name}" for n in nulls) or
+                                                       "probe.nulls is empty") + ": see skipped)")
 
 
 def run_nulls(nulls: list[CatalogNull], catalog: pd.DataFrame, floor: float, period, how: Simulation, rows: list[Row],

@@ -39,7 +39,7 @@ import pandas as pd
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_etas
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.model import EtasParameters, expected_counts
+from seisbind.seismicity.etas.model import EtasParameters, conditional_intensity, expected_counts
 from seisbind.times import NS_PER_DAY, to_utc_ns
 
 _MAX_REDRAWS = 100
@@ -86,6 +86,7 @@ class EtasNull:
         self.parameter_uncertainty = bool(parameter_uncertainty)
         self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
         self.given_min_magnitude = np.inf if given_min_magnitude is None else float(given_min_magnitude)
+        self._fitted: tuple[EtasParameters, np.ndarray, np.ndarray, pd.Timestamp] | None = None
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
                  seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
@@ -101,6 +102,7 @@ class EtasNull:
         # catalogs, an unbounded GR tail would make every cascade explosive.
         fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
                        incompleteness=self.incompleteness)
+        self._fitted = (fit.params, t_days, magnitudes, start)
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         given = inside & (magnitudes >= self.given_min_magnitude)
         fixed = Given(t_days[given], magnitudes[given], above[given][_WHERE].to_numpy(np.float64))
@@ -123,6 +125,15 @@ class EtasNull:
         worlds = (self._world(fit, length_days, history, fixed, pool, start, [seed, k], draws)
                   for k in range(self.n_sims))
         return info, worlds
+
+    def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
+        """lambda(t) / mu of the fitted model (seisbind.seismicity.etas.model.conditional_intensity), every
+        catalog event above the floor before t triggering."""
+        if self._fitted is None:
+            return None
+        params, t_days, magnitudes, start = self._fitted
+        at = (to_utc_ns(times) - start.value) / NS_PER_DAY
+        return conditional_intensity(params, at, t_days, magnitudes) / params.mu
 
     def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
                   draws: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
