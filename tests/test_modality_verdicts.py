@@ -179,14 +179,15 @@ def clustering_reading(gain_where: np.ndarray, y: np.ndarray, ratio: np.ndarray 
 def test_the_reading_tells_a_response_to_clustering_from_a_signal_of_its_own():
     """40 pre-event and 160 background windows, half of each where the clustering model's rate is raised (ratio
     3-30) and half where it is not (1-1.5): a modality whose gain lies only where clustering raises the rate
-    (animals that feel foreshocks) "adds only where clustering raises the seismicity"; one whose gain lies
-    everywhere "adds also" where it does not; without a fitted null the reading says it cannot tell."""
+    (animals that feel foreshocks) is "not shown" to add where it is not raised; one whose gain lies everywhere
+    "adds also" there; without a fitted null the reading says it cannot tell."""
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(40, bool), np.zeros(160, bool)]
     raised = np.r_[np.arange(40) % 2 == 0, np.arange(160) % 2 == 0]
     ratio = np.where(raised, rng.uniform(3.0, 30.0, y.size), rng.uniform(1.0, 1.5, y.size))
     responds = clustering_reading(raised, y, ratio, rng)
-    assert responds.startswith("adds only where clustering raises the seismicity"), responds
+    assert responds.startswith("adds, but not shown where the etas model's rate"), responds
+    assert "cannot tell it from a response to clustering" in responds
     own = clustering_reading(np.ones(y.size, bool), y, ratio, rng)
     assert own.startswith("adds also where the etas model's rate at the window's end is raised at most"), own
     assert "more than a response to earthquakes triggering earthquakes" in own

@@ -138,9 +138,9 @@ def blank(verdict: str) -> dict:
 
 def reading(seismic: dict, secondary: dict | None, alpha: float) -> str:
     """The verdict against clustering, in words: whether the modality adds also where the clustering null's model
-    expects no raised activity (comparisons.where_clustering_quiet) or only where clustering raises it
-    (foreshocks, earlier events' aftershocks, the shaking they cause at its sensors); or adds to the catalog
-    alone only. Empty when there is nothing to qualify."""
+    expects no raised activity (comparisons.where_clustering_quiet), or is not shown to there, which leaves it
+    indistinguishable from a response to clustering (foreshocks, earlier events' aftershocks, the shaking they
+    cause at its sensors); or adds to the catalog alone only. Empty when there is nothing to qualify."""
     if seismic["verdict"] == "adds":
         quiet = seismic["where_clustering_quiet"] or {}
         if "reason" in quiet:
@@ -154,9 +154,10 @@ def reading(seismic: dict, secondary: dict | None, alpha: float) -> str:
         if quiet["p_value"] < alpha and quiet["delta_auc"] > 0:
             return (f"adds also {where}: delta AUC {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}; more than "
                     "a response to earthquakes triggering earthquakes")
-        return (f"adds only where clustering raises the seismicity ({where}: delta AUC {quiet['delta_auc']:+.3f}, "
-                f"p {quiet['p_value']:.3g}): it may reflect foreshocks, earlier events' aftershocks or the shaking "
-                "they cause at its sensors")
+        return (f"adds, but not shown {where} (delta AUC {quiet['delta_auc']:+.3f}, p {quiet['p_value']:.3g}, "
+                f"{quiet['n_pos']} pre-event / {quiet['n_neg']} background windows): these windows cannot tell it "
+                "from a response to clustering (foreshocks, earlier events' aftershocks, the shaking they cause at "
+                "its sensors)")
     if seismic["verdict"] == "no evidence" and secondary and secondary["verdict"] == "adds":
         room = 1.0 - (seismic["auc_a"] or 0.0)
         if room < secondary["delta_auc"]:
