@@ -15,9 +15,9 @@ at the horizon of the smallest family-wise p: "adds" below `probe.verdicts.alpha
 "no evidence"; "too few windows" when no horizon had probe.min_windows_per_class windows in each class, and
 "not testable: why" when the root cannot give the modality's features, any seismic baseline, or the folds.
 Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the clustering
-null's fitted model expects no raised activity (comparisons.where_clustering_quiet), or only where clustering
-raises it, as foreshocks and earlier events' aftershocks do before a target; and when it adds to the catalog
-alone only, whether the seismic baseline left it room to add (when 1 - its AUC is below the gain over the
+null's fitted model expects no raised activity (comparisons.where_clustering_quiet), or is not shown to there,
+where it cannot be told from a response to what clustering raises (foreshocks and earlier events' aftershocks
+before a target); and when it adds to the catalog alone only, whether the seismic baseline left it room to add (when 1 - its AUC is below the gain over the
 catalog, nothing can be read).
 """
 
