@@ -17,8 +17,8 @@ at the horizon of the smallest family-wise p: "adds" below `probe.verdicts.alpha
 Its `reading` says what clustering leaves of an "adds": whether the modality adds also where the clustering
 null's fitted model expects no raised activity (comparisons.where_clustering_quiet), or is not shown to there,
 where it cannot be told from a response to what clustering raises (foreshocks and earlier events' aftershocks
-before a target); and when it adds to the catalog alone only, whether the seismic baseline left it room to add (when 1 - its AUC is below the gain over the
-catalog, nothing can be read).
+before a target); and when it adds to the catalog alone only, whether the seismic baseline left it room to add
+(when 1 - its AUC is below the gain over the catalog, nothing can be read).
 """
 
 from __future__ import annotations
