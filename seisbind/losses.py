@@ -78,8 +78,11 @@ def pairwise_infonce(
     labels = labels.masked_fill(~present, _IGNORE)
     absent_columns = ~all_present[None, :]
     lowest = torch.finfo(dtype).min  # exp(lowest - max) == 0 exactly: the column drops out of the softmax
-    logits_ab = (logit_scale * a @ all_b.T).masked_fill(absent_columns, lowest)
-    logits_ba = (logit_scale * b @ all_a.T).masked_fill(absent_columns, lowest)
+    # Autocast (precision=bf16-mixed) would run these matmuls in bf16 whatever their inputs' dtype, and `lowest`
+    # does not fit in bf16.
+    with torch.autocast(a.device.type, enabled=False):
+        logits_ab = (logit_scale * a @ all_b.T).masked_fill(absent_columns, lowest)
+        logits_ba = (logit_scale * b @ all_a.T).masked_fill(absent_columns, lowest)
     row_sum = F.cross_entropy(logits_ab, labels, ignore_index=_IGNORE, reduction="sum") + F.cross_entropy(
         logits_ba, labels, ignore_index=_IGNORE, reduction="sum"
     )

@@ -84,6 +84,16 @@ def test_low_precision_inputs_are_scored_in_float32():
     torch.testing.assert_close(loss, naive_infonce(a.float(), b.float(), [True] * 8, 10.0))
 
 
+def test_under_bf16_autocast_the_loss_is_the_float32_loss():
+    """precision=bf16-mixed runs the training step under autocast, which would put the similarity matmul in bf16."""
+    a, b = unit(8, 4, torch.float32), unit(8, 4, torch.float32)
+    present = torch.tensor([True] * 7 + [False])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = pairwise_infonce(a, b, present, 10.0)
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, naive_infonce(a, b, present.tolist(), 10.0))
+
+
 def test_single_process_gather_like_lightning_equals_no_gather():
     a, b, scale = leaf_inputs()
     present = torch.rand(10) > 0.3
