@@ -70,6 +70,8 @@ class CatalogFamily:
     name = "catalog"
     columns = tuple(features.CATALOG_FEATURES)
     simulated = True
+    lookback_hours = 0.0
+    """Only the events inside a window count."""
 
     def __init__(self, min_count_b: int = 50) -> None:
         self.min_count_b = int(min_count_b)

@@ -175,13 +175,19 @@ def null_lines(name: str, info: dict) -> str:
     """What a clustering null fitted and simulated (seisbind/probe/study/nulls/), in one paragraph."""
     fit = info.get("fit") or {}
     targets = info["targets"]
-    text = (f"{name} null: {info['n_sims']} simulated studies, scored like the real one ({name}_null.png), each "
-            f"pooling {targets['catalogs_pooled_mean']:.1f} simulated catalogs on average (at most "
-            f"{targets['catalogs_pooled_max']}; {targets['studies_short']} short after {info['max_pool']}) to reach "
-            f"the real study's pre-event windows: {targets['simulated_mean']:.1f} targets per study vs "
-            f"{targets['real']} real, mean magnitude {_magnitude(targets['simulated_magnitude_mean'])} vs "
-            f"{_magnitude(targets['real_magnitude_mean'])}, largest {_magnitude(targets['simulated_magnitude_max'])} "
-            f"vs {_magnitude(targets['real_magnitude_max'])}.")
+    if "max_pool" in info:
+        text = (f"{name} null: {info['n_sims']} simulated studies, scored like the real one ({name}_null.png), "
+                f"each pooling {targets['catalogs_pooled_mean']:.1f} simulated catalogs on average (at most "
+                f"{targets['catalogs_pooled_max']}; {targets['studies_short']} short after {info['max_pool']}) to "
+                f"reach the real study's pre-event windows: {targets['simulated_mean']:.1f} targets per study vs "
+                f"{targets['real']} real, mean magnitude {_magnitude(targets['simulated_magnitude_mean'])} vs "
+                f"{_magnitude(targets['real_magnitude_mean'])}, largest "
+                f"{_magnitude(targets['simulated_magnitude_max'])} vs {_magnitude(targets['real_magnitude_max'])}.")
+    else:
+        text = (f"{name} null: {info['n_sims']} simulated studies, scored like the real one ({name}_null.png), "
+                f"each holding the real {targets['real']} targets and their windows, with the events of each window "
+                f"simulated given the real catalog before it ({info.get('spans', 0)} stretches; a target's kept "
+                f"from {info.get('candidates', 1)} simulations weighted by the rate at the target's time).")
     draws = info.get("parameter_draws")
     if draws:
         text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws expecting "

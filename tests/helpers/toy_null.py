@@ -1,10 +1,13 @@
 """A clustering null added as one module plus a `probe.nulls` entry: the study's events at or above the floor,
-their times redrawn uniformly over the period (a Poisson process with the catalog's own magnitudes and places)."""
+their times redrawn uniformly over the period (a Poisson process with the catalog's own magnitudes and places),
+pooled into studies by the study's own window rules."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from seisbind.probe.study.nulls import pooled_studies
 
 
 class PoissonTimes:
@@ -14,7 +17,7 @@ class PoissonTimes:
         self.n_sims = int(n_sims)
         self.max_pool = int(max_pool)
 
-    def simulate(self, catalog: pd.DataFrame, floor: float, period, seed: int):
+    def studies(self, catalog: pd.DataFrame, floor: float, period, how, seed: int):
         start, end = period
         above = catalog[catalog["magnitude"] >= floor].reset_index(drop=True)
         rng = np.random.default_rng(seed)
@@ -24,7 +27,9 @@ class PoissonTimes:
                 offsets = rng.uniform(0, (end - start).value, len(above)).astype(np.int64)
                 yield above.assign(time=pd.to_datetime(start.value + offsets, utc=True)).sort_values("time")
 
-        return {"n_events": int(len(above))}, (world() for _ in range(self.n_sims))
+        worlds = (world() for _ in range(self.n_sims))
+        return {"n_events": int(len(above)), "max_pool": self.max_pool}, pooled_studies(worlds, how, self.max_pool,
+                                                                                          seed)
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray:
         """Poisson times: no earlier event raises the rate."""

@@ -107,7 +107,7 @@ def run_study(cfg: DictConfig) -> dict:
     how = Simulation(window_rules(probe, spec.seed), simulated, list(probe.horizons_hours),
                      {name: scores_of(probe, name) for name in simulated}, settings,
                      lambda catalog, windows: simulated_features(present, catalog, windows), table.family_of,
-                     design.windows)
+                     design.windows, max((f.lookback_hours for f in present if f.simulated), default=0.0))
     null_info, null_aucs = run_nulls(nulls, near_centres(data.catalog, design.windows, probe.radius_km),
                                      design.completeness["floor"], study_period(probe), how, rows, spec.seed, skipped)
     ratio, source = clustering_ratio(nulls, null_info, design.windows["end_time"])

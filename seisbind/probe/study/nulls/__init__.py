@@ -55,17 +55,16 @@ class CatalogNull(Protocol):
     name: str
     n_sims: int
     """Simulated studies."""
-    max_pool: int
-    """Most catalogs one simulated study may pool to reach the real study's pre-event windows."""
 
-    def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
-                 seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
-        """(what was fitted, as plain values for metrics.json; `n_sims` simulated worlds, each an endless stream
-        of catalogs with the columns of the study's catalog, events at or above `floor`, covering `period`)."""
+    def studies(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
+                how: Simulation, seed: int) -> tuple[dict, Iterator[Pooled]]:
+        """(what was fitted, as plain values for metrics.json; `n_sims` simulated studies without a precursor,
+        each as `how` scores the real one: the study's window rules on whole simulated catalogs
+        (`pooled_studies`), or the real windows with simulated events (seisbind/probe/study/nulls/windowed.py))."""
         ...
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
-        """Once `simulate` has fitted its model: the rate the model expects at each of `times` (UTC) from the
+        """Once `studies` has fitted its model: the rate the model expects at each of `times` (UTC) from the
         catalog's earlier events, over its rate without them; how far clustering alone raises the seismicity
         there (1: not at all). None before."""
         ...
@@ -86,6 +85,8 @@ class Simulation:
     features_of: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
     family_of: Callable[[str], str]
     real_windows: pd.DataFrame = field(repr=False)
+    lookback_hours: float = 0.0
+    """How long before a window the simulated families count events (the largest of their lookback_hours)."""
 
     def wanted(self) -> dict[float, tuple[int, int]]:
         """(pre-event, background) windows of the real study per horizon."""
@@ -104,7 +105,15 @@ class Pooled:
     features: pd.DataFrame
     n_catalogs: int
     short: bool
-    """True when `max_pool` catalogs did not reach the real study's pre-event windows at some horizon."""
+    """True when the study has fewer pre-event windows than the real one at some horizon (`pooled_studies`:
+    `max_pool` catalogs did not reach them)."""
+
+
+def pooled_studies(worlds: Iterator[Iterator[pd.DataFrame]], how: Simulation, max_pool: int,
+                   seed: int) -> Iterator[Pooled]:
+    """One study per world (an endless stream of simulated catalogs), by `pooled_study`."""
+    for k, world in enumerate(worlds):
+        yield pooled_study(world, how, max_pool, np.random.default_rng([seed, 2, k]))
 
 
 def pooled_study(world: Iterator[pd.DataFrame], how: Simulation, max_pool: int, rng: np.random.Generator) -> Pooled:
@@ -173,20 +182,18 @@ def simulated_aucs(null: CatalogNull, catalog: pd.DataFrame, floor: float, perio
                    seed: int) -> tuple[dict[tuple, np.ndarray], dict]:
     """({(horizon, feature set, score): AUC of each simulated study (NaN where unscored)}, the fit and counts)."""
     started = time.perf_counter()
-    fitted, worlds = null.simulate(catalog, floor, period, seed)
+    fitted, studies = null.studies(catalog, floor, period, how, seed)
     aucs: dict[tuple, np.ndarray] = {}
     pooled, short, magnitudes = [], 0, []
     with _quiet("seisbind.probe.windows"), progress(f"{null.name} null", null.n_sims) as step:
-        for k, world in enumerate(worlds):
-            study = pooled_study(world, how, null.max_pool, np.random.default_rng([seed, 2, k]))
+        for k, study in enumerate(studies):
             pooled.append(study.n_catalogs)
             short += study.short
             magnitudes.append(_target_magnitudes(study.windows))
             for key, auc in catalog_aucs(study.windows, study.features, how).items():
                 aucs.setdefault(key, np.full(null.n_sims, np.nan))[k] = auc
             step()
-    info = fitted | {"n_sims": null.n_sims, "max_pool": null.max_pool,
-                     "targets": _targets_record(how, magnitudes, pooled, short),
+    info = fitted | {"n_sims": null.n_sims, "targets": _targets_record(how, magnitudes, pooled, short),
                      "seconds": time.perf_counter() - started}
     return aucs, info
 
@@ -310,6 +317,5 @@ def run_nulls(nulls: list[CatalogNull], catalog: pd.DataFrame, floor: float, per
             worst = min(r.values[f"n_{null.name}"] for r in short)
             skipped.add(what, f"{len(short)} catalog rows have fewer than 2 scorable simulated studies (as few as "
                               f"{worst} of {null.n_sims}; {infos[null.name]['targets']['studies_short']} studies "
-                              f"stayed short of the real pre-event windows after pooling "
-                              f"probe.nulls.{null.name}.max_pool={null.max_pool} catalogs)")
+                              f"stayed short of the real pre-event windows)")
     return infos, aucs

@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 
 from seisbind.errors import SeisbindInputError
+from seisbind.probe.study.nulls import Pooled, Simulation, pooled_studies
+from seisbind.probe.study.nulls.windowed import Span, assemble, main_windows, spans_of
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_etas
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import EtasParameters, conditional_intensity, expected_counts
@@ -61,22 +63,56 @@ class Given:
         return order[np.searchsorted(self.times, times, sorter=order)]
 
 
+@dataclass
+class _Fitted:
+    """The fit and what every simulation of it shares (days from the period start)."""
+
+    fit: EtasFit
+    times: np.ndarray
+    magnitudes: np.ndarray
+    """The events above the floor, in time order."""
+    start: pd.Timestamp
+    length_days: float
+    given: Given
+    pool: np.ndarray
+    """(latitude_deg, longitude_deg, depth_km) of the events in the period, drawn for simulated events."""
+    info: dict
+    draws: dict
+
+    @property
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        before = self.times < 0
+        return self.times[before], self.magnitudes[before]
+
+
 class EtasNull:
-    """`max_expected_events`: the most events a model may expect over the period (the mean of its simulations,
-    seisbind.seismicity.etas.model.expected_counts): the fit beyond it is refused, a drawn model beyond it is
-    drawn again. `max_draw_ratio`: a drawn model expecting more than this many times the observed events (or the
-    fit's expectation, where larger) is drawn again. `max_pool`: catalogs one simulated study may pool
-    (seisbind/probe/study/nulls/__init__.py). `parameter_uncertainty`: false simulates the point estimate only.
-    `incompleteness`: the short-term aftershock incompleteness (AftershockIncompleteness settings; null: none) the
-    fit leaves out and the simulated catalogs suffer (seisbind/seismicity/etas/incompleteness.py).
-    `given_min_magnitude`: the shocks every simulated catalog holds as they are (module docstring); null: none."""
+    """`conditioning`: "past" (default) simulates each of the real study's windows from the fitted model given
+    the real catalog before it (module docstring); "catalogs" simulates whole catalogs over the period and pools
+    them into studies with the study's own window rules. `candidates`: simulated contents per target span, of
+    which one is kept with probability proportional to the model's rate at the target's time (conditioning on the
+    target's occurrence). `max_expected_events`: the most events a model may expect over the period (the mean of
+    its simulations, seisbind.seismicity.etas.model.expected_counts): the fit beyond it is refused, a drawn model
+    beyond it is drawn again. `max_draw_ratio`: a drawn model expecting more than this many times the observed
+    events (or the fit's expectation, where larger) is drawn again. `max_pool`: catalogs one simulated study may
+    pool with "catalogs" (seisbind/probe/study/nulls/__init__.py). `parameter_uncertainty`: false simulates the
+    point estimate only. `incompleteness`: the short-term aftershock incompleteness (AftershockIncompleteness
+    settings; null: none) the fit leaves out and the simulated catalogs suffer
+    (seisbind/seismicity/etas/incompleteness.py). `given_min_magnitude`: the shocks every simulated catalog holds as
+    they are (module docstring); null: none."""
 
     name = "etas"
 
-    def __init__(self, n_sims: int = 200, max_expected_events: int = 200_000, max_draw_ratio: float = 10.0,
-                 max_pool: int = 20, parameter_uncertainty: bool = True, incompleteness: dict | None = None,
+    def __init__(self, n_sims: int = 200, conditioning: str = "past", candidates: int = 16,
+                 max_expected_events: int = 200_000, max_draw_ratio: float = 10.0, max_pool: int = 20,
+                 parameter_uncertainty: bool = True, incompleteness: dict | None = None,
                  given_min_magnitude: float | None = None) -> None:
         self.n_sims = int(n_sims)
+        if conditioning not in ("past", "catalogs"):
+            raise SeisbindInputError(f"probe.nulls.etas.conditioning={conditioning!r}: choose past or catalogs")
+        self.conditioning = conditioning
+        self.candidates = int(candidates)
+        if self.candidates < 1:
+            raise SeisbindInputError(f"probe.nulls.etas.candidates={candidates}: must be >= 1")
         self.max_expected_events = int(max_expected_events)
         self.max_draw_ratio = float(max_draw_ratio)
         if not self.max_draw_ratio >= 1.0:
@@ -86,14 +122,43 @@ class EtasNull:
         self.parameter_uncertainty = bool(parameter_uncertainty)
         self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
         self.given_min_magnitude = np.inf if given_min_magnitude is None else float(given_min_magnitude)
-        self._fitted: tuple[EtasParameters, np.ndarray, np.ndarray, pd.Timestamp] | None = None
+        self._fitted: _Fitted | None = None
+
+    def studies(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
+                how: Simulation, seed: int) -> tuple[dict, Iterator[Pooled]]:
+        if self.conditioning == "catalogs":
+            info, worlds = self.simulate(catalog, floor, period, seed)
+            return info | {"max_pool": self.max_pool}, pooled_studies(worlds, how, self.max_pool, seed)
+        fitted = self._fit(catalog, floor, period)
+        windows = main_windows(how.real_windows)
+        spans = spans_of(windows, fitted.start, how.lookback_hours)
+        rules = how.window_rules
+        loud = min(float(rules["target_min_magnitude"]), float(rules.get("quiet_min_magnitude") or np.inf))
+        info = fitted.info | {"candidates": self.candidates, "spans": len(spans), "background_redrawn_loud": 0}
+        fitted.draws["background_redrawn_loud"] = 0
+
+        def one(k: int) -> Pooled:
+            rng = np.random.default_rng([seed, k, 3])
+            params = self._draw(fitted, rng)
+            events = [self._span(params, fitted, span, loud, rng) for span in spans]
+            where = fitted.pool[rng.integers(len(fitted.pool), size=sum(t.size for t, _ in events))]
+            features = assemble(windows, spans, events, where, fitted.start, how.features_of)
+            return Pooled(windows, features, 1, False)
+
+        return info, (one(k) for k in range(self.n_sims))
 
     def simulate(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
                  seed: int) -> tuple[dict, Iterator[Iterator[pd.DataFrame]]]:
+        """(the fit's info, `n_sims` worlds: endless whole catalogs of one parameter draw each)."""
+        fitted = self._fit(catalog, floor, period)
+        return fitted.info, (self._world(fitted, [seed, k]) for k in range(self.n_sims))
+
+    def _fit(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp]) -> _Fitted:
         if not np.isfinite(floor):
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
         above = catalog[catalog["magnitude"] >= floor]
+        above = above.iloc[np.argsort(to_utc_ns(above["time"]), kind="stable")]
         t_days = (to_utc_ns(above["time"]) - start.value) / NS_PER_DAY
         magnitudes = above["magnitude"].to_numpy(np.float64)
         length_days = (end - start) / pd.Timedelta(days=1)
@@ -102,7 +167,6 @@ class EtasNull:
         # catalogs, an unbounded GR tail would make every cascade explosive.
         fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
                        incompleteness=self.incompleteness)
-        self._fitted = (fit.params, t_days, magnitudes, start)
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         given = inside & (magnitudes >= self.given_min_magnitude)
         fixed = Given(t_days[given], magnitudes[given], above[given][_WHERE].to_numpy(np.float64))
@@ -116,24 +180,78 @@ class EtasNull:
         draws = {"method": "normal approximation of the likelihood" if self.parameter_uncertainty and
                  fit.covariance is not None else "point estimate", "cap_events": cap, "redrawn_over_cap": 0,
                  "exploded": 0}
-        info = {"fit": fit.to_dict(), "magnitude_floor": floor, "n_events_fitted": fit.n_events,
-                "expected_events": expected, "observed_events": int(inside.sum()),
+        info = {"fit": fit.to_dict(), "conditioning": self.conditioning, "magnitude_floor": floor,
+                "n_events_fitted": fit.n_events, "expected_events": expected, "observed_events": int(inside.sum()),
                 "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
                 "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
                 "parameter_draws": draws}
-        pool = above[inside][_WHERE].to_numpy(np.float64)
-        worlds = (self._world(fit, length_days, history, fixed, pool, start, [seed, k], draws)
-                  for k in range(self.n_sims))
-        return info, worlds
+        self._fitted = _Fitted(fit, t_days, magnitudes, start, length_days, fixed,
+                               above[inside][_WHERE].to_numpy(np.float64), info, draws)
+        return self._fitted
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
         """lambda(t) / mu of the fitted model (seisbind.seismicity.etas.model.conditional_intensity), every
         catalog event above the floor before t triggering."""
         if self._fitted is None:
             return None
-        params, t_days, magnitudes, start = self._fitted
-        at = (to_utc_ns(times) - start.value) / NS_PER_DAY
-        return conditional_intensity(params, at, t_days, magnitudes) / params.mu
+        fitted = self._fitted
+        at = (to_utc_ns(times) - fitted.start.value) / NS_PER_DAY
+        return conditional_intensity(fitted.fit.params, at, fitted.times, fitted.magnitudes) / fitted.fit.params.mu
+
+    def _draw(self, fitted: _Fitted, rng: np.random.Generator) -> EtasParameters:
+        """One simulated study's parameters: drawn from the fit's uncertainty (redrawn, counted, while they
+        expect more than the cap's events over the period), or the point estimate."""
+        draws = fitted.draws
+        for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
+            params = draw_parameters(fitted.fit, rng)
+            if self._expected(params, fitted.length_days, fitted.history, fitted.given) <= draws["cap_events"]:
+                return params
+            draws["redrawn_over_cap"] += 1
+        return fitted.fit.params
+
+    def _span(self, params: EtasParameters, fitted: _Fitted, span: Span, loud: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The events a network records in `span` under `params`, given the real catalog before it (and the given
+        shocks inside it). A target span keeps one of `candidates` simulations, drawn with weight lambda(target
+        time): under the model, the density of a span's events given its past and a target at its end is their
+        density given the past times the rate at the end (Ogata 1988, the likelihood's point-process form), so
+        the null holds the foreshocks that the target's own occurrence makes likely. A background span is
+        simulated again while it holds an event >= `loud` (M), as the real background windows are placed where
+        none is (seisbind/probe/windows.py)."""
+        cut = np.searchsorted(fitted.times, span.start, side="left")
+        past_t, past_m = fitted.times[:cut], fitted.magnitudes[:cut]
+        inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
+        limit = max(int(10 * fitted.draws["cap_events"]), 1)
+        kept, weights = [], []
+        tries = 0
+        while len(kept) < (self.candidates if span.target else 1):
+            tries += 1
+            if tries > _MAX_REDRAWS * self.candidates:
+                raise SeisbindInputError(f"{tries - 1} simulations of a {span.end - span.start:.2f}-day window "
+                                         "exploded or held a target-size event: the fitted model cannot give one")
+            try:
+                t, m = simulate_etas(params, span.start, span.end, rng, history_times=past_t,
+                                     history_magnitudes=past_m, given_times=fitted.given.times[inside],
+                                     given_magnitudes=fitted.given.magnitudes[inside], magnitude_bin=0.1,
+                                     max_events=limit)
+            except SeisbindInputError:
+                fitted.draws["exploded"] += 1
+                continue
+            keep = t < span.end
+            t, m = t[keep], m[keep]
+            if not span.target and (m >= loud).any():
+                fitted.draws["background_redrawn_loud"] += 1
+                continue
+            kept.append((t, m))
+            if span.target:
+                weights.append(conditional_intensity(params, np.array([span.end]), np.r_[past_t, t],
+                                                     np.r_[past_m, m])[0])
+        t, m = kept[int(rng.choice(len(kept), p=np.asarray(weights) / np.sum(weights)))] if span.target else kept[0]
+        if self.incompleteness is not None:
+            seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m)
+            seen |= np.isin(t, fitted.given.times[inside])
+            t, m = t[seen], m[seen]
+        return t, m
 
     def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
                   draws: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -163,28 +281,20 @@ class EtasNull:
             params, 0.0, length_days, history_times=np.r_[history[0], given.times],
             history_magnitudes=np.r_[history[1], given.magnitudes], n_bins=500).sum())
 
-    def _world(self, fit: EtasFit, length_days: float, history, given: Given, pool: np.ndarray,
-               start: pd.Timestamp, seed: list[int], draws: dict) -> Iterator[pd.DataFrame]:
-        """Endless catalogs from one parameter draw (`draws` counts the redraws and explosions, for
-        metrics.json)."""
+    def _world(self, fitted: _Fitted, seed: list[int]) -> Iterator[pd.DataFrame]:
+        """Endless whole catalogs of one parameter draw (`conditioning: catalogs`)."""
         rng = np.random.default_rng([*seed, 0])
-        params = fit.params
-        for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
-            params = draw_parameters(fit, rng)
-            if self._expected(params, length_days, history, given) <= draws["cap_events"]:
-                break
-            draws["redrawn_over_cap"] += 1
-        else:
-            params = fit.params
-        for k, (t, m) in enumerate(self._catalogs(params, length_days, history, given, seed, draws)):
+        params = self._draw(fitted, rng)
+        history, given = fitted.history, fitted.given
+        for k, (t, m) in enumerate(self._catalogs(params, fitted.length_days, history, given, seed, fitted.draws)):
             fixed = np.isin(t, given.times)
             if self.incompleteness is not None:
-                seen = self.incompleteness.detected(t, m, fit.params.mc, *history) | fixed
+                seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, *history) | fixed
                 t, m, fixed = t[seen], m[seen], fixed[seen]
-            where = pool[rng.integers(len(pool), size=t.size)]
+            where = fitted.pool[rng.integers(len(fitted.pool), size=t.size)]
             where[fixed] = given.where[given.index_of(t[fixed])]
             yield pd.DataFrame({
                 "event_id": [f"etas{k}_{i}" for i in range(t.size)],
-                "time": pd.to_datetime(start.value + np.round(t * NS_PER_DAY).astype(np.int64), utc=True),
+                "time": pd.to_datetime(fitted.start.value + np.round(t * NS_PER_DAY).astype(np.int64), utc=True),
                 "latitude_deg": where[:, 0], "longitude_deg": where[:, 1], "depth_km": where[:, 2],
                 "magnitude": m})
