@@ -81,7 +81,8 @@ class FeatureFamily(Protocol):
     the family when one of them is defined there); `simulated`: whether its features are a function of the event
     catalog alone, so that a simulated catalog yields them too (the clustering nulls of
     seisbind/probe/study/nulls/ test only such feature sets); such a family also has
-    `from_catalog(catalog, windows)` and `lookback_hours`, how long before a window's start its events count. `compute` raises FamilyUnavailable when the data root cannot give them.
+    `from_catalog(catalog, windows)` and `lookback_hours`, how long before a window's start its events count.
+    `compute` raises FamilyUnavailable when the data root cannot give them.
     A family that finds more than per-window features also holds, after `compute`, `info` (key -> plain values,
     written to metrics.json as `<name>_<key>`) and `skipped` ((what, why) of the parts of that it could not run)."""
 
