@@ -186,8 +186,8 @@ def null_lines(name: str, info: dict) -> str:
     else:
         text = (f"{name} null: {info['n_sims']} simulated studies, scored like the real one ({name}_null.png), "
                 f"each holding the real {targets['real']} targets and their windows, with the events of each window "
-                f"simulated given the real catalog before it ({info.get('spans', 0)} stretches; a target's kept "
-                f"from {info.get('candidates', 1)} simulations weighted by the rate at the target's time).")
+                f"simulated given the real catalog before it ({info['spans']} stretches; a target's with its "
+                "ancestors drawn given that it occurred).")
     draws = info.get("parameter_draws")
     if draws:
         text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws expecting "

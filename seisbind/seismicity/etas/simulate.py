@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import numpy as np
 
 from seisbind.errors import SeisbindInputError
-from seisbind.seismicity.etas.model import EtasParameters, omori_integral, omori_integral_inverse, productivity
+from seisbind.seismicity.etas.model import (
+    EtasParameters,
+    expected_counts,
+    omori_integral,
+    omori_integral_inverse,
+    productivity,
+)
 from seisbind.seismicity.magnitudes import gutenberg_richter
 
 
@@ -146,3 +152,51 @@ def simulate_catalogs(
             history_magnitudes=history_magnitudes, given_times=given_times, given_magnitudes=given_magnitudes,
             max_events=max_events, magnitude_bin=magnitude_bin,
         )
+
+
+def ancestry(params: EtasParameters, t_start: float, at: float, rng: np.random.Generator, *,
+             history_times: np.ndarray, history_magnitudes: np.ndarray, magnitude_bin: float = 0.1,
+             n_bins: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The ancestors inside [t_start, at) of an event that occurs at `at` (days), drawn from their distribution
+    given the history (events before t_start, which trigger) and that occurrence: (times, magnitudes).
+
+    Why: under ETAS an event is likelier where the rate is high, so its occurrence says something about the events
+    just before it; a window before an earthquake simulated from its past alone is too quiet. The branching
+    structure gives the exact law (the Palm distribution of a cluster process): the event is a background event
+    (rate mu), the child of a history event (its Omori term), or the child of an event inside the window at u with
+    magnitude M, at density rho(u) f(M) K exp(alpha (M - mc)) (at - u + c)^-p, where rho is the mean rate given
+    the history (`expected_counts`, on `n_bins` bins) and f the GR law of magnitudes (rounded to `magnitude_bin`,
+    as `simulate_etas` draws them). A parent inside the window is then the next event whose ancestors are drawn,
+    until one is a background or history child. Simulating the window with these ancestors given
+    (`simulate_etas(given_times=...)`) adds their other offspring; the rest of the window is independent of the
+    event (Slivnyak-Mecke), so the result is the window's law given its past and the event."""
+    counts = expected_counts(params, t_start, at, history_times=history_times,
+                             history_magnitudes=history_magnitudes, n_bins=n_bins)
+    edges = np.linspace(t_start, at, n_bins + 1)
+    density = counts / np.diff(edges)
+    steps = np.arange(0.0, params.max_magnitude - params.mc + 1e-9, magnitude_bin) if math.isfinite(
+        params.max_magnitude) else np.arange(0.0, 10.0, magnitude_bin)
+    mass = np.exp(-params.beta * steps) * -np.expm1(-params.beta * magnitude_bin)
+    size_biased = mass * np.exp(params.alpha * steps)
+    gain = params.K * size_biased.sum() / mass.sum()
+    times, magnitudes = [], []
+    x = at
+    while True:
+        before = history_times < x
+        lag = x - history_times[before]
+        fixed = params.mu + float(np.sum(params.K * productivity(history_magnitudes[before], params.mc, params.alpha)
+                                         * (lag + params.c) ** -params.p))
+        hi = np.minimum(edges[1:], x)
+        valid = edges[:-1] < x
+        inside = np.zeros(n_bins)
+        inside[valid] = density[valid] * gain * (omori_integral(x - edges[:-1][valid], params.c, params.p)
+                                                 - omori_integral(x - hi[valid], params.c, params.p))
+        if not np.all(np.isfinite(inside)) or rng.random() * (fixed + inside.sum()) < fixed:
+            break
+        b = int(rng.choice(n_bins, p=inside / inside.sum()))
+        f_lo = omori_integral(x - hi[b], params.c, params.p)
+        f_hi = omori_integral(x - edges[b], params.c, params.p)
+        x = float(x - omori_integral_inverse(f_lo + rng.random() * (f_hi - f_lo), params.c, params.p))
+        times.append(x)
+        magnitudes.append(round(params.mc + steps[rng.choice(steps.size, p=size_biased / size_biased.sum())], 10))
+    return np.asarray(times, dtype=np.float64), np.asarray(magnitudes, dtype=np.float64)

@@ -5,17 +5,19 @@ clustered (Ogata 1988; the referee's test of a precursor claim is against such a
 Stark 2012). Label permutations cannot see this: they ask whether pre-event windows differ from background
 windows, not why.
 
-A null (`CatalogNull`) simulates catalogs like the study's without any precursor. A simulated study is built from
-them with the study's own window rules and as many pre-event windows per horizon as the real study: catalogs of
-one simulated world are pooled until it has them (mainshocks are rare, and a world whose period holds fewer
-targets than the real one must not be discarded: that would keep only the worlds richest in large events, as
-Moutote et al. 2021, GRL, pool the mainshocks of many simulated catalogs), then its targets are drawn down to
-the real count, each with its matched background. Each simulated study goes through the same windows ->
-catalog-derived features -> the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and a row's
-`p_value_<name>` is two-sided: the share of scorable studies with an AUC at least as far from their mean
-(seisbind.probe.evaluate.two_sided_p), with `<name>_direction` saying which way. Only feature sets
-made of features a simulated catalog yields (`simulated` families, seisbind/protocols.py) get the test.
-`probe.nulls` names the nulls, one module each in this package.
+A null (`CatalogNull`) gives simulated studies without any precursor, in one of two ways. Either the real
+study's own windows with their events simulated, each given the real catalog before it
+(seisbind/probe/study/nulls/windowed.py; the ETAS null's default). Or whole simulated catalogs with the study's
+own window rules and as many pre-event windows per horizon as the real study (`pooled_studies`): catalogs of one
+simulated world are pooled until it has them (mainshocks are rare, and a world whose period holds fewer targets
+than the real one must not be discarded: that would keep only the worlds richest in large events, as Moutote et
+al. 2021, GRL, pool the mainshocks of many simulated catalogs), then its targets are drawn down to the real
+count, each with its matched background. Each simulated study goes through the same catalog-derived features ->
+the one evaluation (seisbind/probe/study/rows.py) as the real catalog, and a row's `p_value_<name>` is
+two-sided: the share of scorable studies with an AUC at least as far from their mean
+(seisbind.probe.evaluate.two_sided_p), with `<name>_direction` saying which way. Only feature sets made of
+features a simulated catalog yields (`simulated` families, seisbind/protocols.py) get the test. `probe.nulls`
+names the nulls, one module each in this package.
 
 With `probe.radius_km` the catalog features count only the events within that distance of each window's target,
 so the study hands every null the catalog's events within the radius of some target
