@@ -9,9 +9,9 @@ waveform file, since the study reads metadata only.
 Timed: `seisbind.probe.study.run_study` end to end with the default configs/probe/study.yaml (4 horizons,
 200 refit permutations of every row, 200 simulated studies of the ETAS null, all outputs written), reading the
 files; the ETAS null's own time (fit + simulations + scoring) is reported apart. Then the study runs once more
-with the null as it was before its parameter draws, pooling, incompleteness and given shocks (POINT_NULL: the
-point estimate, one catalog per simulated study, no blind intervals, no shock held), and the ratio of the two
-nulls' times is printed.
+with the null as it was before its parameter draws, pooling, incompleteness, given shocks and conditioning on
+each window's past (POINT_NULL: whole catalogs from the point estimate, one per simulated study, no blind
+intervals, no shock held), and the ratio of the two nulls' times is printed.
 
 python scripts/bench_probe.py [--traces 150000] [--events 4000] [--data data/bench_probe] [--out runs/bench_probe]
 Last line: `probe_seconds=S etas_null_seconds=E point_null_seconds=E0 etas_null_ratio=E/E0` (targets S < 120 and
@@ -38,8 +38,8 @@ from seisbind.probe.study import run_study
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 STATIONS = 40
-POINT_NULL = ["probe.nulls.etas.parameter_uncertainty=false", "probe.nulls.etas.max_pool=1",
-              "probe.incompleteness=null", "probe.nulls.etas.given_min_magnitude=null"]
+POINT_NULL = ["probe.nulls.etas.conditioning=catalogs", "probe.nulls.etas.parameter_uncertainty=false",
+              "probe.nulls.etas.max_pool=1", "probe.incompleteness=null", "probe.nulls.etas.given_min_magnitude=null"]
 
 
 def write_metadata(path: Path, catalog: pd.DataFrame, n_traces: int, seed: int = 0) -> None:
