@@ -143,14 +143,19 @@ class EtasNull:
         windows = main_windows(how.real_windows)
         spans = spans_of(windows, fitted.start, how.lookback_hours)
         rules = how.window_rules
-        loud = min(float(rules["target_min_magnitude"]), float(rules.get("quiet_min_magnitude") or np.inf))
+        quiet = float(rules["quiet_min_magnitude"])
+        declustered = rules["decluster"] not in (False, "none")
+        # The magnitude no simulated event of a span may reach: the real windows hold none (seisbind/probe/windows.py:
+        # background keeps away from targets and loud events; a declustered target has no event as large before it).
+        loud = [min(quiet, span.target_magnitude if declustered else np.inf) if span.target
+                else min(quiet, float(rules["target_min_magnitude"])) for span in spans]
         info = fitted.info | {"spans": len(spans)}
-        fitted.draws["background_redrawn_loud"] = 0
+        fitted.draws["redrawn_loud"] = 0
 
         def one(k: int) -> Pooled:
             rng = np.random.default_rng([seed, k, 3])
             params = self._draw(fitted, rng)
-            events = [self._span(params, fitted, span, loud, rng) for span in spans]
+            events = [self._span(params, fitted, span, limit, rng) for span, limit in zip(spans, loud)]
             where = fitted.pool[rng.integers(len(fitted.pool), size=sum(t.size for t, _ in events))]
             features = assemble(windows, spans, events, where, fitted.start, how.features_of)
             return Pooled(windows, features, 1, False)
@@ -224,33 +229,36 @@ class EtasNull:
         """The events a network records in `span` under `params`, given the real catalog before it and the given
         shocks inside it. A target span also holds its target's ancestors, drawn given the target's occurrence at
         its end (seisbind.seismicity.etas.simulate.ancestry), so the null has the foreshocks the model makes
-        likely before an earthquake. A background span is simulated again (counted) while it holds an event >=
-        `loud` (M), as the real background windows are placed where none is (seisbind/probe/windows.py)."""
+        likely before an earthquake. A span is simulated again (ancestors too; counted) while it holds an event
+        >= `loud` (M), which the real windows cannot hold (rejection sampling of the law given that none is
+        there): a declustered target has no event as large before it, and background windows keep away from
+        targets (seisbind/probe/windows.py). Why it matters: with alpha near b ln 10 an ancestor is as likely an
+        M6 as an M3, and an M6 in the day before an M4 makes that M4 an aftershock, not a target."""
         cut = np.searchsorted(fitted.times, span.start, side="left")
         past_t, past_m = fitted.times[:cut], fitted.magnitudes[:cut]
         inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
         given_t, given_m = fitted.given.times[inside], fitted.given.magnitudes[inside]
-        if span.target:
-            chain_t, chain_m = ancestry(params, span.start, span.end, rng, history_times=np.r_[past_t, given_t],
-                                        history_magnitudes=np.r_[past_m, given_m], magnitude_bin=0.1)
-            given_t, given_m = np.r_[given_t, chain_t], np.r_[given_m, chain_m]
         limit = max(int(10 * fitted.draws["cap_events"]), 1)
         for _ in range(_MAX_REDRAWS):
+            chain_t, chain_m = ancestry(params, span.start, span.end, rng, history_times=np.r_[past_t, given_t],
+                                        history_magnitudes=np.r_[past_m, given_m],
+                                        magnitude_bin=0.1) if span.target else (np.empty(0), np.empty(0))
             try:
                 t, m = simulate_etas(params, span.start, span.end, rng, history_times=past_t,
-                                     history_magnitudes=past_m, given_times=given_t, given_magnitudes=given_m,
-                                     magnitude_bin=0.1, max_events=limit)
+                                     history_magnitudes=past_m, given_times=np.r_[given_t, chain_t],
+                                     given_magnitudes=np.r_[given_m, chain_m], magnitude_bin=0.1, max_events=limit)
             except SeisbindInputError:
                 fitted.draws["exploded"] += 1
                 continue
             keep = t < span.end
             t, m = t[keep], m[keep]
-            if span.target or not (m >= loud).any():
+            if not (m[~np.isin(t, given_t)] >= loud).any():
                 break
-            fitted.draws["background_redrawn_loud"] += 1
+            fitted.draws["redrawn_loud"] += 1
         else:
             raise SeisbindInputError(f"{_MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
-                                     "window exploded or held a target-size event: the fitted model cannot give one")
+                                     f"window exploded or held an event M >= {loud:g}, which the real one cannot "
+                                     "hold: the fitted model cannot give it")
         if self.incompleteness is not None:
             seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m)
             t, m = t[seen | np.isin(t, fitted.given.times[inside])], m[seen | np.isin(t, fitted.given.times[inside])]

@@ -26,12 +26,13 @@ _GAP_DAYS = 1.0
 @dataclass(frozen=True)
 class Span:
     """[start, end) in days from the period start; `rows`: the windows (positions) it holds; `target`: True for a
-    target's pre-event windows, which all end at the target's time `end`."""
+    target's pre-event windows, which all end at the target's time `end`, with the target's magnitude."""
 
     start: float
     end: float
     rows: np.ndarray
     target: bool
+    target_magnitude: float = np.nan
 
 
 def main_windows(windows: pd.DataFrame) -> pd.DataFrame:
@@ -49,7 +50,8 @@ def spans_of(windows: pd.DataFrame, period_start: pd.Timestamp, lookback_hours: 
     spans = []
     for target in pd.unique(targets[pre]):
         rows = np.flatnonzero(pre & (targets == target))
-        spans.append(Span(float(start[rows].min()), float(end[rows].max()), rows, True))
+        spans.append(Span(float(start[rows].min()), float(end[rows].max()), rows, True,
+                          float(windows["target_magnitude"].iloc[rows[0]])))
     spans += [Span(float(start[i]), float(end[i]), np.array([i]), False) for i in np.flatnonzero(~pre)]
     return spans
 
