@@ -12,8 +12,8 @@ from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
-from seisbind.probe.study.nulls.etas import EtasNull, Given
-from seisbind.probe.study.nulls.windowed import assemble, spans_of
+from seisbind.probe.study.nulls.etas import EtasNull, Given, _Impossible
+from seisbind.probe.study.nulls.windowed import Span, assemble, spans_of
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
@@ -475,12 +475,14 @@ def test_a_simulated_study_scores_each_window_on_its_own_events():
     start = pd.Timestamp("2016-08-01", tz="UTC")
     windows = pd.DataFrame({
         "window_id": ["pre_a24", "pre_a2", "bg_1", "bg_2"], "window_type": ["pre", "pre", "background", "background"],
-        "target_event_id": ["a", "a", None, None], "horizon_hours": [24.0, 2.0, 24.0, 24.0],
+        "target_event_id": ["a", "a", None, None], "target_magnitude": [4.2, 4.2, np.nan, np.nan],
+        "horizon_hours": [24.0, 2.0, 24.0, 24.0],
         "start_time": start + pd.to_timedelta([9.0, 9.0 + 22 / 24, 9.5, 3.0], unit="D"),
         "end_time": start + pd.to_timedelta([10.0, 10.0, 10.5, 4.0], unit="D")})
     spans = spans_of(windows, start, lookback_hours=0.0)
     assert [(s.start, s.end, s.target, list(s.rows)) for s in spans] == [
         (9.0, 10.0, True, [0, 1]), (9.5, 10.5, False, [2]), (3.0, 4.0, False, [3])]
+    assert spans[0].target_magnitude == 4.2
     events = [(np.array([9.1, 9.95, 9.99]), np.array([2.0, 3.1, 2.5])), (np.array([9.6, 10.4]), np.array([2.2, 4.0])),
               (np.empty(0), np.empty(0))]
     where = np.tile([42.8, 13.1, 8.0], (5, 1))
@@ -498,3 +500,23 @@ def test_a_simulated_study_scores_each_window_on_its_own_events():
     expected = pd.DataFrame(expected).sort_index()
     pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
     assert got["n_events"].tolist() == [3, 2, 2, 0]
+
+
+def test_a_simulated_window_may_not_hold_what_its_real_window_cannot():
+    """The real windows are drawn where no target is: a simulated background window may hold an M4.5 only as an
+    aftershock (an event as large in the 72 h before it, real or simulated); a declustered target's window may
+    hold nothing as large as the target; the quiet design's loud events are kept out of every window."""
+    rules = {"quiet_min_magnitude": math.inf, "target_min_magnitude": 4.0, "decluster": "preceding",
+             "decluster_hours": 72.0}
+    impossible = _Impossible.of(rules)
+    background, target = Span(10.0, 11.0, np.array([0]), False), Span(10.0, 11.0, np.array([1]), True, 4.2)
+    t, m, free = np.array([10.2, 10.5]), np.array([2.5, 4.5]), np.zeros(2, dtype=bool)
+    assert impossible(background, t, m, free, np.array([5.0]), np.array([5.0]))            # M5 too long before
+    assert not impossible(background, t, m, free, np.array([8.0]), np.array([5.0]))        # an M5 2 days before
+    assert not impossible(background, t, np.array([4.6, 4.5]), free, np.array([8.0]), np.array([4.7]))  # a chain
+    assert impossible(target, t, m, free, np.empty(0), np.empty(0))
+    assert not impossible(target, t, np.array([2.5, 4.1]), free, np.empty(0), np.empty(0))
+    assert not impossible(target, t, m, np.array([False, True]), np.empty(0), np.empty(0))  # a given shock is real
+    quiet = _Impossible.of(rules | {"quiet_min_magnitude": 4.0})
+    assert quiet(target, t, np.array([2.5, 4.1]), free, np.empty(0), np.empty(0))
+    assert _Impossible.of(rules | {"decluster": "none"})(background, t, m, free, np.array([8.0]), np.array([5.0]))

@@ -101,6 +101,40 @@ class _Fitted:
         return self.times[before], self.magnitudes[before]
 
 
+@dataclass(frozen=True)
+class _Impossible:
+    """What no simulated event of a span may be, since the real windows are drawn where there is none
+    (seisbind/probe/windows.py): an event >= `quiet` (M; the quiet design's loud events); in a target's window, an
+    event as large as the target where targets are declustered (it would have made the target an aftershock);
+    in a background window, an event that would be a target (>= `target_min`, and with declustering no event as
+    large in the `decluster_days` before it), since background keeps away from targets. Declustering is judged
+    in time only, as the simulated events have no places of their own."""
+
+    quiet: float
+    target_min: float
+    declustered: bool
+    decluster_days: float
+
+    @classmethod
+    def of(cls, rules: dict) -> _Impossible:
+        return cls(float(rules["quiet_min_magnitude"]), float(rules["target_min_magnitude"]),
+                   rules["decluster"] not in (False, "none"), float(rules["decluster_hours"]) / 24.0)
+
+    def __call__(self, span: Span, t: np.ndarray, m: np.ndarray, given: np.ndarray, past_t: np.ndarray,
+                 past_m: np.ndarray) -> bool:
+        free = ~given
+        if np.any(m[free] >= self.quiet):
+            return True
+        if span.target:
+            return self.declustered and bool(np.any(m[free] >= span.target_magnitude))
+        eligible = np.flatnonzero(free & (m >= self.target_min))
+        if not self.declustered:
+            return eligible.size > 0
+        times, magnitudes = np.r_[past_t, t], np.r_[past_m, m]
+        return any(not np.any((times < t[i]) & (times >= t[i] - self.decluster_days) & (magnitudes >= m[i]))
+                   for i in eligible)
+
+
 class EtasNull:
     """`conditioning`: "past" (default) simulates each of the real study's windows from the fitted model given the real
     catalog before it (module docstring); "catalogs" simulates whole catalogs over the period and pools them
@@ -142,20 +176,14 @@ class EtasNull:
         fitted = self._fit(catalog, floor, period)
         windows = main_windows(how.real_windows)
         spans = spans_of(windows, fitted.start, how.lookback_hours)
-        rules = how.window_rules
-        quiet = float(rules["quiet_min_magnitude"])
-        declustered = rules["decluster"] not in (False, "none")
-        # The magnitude no simulated event of a span may reach: the real windows hold none (seisbind/probe/windows.py:
-        # background keeps away from targets and loud events; a declustered target has no event as large before it).
-        loud = [min(quiet, span.target_magnitude if declustered else np.inf) if span.target
-                else min(quiet, float(rules["target_min_magnitude"])) for span in spans]
+        impossible = _Impossible.of(how.window_rules)
         info = fitted.info | {"spans": len(spans)}
-        fitted.draws["redrawn_loud"] = 0
+        fitted.draws["spans_redrawn"] = 0
 
         def one(k: int) -> Pooled:
             rng = np.random.default_rng([seed, k, 3])
             params = self._draw(fitted, rng)
-            events = [self._span(params, fitted, span, limit, rng) for span, limit in zip(spans, loud)]
+            events = [self._span(params, fitted, span, impossible, rng) for span in spans]
             where = fitted.pool[rng.integers(len(fitted.pool), size=sum(t.size for t, _ in events))]
             features = assemble(windows, spans, events, where, fitted.start, how.features_of)
             return Pooled(windows, features, 1, False)
@@ -224,16 +252,15 @@ class EtasNull:
             draws["redrawn_over_cap"] += 1
         return fitted.fit.params
 
-    def _span(self, params: EtasParameters, fitted: _Fitted, span: Span, loud: float,
+    def _span(self, params: EtasParameters, fitted: _Fitted, span: Span, impossible: _Impossible,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The events a network records in `span` under `params`, given the real catalog before it and the given
         shocks inside it. A target span also holds its target's ancestors, drawn given the target's occurrence at
         its end (seisbind.seismicity.etas.simulate.ancestry), so the null has the foreshocks the model makes
-        likely before an earthquake. A span is simulated again (ancestors too; counted) while it holds an event
-        >= `loud` (M), which the real windows cannot hold (rejection sampling of the law given that none is
-        there): a declustered target has no event as large before it, and background windows keep away from
-        targets (seisbind/probe/windows.py). Why it matters: with alpha near b ln 10 an ancestor is as likely an
-        M6 as an M3, and an M6 in the day before an M4 makes that M4 an aftershock, not a target."""
+        likely before an earthquake. A span is simulated again (ancestors too; counted) while it holds what its
+        real window cannot (`_Impossible`; rejection sampling of the law given that it is not there). Why it
+        matters: with alpha near b ln 10 an ancestor is as likely an M6 as an M3, and an M6 in the day before an
+        M4 makes that M4 an aftershock, not a target."""
         cut = np.searchsorted(fitted.times, span.start, side="left")
         past_t, past_m = fitted.times[:cut], fitted.magnitudes[:cut]
         inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
@@ -252,13 +279,13 @@ class EtasNull:
                 continue
             keep = t < span.end
             t, m = t[keep], m[keep]
-            if not (m[~np.isin(t, given_t)] >= loud).any():
+            if not impossible(span, t, m, np.isin(t, given_t), past_t, past_m):
                 break
-            fitted.draws["redrawn_loud"] += 1
+            fitted.draws["spans_redrawn"] += 1
         else:
             raise SeisbindInputError(f"{_MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
-                                     f"window exploded or held an event M >= {loud:g}, which the real one cannot "
-                                     "hold: the fitted model cannot give it")
+                                     "window exploded or held an event its real window cannot: the fitted model "
+                                     "cannot give it")
         if self.incompleteness is not None:
             seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m)
             t, m = t[seen | np.isin(t, fitted.given.times[inside])], m[seen | np.isin(t, fitted.given.times[inside])]
