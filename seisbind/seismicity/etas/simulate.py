@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 
@@ -170,15 +171,18 @@ def ancestry(params: EtasParameters, t_start: float, at: float, rng: np.random.G
     until one is a background or history child. Simulating the window with these ancestors given
     (`simulate_etas(given_times=...)`) adds their other offspring; the rest of the window is independent of the
     event (Slivnyak-Mecke), so the result is the window's law given its past and the event."""
-    counts = expected_counts(params, t_start, at, history_times=history_times,
-                             history_magnitudes=history_magnitudes, n_bins=n_bins)
-    edges = np.linspace(t_start, at, n_bins + 1)
-    density = counts / np.diff(edges)
-    steps = np.arange(0.0, params.max_magnitude - params.mc + 1e-9, magnitude_bin) if math.isfinite(
-        params.max_magnitude) else np.arange(0.0, 10.0, magnitude_bin)
+    # the bins `_gr_magnitudes` reports: mc + k dm for the k with k dm below max_magnitude - mc
+    span = params.max_magnitude - params.mc if math.isfinite(params.max_magnitude) else 10.0
+    steps = magnitude_bin * np.arange(max(math.ceil(span / magnitude_bin - 1e-9), 1))
     mass = np.exp(-params.beta * steps) * -np.expm1(-params.beta * magnitude_bin)
     size_biased = mass * np.exp(params.alpha * steps)
     gain = params.K * size_biased.sum() / mass.sum()
+    # rho with the productivity of rounded magnitudes, the ones the simulation triggers with (a near-critical
+    # cascade amplifies the few percent they lose)
+    counts = expected_counts(replace(params, K=gain / params.mean_productivity), t_start, at,
+                             history_times=history_times, history_magnitudes=history_magnitudes, n_bins=n_bins)
+    edges = np.linspace(t_start, at, n_bins + 1)
+    density = counts / np.diff(edges)
     times, magnitudes = [], []
     x = at
     while True:
