@@ -193,6 +193,9 @@ def null_lines(name: str, info: dict) -> str:
         text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws expecting "
                  f"more than {draws['cap_events']:.3g} events drawn again, {draws['exploded']} catalogs past ten "
                  "times that replaced).")
+        if "spans_redrawn" in draws:
+            text += (f" {draws['spans_redrawn']} simulated windows held what their real window cannot (an event as "
+                     "large as a declustered target before it, a would-be target in background) and were drawn again.")
     if "params" not in fit:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
