@@ -56,9 +56,12 @@ class AftershockIncompleteness:
         hm = np.r_[np.asarray([] if history_magnitudes is None else history_magnitudes, dtype=np.float64), m]
         tau = self.blind_days(hm, floor)
         keep = np.ones(t.size, dtype=bool)
+        if not t.size:
+            return keep
         order = np.argsort(t, kind="stable")
         sorted_t = t[order]
-        for i in np.flatnonzero(tau >= self.min_days):
+        # only the blind intervals that reach one of the events (a short window after a long history: most do not)
+        for i in np.flatnonzero((tau >= self.min_days) & (ht + tau > sorted_t[0]) & (ht < sorted_t[-1])):
             lo, hi = np.searchsorted(sorted_t, [ht[i], ht[i] + tau[i]], side="right")
             inside = order[lo:hi]
             inside = inside[t[inside] > ht[i]]

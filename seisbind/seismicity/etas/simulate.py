@@ -157,7 +157,7 @@ def simulate_catalogs(
 
 def ancestry(params: EtasParameters, t_start: float, at: float, rng: np.random.Generator, *,
              history_times: np.ndarray, history_magnitudes: np.ndarray, magnitude_bin: float = 0.1,
-             n_bins: int = 256) -> tuple[np.ndarray, np.ndarray]:
+             n_bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """The ancestors inside [t_start, at) of an event that occurs at `at` (days), drawn from their distribution
     given the history (events before t_start, which trigger) and that occurrence: (times, magnitudes).
 

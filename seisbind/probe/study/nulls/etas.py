@@ -128,9 +128,9 @@ class _Impossible:
         if span.target:
             return self.declustered and bool(np.any(m[free] >= span.target_magnitude))
         eligible = np.flatnonzero(free & (m >= self.target_min))
-        if not self.declustered:
+        if not self.declustered or not eligible.size:
             return eligible.size > 0
-        times, magnitudes = np.r_[past_t, t], np.r_[past_m, m]
+        times, magnitudes = np.concatenate([past_t, t]), np.concatenate([past_m, m])
         return any(not np.any((times < t[i]) & (times >= t[i] - self.decluster_days) & (magnitudes >= m[i]))
                    for i in eligible)
 
@@ -266,20 +266,23 @@ class EtasNull:
         inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
         given_t, given_m = fitted.given.times[inside], fitted.given.magnitudes[inside]
         limit = max(int(10 * fitted.draws["cap_events"]), 1)
+        fixed_t, fixed_m = np.concatenate([past_t, given_t]), np.concatenate([past_m, given_m])
         for _ in range(_MAX_REDRAWS):
-            chain_t, chain_m = ancestry(params, span.start, span.end, rng, history_times=np.r_[past_t, given_t],
-                                        history_magnitudes=np.r_[past_m, given_m],
-                                        magnitude_bin=0.1) if span.target else (np.empty(0), np.empty(0))
+            chain_t, chain_m = ancestry(params, span.start, span.end, rng, history_times=fixed_t,
+                                        history_magnitudes=fixed_m,
+                                        magnitude_bin=0.1) if span.target else (given_t[:0], given_m[:0])
             try:
                 t, m = simulate_etas(params, span.start, span.end, rng, history_times=past_t,
-                                     history_magnitudes=past_m, given_times=np.r_[given_t, chain_t],
-                                     given_magnitudes=np.r_[given_m, chain_m], magnitude_bin=0.1, max_events=limit)
+                                     history_magnitudes=past_m, given_times=np.concatenate([given_t, chain_t]),
+                                     given_magnitudes=np.concatenate([given_m, chain_m]), magnitude_bin=0.1,
+                                     max_events=limit)
             except SeisbindInputError:
                 fitted.draws["exploded"] += 1
                 continue
             keep = t < span.end
             t, m = t[keep], m[keep]
-            if not impossible(span, t, m, np.isin(t, given_t), past_t, past_m):
+            is_given = np.isin(t, given_t) if given_t.size else np.zeros(t.size, dtype=bool)
+            if not impossible(span, t, m, is_given, past_t, past_m):
                 break
             fitted.draws["spans_redrawn"] += 1
         else:
@@ -287,8 +290,8 @@ class EtasNull:
                                      "window exploded or held an event its real window cannot: the fitted model "
                                      "cannot give it")
         if self.incompleteness is not None:
-            seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m)
-            t, m = t[seen | np.isin(t, fitted.given.times[inside])], m[seen | np.isin(t, fitted.given.times[inside])]
+            seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m) | is_given
+            t, m = t[seen], m[seen]
         return t, m
 
     def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
