@@ -12,7 +12,7 @@ from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
-from seisbind.probe.study.nulls.etas import EtasNull, Given, _Impossible
+from seisbind.probe.study.nulls.etas import EtasNull, Given, _Fitted, _Impossible
 from seisbind.probe.study.nulls.windowed import Span, assemble, spans_of
 from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
@@ -520,3 +520,18 @@ def test_a_simulated_window_may_not_hold_what_its_real_window_cannot():
     quiet = _Impossible.of(rules | {"quiet_min_magnitude": 4.0})
     assert quiet(target, t, np.array([2.5, 4.1]), free, np.empty(0), np.empty(0))
     assert _Impossible.of(rules | {"decluster": "none"})(background, t, m, free, np.array([8.0]), np.array([5.0]))
+
+
+def test_a_window_the_model_makes_rare_is_drawn_below_what_it_excludes():
+    """A background day under a model expecting ~10 would-be targets a day (M >= 4 with nothing as large in the 3
+    days before) almost never has none, as its real window has: after 100 rejections the null draws that window's
+    magnitudes below 4 (counted) instead of refusing the study."""
+    params = EtasParameters(mu=150.0, K=0.005, alpha=0.5, c=0.01, p=1.1, b=0.6, mc=2.0, max_magnitude=6.0)
+    null = EtasNull(n_sims=1, parameter_uncertainty=False)
+    draws = {"cap_events": 1e5, "exploded": 0, "spans_redrawn": 0, "spans_capped": 0}
+    fitted = _Fitted(None, np.empty(0), np.empty(0), pd.Timestamp("2016-10-30", tz="UTC"), 10.0,
+                     Given(np.empty(0), np.empty(0), np.empty((0, 3))), np.zeros((1, 3)), {}, draws)
+    t, m = null._span(params, fitted, Span(0.0, 1.0, np.array([0]), False), _Impossible(math.inf, 4.0, True, 3.0),
+                      np.random.default_rng(0))
+    assert draws["spans_capped"] == 1 and draws["spans_redrawn"] == 100 and draws["exploded"] == 0
+    assert t.size > 100 and m.max() < 4.0

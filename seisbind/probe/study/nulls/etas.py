@@ -46,7 +46,7 @@ every simulated event counts (seisbind/probe/study/nulls/__init__.py says why).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -115,6 +115,12 @@ class _Impossible:
     declustered: bool
     decluster_days: float
 
+    def cap(self, span: Span) -> float:
+        """A magnitude below which every event of the span is possible: the fallback's bound."""
+        if span.target:
+            return min(self.quiet, span.target_magnitude if self.declustered else np.inf)
+        return min(self.quiet, self.target_min)
+
     @classmethod
     def of(cls, rules: dict) -> _Impossible:
         return cls(float(rules["quiet_min_magnitude"]), float(rules["target_min_magnitude"]),
@@ -179,6 +185,7 @@ class EtasNull:
         impossible = _Impossible.of(how.window_rules)
         info = fitted.info | {"spans": len(spans)}
         fitted.draws["spans_redrawn"] = 0
+        fitted.draws["spans_capped"] = 0
 
         def one(k: int) -> Pooled:
             rng = np.random.default_rng([seed, k, 3])
@@ -267,12 +274,19 @@ class EtasNull:
         given_t, given_m = fitted.given.times[inside], fitted.given.magnitudes[inside]
         limit = max(int(10 * fitted.draws["cap_events"]), 1)
         fixed_t, fixed_m = np.concatenate([past_t, given_t]), np.concatenate([past_m, given_m])
-        for _ in range(_MAX_REDRAWS):
-            chain_t, chain_m = ancestry(params, span.start, span.end, rng, history_times=fixed_t,
+        model = params
+        for attempt in range(2 * _MAX_REDRAWS):
+            if attempt == _MAX_REDRAWS:
+                # The window's real content is rare under the model (e.g. a target in a sequence where the model
+                # expects larger events every day): rejection would not end, so the span's magnitudes are drawn
+                # below what the real window excludes, which ignores that its cascades are then likelier small.
+                model = replace(params, max_magnitude=min(params.max_magnitude, impossible.cap(span)))
+                fitted.draws["spans_capped"] += 1
+            chain_t, chain_m = ancestry(model, span.start, span.end, rng, history_times=fixed_t,
                                         history_magnitudes=fixed_m,
                                         magnitude_bin=0.1) if span.target else (given_t[:0], given_m[:0])
             try:
-                t, m = simulate_etas(params, span.start, span.end, rng, history_times=past_t,
+                t, m = simulate_etas(model, span.start, span.end, rng, history_times=past_t,
                                      history_magnitudes=past_m, given_times=np.concatenate([given_t, chain_t]),
                                      given_magnitudes=np.concatenate([given_m, chain_m]), magnitude_bin=0.1,
                                      max_events=limit)
@@ -286,7 +300,7 @@ class EtasNull:
                 break
             fitted.draws["spans_redrawn"] += 1
         else:
-            raise SeisbindInputError(f"{_MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
+            raise SeisbindInputError(f"{2 * _MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
                                      "window exploded or held an event its real window cannot: the fitted model "
                                      "cannot give it")
         if self.incompleteness is not None:
