@@ -54,7 +54,7 @@ def check_targets(node: Any, key: str) -> None:
     if isinstance(node, Mapping):
         for name, value in node.items():
             where = f"{key}.{name}"
-            if name == "_target_" and not allowed(value):
+            if name == "_target_" and not _allowed_at(value, where):
                 raise SeisbindInputError(
                     f"{where}={value!r}: not a buildable target; a model is built only from classes defined in "
                     f"{', '.join(p + '/' for p in BUILDABLE)} (seisbind) and from {sorted(OPTIMIZERS)}")
@@ -64,6 +64,14 @@ def check_targets(node: Any, key: str) -> None:
             check_targets(value, f"{key}[{i}]")
     elif isinstance(node, str) and "${" in node:
         raise SeisbindInputError(f"{key}={node!r}: an interpolation; a model's settings must be plain values")
+
+
+def _allowed_at(target: Any, where: str) -> bool:
+    """`allowed(target)`, with `where` (the config key) named when the target's module cannot be imported."""
+    try:
+        return allowed(target)
+    except SeisbindInputError as err:
+        raise SeisbindInputError(f"{where}={target!r}: {err}") from None
 
 
 def current_names(node: Any) -> Any:
@@ -94,13 +102,29 @@ def allowed_reader(reader: Any) -> bool:
 
 
 def _resolve(name: Any, packages: tuple[str, ...]) -> Any:
-    """The object a dotted name under `packages` names, or None (nothing outside them is imported)."""
+    """The object a dotted name under `packages` names, or None (nothing outside them is imported). A module that
+    exists but cannot import a package it needs raises SeisbindInputError naming that package: the name may well
+    be allowed, and "not allowed" would send the user after the wrong cause."""
     if not isinstance(name, str) or not any(name.startswith(package + ".") for package in packages):
         return None
     try:
         return get_object(name)
-    except Exception:  # noqa: BLE001 - a name that does not resolve is simply not allowed
+    except Exception as err:  # noqa: BLE001 - a name that does not resolve is simply not allowed
+        missing = _missing_dependency(err, name)
+        if missing:
+            raise SeisbindInputError(f"cannot be imported: the module {name!r} is in needs {missing!r}, which "
+                                     "this environment lacks (make install installs requirements.lock)") from None
         return None
+
+
+def _missing_dependency(err: BaseException, name: str) -> str | None:
+    """The module that an import inside `name`'s own module failed to find, from the exception chain; None when
+    what is missing is `name` or one of its parents (the name itself does not exist)."""
+    while err is not None:
+        if isinstance(err, ModuleNotFoundError) and err.name and not (name + ".").startswith(err.name + "."):
+            return err.name
+        err = err.__cause__ or err.__context__
+    return None
 
 
 def _defined_in(obj: Any, packages: tuple[str, ...]) -> bool:

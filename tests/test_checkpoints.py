@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import sys
 from pathlib import Path
 
 import lightning
@@ -188,6 +189,16 @@ def test_unlisted_targets_are_refused(target: str) -> None:
     assert not allowed(target)
     with pytest.raises(SeisbindInputError, match=rf"^ckpt\.encoder\._target_='{target.replace('.', '[.]')}': "):
         check_targets({"encoder": {"_target_": target}}, "ckpt")
+
+
+def test_a_target_whose_module_lacks_a_dependency_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An allowed class whose module cannot import what it needs is a broken install, not a refused target."""
+    monkeypatch.delitem(sys.modules, "seisbind.modalities.shaking", raising=False)
+    monkeypatch.setitem(sys.modules, "seisbind.seismicity.ground_motion", None)
+    with pytest.raises(SeisbindInputError, match=r"^ckpt\.f\._target_='seisbind\.modalities\.shaking\.ShakingFamily': "
+                       r"cannot be imported: .* needs 'seisbind\.seismicity\.ground_motion', which this environment "
+                       r"lacks \(make install"):
+        check_targets({"f": {"_target_": "seisbind.modalities.shaking.ShakingFamily"}}, "ckpt")
 
 
 def test_interpolations_and_odd_values_are_refused() -> None:
