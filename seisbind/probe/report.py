@@ -196,7 +196,7 @@ def null_lines(name: str, info: dict) -> str:
         if "spans_redrawn" in draws:
             text += (f" {draws['spans_redrawn']} simulated windows held what their real window cannot (an event as "
                      "large as a declustered target before it, a would-be target in background) and were drawn "
-                     f"again; {draws.get('spans_capped', 0)} windows, whose real content the model makes rare, were "
+                     f"again; {draws['spans_capped']} windows, whose real content the model makes rare, were "
                      "drawn below the magnitude their real window excludes after 100 such draws.")
     if "params" not in fit:
         return text

@@ -295,7 +295,7 @@ class EtasNull:
                 continue
             keep = t < span.end
             t, m = t[keep], m[keep]
-            is_given = np.isin(t, given_t) if given_t.size else np.zeros(t.size, dtype=bool)
+            is_given = np.isin(t, given_t)
             if not impossible(span, t, m, is_given, past_t, past_m):
                 break
             fitted.draws["spans_redrawn"] += 1
