@@ -301,6 +301,29 @@ def test_linear_trend_leaves_no_residual_and_a_step_in_the_trend_period_does_not
     assert abs(np.mean(residuals)) < 0.5 and np.std(np.mean(residuals, axis=1)) < 3.0
 
 
+def test_without_a_trend_an_earlier_transient_does_not_tilt_the_displacement():
+    days = np.arange(200.0)
+    end = pd.Timestamp("2016-01-01", tz="UTC") + 150 * DAY  # window: days 145..149; anchor: days 140..144
+    # two slow slips of 10 mm over 5 days in the 30 days before (days 119-123 and 129-133), then no motion
+    earlier = 10.0 * (np.clip((days - 118) / 5.0, 0.0, 1.0) + np.clip((days - 128) / 5.0, 0.0, 1.0))
+    noise = np.random.default_rng(5).normal(0.0, 0.3, days.size)
+    series = station_series("EARL", 42.85, 13.10, earlier + noise)
+    tilted, _ = one_query(series, end, window_days=5, trend_days=30)
+    flat, mask = one_query(series, end, window_days=5, trend_days=0)
+    assert mask.tolist() == [True] * 3 + [False] * 3
+    assert abs(tilted[0, -1]) > 2.0 and abs(flat[0, -1]) < 1.0
+    # a ramp inside the window is the displacement since the anchor days; a steady 25 mm/yr adds < 0.6 mm
+    ramp = 8.0 * np.clip((days - 144) / 5.0, 0.0, 1.0) + 25.0 / 365.25 * days
+    values, _ = one_query(station_series("RAMP", 42.85, 13.10, ramp + noise), end, window_days=5, trend_days=0)
+    assert 8.0 < values[0, -1] < 8.0 + 0.6 + 1.0
+    # too few of the 5 anchor days: the station does not count
+    values, mask = one_query(station_series("GAPS", 42.85, 13.10, noise, drop=(140, 141, 142)), end, window_days=5,
+                             trend_days=0)
+    assert not mask.any()
+    with pytest.raises(SeisbindInputError, match="trend_days 0"):
+        one_query(series, end, trend_days=1)
+
+
 def test_displacement_windows_recover_a_ramp_at_the_near_station_and_mask_the_far_one():
     rng = np.random.default_rng(0)
     days = np.arange(300)
@@ -582,7 +605,7 @@ def test_gnss_family_is_nan_without_a_located_target_or_a_station_nearby(gnss_ro
     target_id, target_time = str(target["event_id"]), pd.Timestamp(target["time"])
     first_day = read_gnss(gnss_files(root))["time"].min()
     ends = pd.DatetimeIndex([target_time, target_time - 3 * DAY, target_time - 3 * DAY, target_time, target_time,
-                             first_day + 10 * DAY])
+                             first_day + 7 * DAY])
     windows = windows_frame(ends, [target_id, np.nan, np.nan, "NOT_IN_CATALOG", "FAR", target_id],
                             [target_id, target_id, "all", "NOT_IN_CATALOG", "FAR", target_id],
                             index=[5, 6, 7, 8, 9, 10])
@@ -592,7 +615,8 @@ def test_gnss_family_is_nan_without_a_located_target_or_a_station_nearby(gnss_ro
     # its pre window and a background window of its stratum: the same 4 stations
     assert features.loc[[5, 6], "gnss_n_stations"].tolist() == [4, 4] and features.loc[[5, 6]].notna().all(axis=None)
     # unmatched background (stratum "all"), a target not in the catalog, one 400 km from every station, and one
-    # 10 days after the first GNSS day (too little trend): no station, so every feature and the count are NaN
+    # 7 days after the first GNSS day (2 of the 5 anchor days before its 5-day window): no station, so every
+    # feature and the count are NaN
     assert features.loc[[7, 8, 9, 10]].isna().all(axis=None)
     with pytest.raises(FamilyUnavailable, match="no GNSS station within 50 km of any target"):
         family.compute(data, windows.loc[[7, 8, 9, 10]])

@@ -158,8 +158,12 @@ def _residuals(grid: _Grid, station: np.ndarray, end_index: np.ndarray, window_d
     days at 1.5 mm noise biases it by ~0.17 mm/day (simulated: the same for lags of 1 to 5 days, more for longer
     ones, 0.25 for least squares), ~1.3 mm at the end of a 5-day window and its anchor lag; only a longer
     `trend_days` dilutes it. Every pair needs `_velocity_lag` + 1 present trend days (`_counted` ensures it).
+    With `trend_days` 0 no velocity is removed: the anchor is the median of the `ANCHOR_DAYS` days before the window
+    (`prior_days`) and the residual is the displacement since (why the probe's family does so:
+    seisbind.modalities.gnss.GnssFamily).
     """
-    span = trend_days + window_days
+    prior = prior_days(trend_days)
+    span = prior + window_days
     n_days = grid.present.shape[1]
     out = np.empty((station.size, 3, window_days))
     step = max(1, _CHUNK_VALUES // (span * 3))
@@ -173,12 +177,13 @@ def _residuals(grid: _Grid, station: np.ndarray, end_index: np.ndarray, window_d
         present = inside & grid.present[s, clipped]
         x = np.where(present[:, None, :], grid.enu_m[s, :, clipped].transpose(0, 2, 1), np.nan)
         x, present = _remove_offsets(x, present, inside & grid.step[s, clipped])
-        trend, trend_present = x[:, :, :trend_days], present[:, None, :trend_days]
-        velocity = _median_velocity(trend, trend_present, _velocity_lag(trend_days))
-        detrended = trend - velocity * position[:trend_days]
+        trend, trend_present = x[:, :, :prior], present[:, None, :prior]
+        velocity = (_median_velocity(trend, trend_present, _velocity_lag(trend_days)) if trend_days
+                    else np.zeros((x.shape[0], 3, 1)))
+        detrended = trend - velocity * position[:prior]
         from_end = np.cumsum(trend_present[:, :, ::-1], axis=2)[:, :, ::-1]
         anchor = nan_median(np.where(trend_present & (from_end <= ANCHOR_DAYS), detrended, np.nan))
-        out[lo: lo + step] = (x[:, :, trend_days:] - anchor - velocity * position[trend_days:]) * 1000.0
+        out[lo: lo + step] = (x[:, :, prior:] - anchor - velocity * position[prior:]) * 1000.0
     return out
 
 
@@ -252,19 +257,26 @@ def _hold_gaps(residual: np.ndarray) -> np.ndarray:
     return np.where(last >= 0, held, 0.0)
 
 
+def prior_days(trend_days: int) -> int:
+    """Days before the window that a residual uses: the trend period, or the anchor's days without a trend."""
+    return trend_days or ANCHOR_DAYS
+
+
 def _check_days(window_days: int, trend_days: int) -> None:
-    if window_days < 1 or trend_days < 2:
-        raise SeisbindInputError(f"window_days must be >= 1 and trend_days >= 2 (got {window_days}, {trend_days})")
+    if window_days < 1 or trend_days < 0 or trend_days == 1:
+        raise SeisbindInputError(f"window_days must be >= 1 and trend_days 0 (no velocity removed) or >= 2 (got "
+                                 f"{window_days}, {trend_days})")
 
 
 def _counted(grid: _Grid, station: np.ndarray, end_index: np.ndarray, window_days: int, trend_days: int,
              min_window: int, min_trend: int) -> np.ndarray:
-    """Whether each (station, end day) pair has `min_window` present window days and `min_trend` present trend days
-    (never fewer than a velocity pair needs)."""
+    """Whether each (station, end day) pair has `min_window` present window days and `min_trend` present days in
+    the `prior_days` before them (never fewer than a velocity pair needs, or than one anchor day)."""
     window_start = end_index + 1 - window_days
     n_window = grid.present_days(station, window_start, end_index + 1)
-    n_trend = grid.present_days(station, window_start - trend_days, window_start)
-    return (n_window >= min_window) & (n_trend >= max(min_trend, _velocity_lag(trend_days) + 1))
+    n_trend = grid.present_days(station, window_start - prior_days(trend_days), window_start)
+    needed = _velocity_lag(trend_days) + 1 if trend_days else 1
+    return (n_window >= min_window) & (n_trend >= max(min_trend, needed))
 
 
 # ------------------------------------------------------------------------ per query: model inputs, probe features
@@ -277,8 +289,8 @@ def displacement_windows(series: pd.DataFrame, ends_ns: np.ndarray, latitudes_de
     Query i is an end time `ends_ns[i]` (ns since 1970 UTC, or datetime64) and a location (degrees): a trace's start
     and its event's epicentre, or a probe window's end and its target's epicentre. Its stations are those within
     `radius_km` (great circle) whose channels count, nearest first, up to `max_stations`; a station counts for that
-    end when at least `min_coverage` of its `window_days` days before the end and of its `trend_days` days before
-    those have a solution. The co-seismic offsets of `events` (a catalog: time, latitude_deg, longitude_deg,
+    end when at least `min_coverage` of its `window_days` days before the end and of its `prior_days(trend_days)`
+    days before those have a solution. The co-seismic offsets of `events` (a catalog: time, latitude_deg, longitude_deg,
     magnitude; module docstring) from `step_min_magnitude` up are removed first; None removes none. Returns
 
     - values float32 (n, max_stations * 3, window_days): residual east, north, up (mm; `_residuals`) of station 0,
@@ -318,7 +330,7 @@ def displacement_windows(series: pd.DataFrame, ends_ns: np.ndarray, latitudes_de
     distance_km = epicentral_km(places[:, :1], places[:, 1:], grid.latitude_deg[usable][None, :],
                                 grid.longitude_deg[usable][None, :])
     min_window = math.ceil(min_coverage * window_days - 1e-9)
-    min_trend = math.ceil(min_coverage * trend_days - 1e-9)
+    min_trend = math.ceil(min_coverage * prior_days(trend_days) - 1e-9)
 
     chosen = np.full((keys.shape[0], max_stations), -1, np.int64)
     step = max(1, _CHUNK_VALUES // usable.size)

@@ -91,7 +91,18 @@ class GnssInput:
 
 class GnssFamily:
     """Probe features per window: how far the GNSS stations near the window's target moved over the
-    `window_days` days before the window ends, beyond each station's trend over the `trend_days` before those.
+    `window_days` days before the window ends, from the median of their positions over the 5 days before those
+    (seisbind.data.gnss_displacement.ANCHOR_DAYS); `trend_days` > 0 also removes each station's velocity over
+    that many days before the window.
+
+    Why no velocity by default: over the ~8 days from the anchor to a window's end a steady velocity moves a
+    station by at most 0.6 mm (25 mm/yr, plate motion in IGS frames; Apennine stations relative to Eurasia move
+    1-5 mm/yr), under the 1.5 mm of daily noise, and by the same amount in the pre-event and matched background
+    windows of a stratum (the same stations); a velocity estimated from the 30 days before tilts with any transient
+    in them (an earlier precursor, afterslip) by 0.2-0.5 mm/day, 1.5-4 mm at the window's end. Measured on
+    synthetic roots with the 15 mm planted transient and stations that move with the shaking (seeds 100-102,
+    seisbind/data/synthetic/gnss.py): AUC of the mean horizontal feature 0.74-0.80 with the 30-day velocity,
+    0.79-0.95 without.
 
     A pre-event window's target is its own; a matched background window's is the target of its stratum
     (probe.background.match_days), so both classes of a stratum look at the same stations and station
@@ -110,7 +121,7 @@ class GnssFamily:
     columns = ("gnss_east_log10_mm", "gnss_north_log10_mm", "gnss_up_log10_mm", "gnss_n_stations")
     simulated = False
 
-    def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 5, trend_days: int = 30,
+    def __init__(self, source: TableSource | Mapping[str, Any], window_days: int = 5, trend_days: int = 0,
                  radius_km: float = 50.0, max_stations: int = 4, min_coverage: float = 0.6,
                  step_min_magnitude: float = STEP_MIN_MAGNITUDE) -> None:
         self.source = TableSource.of(source, "gnss features source")
