@@ -5,7 +5,7 @@ After an event of magnitude M at time t_i, the catalog is complete only above
 
     Mc(t) = M - offset - slope log10(t - t_i),   t - t_i in days   (offset 4.5, slope 0.75: Helmstetter et al.)
 
-so its blind interval above a floor Mc0 lasts tau = 10^((M - offset - Mc0) / slope) days (1.6 h after an M6.5
+so its blind interval above a floor Mc0 lasts tau = 10^((M - offset - Mc0) / slope) days (5.2 h after an M6.5
 above Mc 2.5). The ETAS fit leaves the blind intervals out of its likelihood (their events still trigger), and the
 null's simulated catalogs lose the events below Mc(t) as a real catalog does, so fit, simulations and the real
 catalog see the same completeness.
