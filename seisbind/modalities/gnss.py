@@ -101,7 +101,7 @@ class GnssFamily:
     windows of a stratum (the same stations); a velocity estimated from the 30 days before tilts with any transient
     in them (an earlier precursor, afterslip) by 0.2-0.5 mm/day, 1.5-4 mm at the window's end. Measured on
     synthetic roots with the 15 mm planted transient and stations that move with the shaking (seeds 100-102,
-    seisbind/data/synthetic/gnss.py): AUC of the mean horizontal feature 0.74-0.80 with the 30-day velocity,
+    seisbind/data/synthetic/gnss.py): AUC of the mean horizontal feature 0.74-0.83 with the 30-day velocity,
     0.79-0.95 without.
 
     A pre-event window's target is its own; a matched background window's is the target of its stratum
