@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seisbind.data.gnss_displacement import STEP_MIN_MAGNITUDE, displacement_windows
+from seisbind.data.gnss_displacement import STEP_MIN_MAGNITUDE, displacement_windows, prior_days
 from seisbind.data.tables import TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.protocols import FamilyUnavailable, InputData, StudyData, load_or_unavailable, masked_batch
@@ -66,7 +66,8 @@ class GnssInput:
         if not self.mask.any():   # the pair would train on absent samples only: a loss of nothing
             raise SeisbindInputError(
                 f"modality.gnss.input: no trace has a GNSS station within radius_km={self.radius_km:g} with "
-                f"min_coverage={self.min_coverage:g} of its {self.window_days} + {self.trend_days} days before it "
+                f"min_coverage={self.min_coverage:g} of its {self.window_days} + {prior_days(self.trend_days)} days "
+                f"before it "
                 f"({series['station'].nunique()} station(s), {series['time'].min().date()} to "
                 f"{series['time'].max().date()}, in {self.source.describe(data.tables.root)}; traces "
                 f"{index['trace_start_time'].min()} to {index['trace_start_time'].max()})")
