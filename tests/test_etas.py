@@ -14,7 +14,7 @@ from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
 from seisbind.probe.study.nulls.etas import EtasNull, Given, _Fitted, _Impossible
 from seisbind.probe.study.nulls.windowed import Span, assemble, spans_of
-from seisbind.seismicity.etas import EtasParameters, fit_etas, simulate_catalogs, simulate_etas
+from seisbind.seismicity.etas import EtasFit, EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
@@ -365,11 +365,11 @@ def test_etas_null_draws_again_the_models_the_observed_count_rules_out():
     counts = np.array([len(next(world)) for world in worlds])
     assert draws["redrawn_over_cap"] > 0 and draws["exploded"] == 0
     assert counts.mean() < draws["cap_events"]
-    runaway = {"cap_events": 5.0, "exploded": 0}
+    runaway = {"cap_events": 5.0, "event_limit": 50, "exploded": 0}
     fit = EtasParameters(**info["fit"]["params"])
     no_history, none_given = (np.empty(0), np.empty(0)), Given(np.empty(0), np.empty(0), np.empty((0, 3)))
     with pytest.raises(SeisbindInputError, match="in a row ran past 50 events .* the fitted model is explosive"):
-        next(EtasNull()._catalogs(fit, 200.0, no_history, none_given, [4, 0], runaway))
+        next(EtasNull()._catalogs(fit, 200.0, no_history, none_given, [4, 0], runaway, None))
     assert runaway["exploded"] == 100
     with pytest.raises(SeisbindInputError, match="probe.nulls.etas.max_draw_ratio=0.5: must be >= 1"):
         EtasNull(max_draw_ratio=0.5)
@@ -528,8 +528,8 @@ def test_a_window_the_model_makes_rare_is_drawn_below_what_it_excludes():
     magnitudes below 4 (counted) instead of refusing the study."""
     params = EtasParameters(mu=150.0, K=0.005, alpha=0.5, c=0.01, p=1.1, b=0.6, mc=2.0, max_magnitude=6.0)
     null = EtasNull(n_sims=1, parameter_uncertainty=False)
-    draws = {"cap_events": 1e5, "exploded": 0, "spans_redrawn": 0, "spans_capped": 0}
-    fitted = _Fitted(None, np.empty(0), np.empty(0), pd.Timestamp("2016-10-30", tz="UTC"), 10.0,
+    draws = {"cap_events": 1e5, "event_limit": 1_000_000, "exploded": 0, "spans_redrawn": 0, "spans_capped": 0}
+    fitted = _Fitted(EtasFit(params, 0.0, {}, 0, True), np.empty(0), np.empty(0), pd.Timestamp("2016-10-30", tz="UTC"), 10.0,
                      Given(np.empty(0), np.empty(0), np.empty((0, 3))), np.zeros((1, 3)), {}, draws)
     t, m = null._span(params, fitted, Span(0.0, 1.0, np.array([0]), False), _Impossible(math.inf, 4.0, True, 3.0),
                       np.random.default_rng(0))

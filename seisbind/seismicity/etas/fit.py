@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.model import EtasParameters, _expm1_over, omori_integral
+from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, _expm1_over, omori_integral
 from seisbind.seismicity.magnitudes import b_value_aki_utsu
 
 MIN_EVENTS = 50
@@ -43,6 +43,8 @@ class EtasFit:
     blind_days, n_events_blind: the days of blind intervals left out of the likelihood and the events in them.
     covariance: the inverse Hessian in the optimiser's coordinates (log mu, log K, alpha, log c, p), the normal
     approximation of the likelihood that `draw_parameters` samples; None when the Hessian is not positive definite.
+    below_floor: the recorded events below mc that triggered in the fit (`fit_etas(trigger_floor=...)`), which a
+    simulation of the fit must hold too; None without them.
     """
 
     params: EtasParameters
@@ -53,6 +55,7 @@ class EtasFit:
     covariance: np.ndarray | None = None
     blind_days: float = 0.0
     n_events_blind: int = 0
+    below_floor: BelowFloor | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly summary: parameters, their standard errors, branching ratio and fit diagnostics."""
@@ -64,6 +67,7 @@ class EtasFit:
             "n_events": self.n_events,
             "blind_days": self.blind_days,
             "n_events_blind": self.n_events_blind,
+            "below_floor": None if self.below_floor is None else self.below_floor.to_dict(),
             "converged": self.converged,
         }
 
@@ -101,15 +105,14 @@ class _NegLogLikelihood:
 
     def __init__(self, times: np.ndarray, mags_above_mc: np.ndarray, first: int, observed: np.ndarray):
         """`observed`: the disjoint (start, end) intervals (days) whose events and intensity enter the likelihood:
-        the target window less any blind intervals."""
+        the target window less any blind intervals. Events below mc (mags_above_mc < 0) only trigger."""
         self.t = times
         self.m = mags_above_mc
         self.first = first
         self.duration = float(np.sum(observed[:, 1] - observed[:, 0]))
         self.lag_end = np.maximum(observed[None, :, 1] - times[:, None], 0.0)
         self.lag_start = np.maximum(observed[None, :, 0] - times[:, None], 0.0)
-        inside = (times[first:, None] >= observed[None, :, 0]) & (times[first:, None] <= observed[None, :, 1])
-        self.counted = inside.any(axis=1).astype(np.float64)
+        self.counted = (_within(times[first:], observed) & (mags_above_mc[first:] >= -1e-6)).astype(np.float64)
         self.blocks = []
         a, n = first, times.size
         while a < n:
@@ -230,18 +233,21 @@ def _starts(rate: float, beta: float) -> list[np.ndarray]:
     return starts
 
 
-def _select(times_days, magnitudes, mc: float, t_start: float, t_end: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Events >= mc up to t_end, sorted by time, and the index of the first one at or after t_start."""
+def _select(times_days, magnitudes, mc: float, t_start: float, t_end: float,
+            trigger_floor: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Events >= trigger_floor (<= mc) up to t_end, sorted by time, and the index of the first one at or after
+    t_start."""
     t = np.asarray(times_days, dtype=np.float64).ravel()
     m = np.asarray(magnitudes, dtype=np.float64).ravel()
     if t.shape != m.shape:
         raise SeisbindInputError(f"times_days and magnitudes differ in length: {t.size} vs {m.size}")
     if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
         raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
-    if not math.isfinite(mc):
-        raise SeisbindInputError(f"ETAS needs a finite magnitude of completeness, got mc={mc}")
+    if not (math.isfinite(mc) and math.isfinite(trigger_floor) and trigger_floor <= mc):
+        raise SeisbindInputError(f"ETAS needs a finite magnitude of completeness and a trigger floor at or below it, "
+                                 f"got mc={mc}, trigger_floor={trigger_floor}")
     # Binned catalogs store Mc-bin magnitudes as e.g. 0.9999999999: a tolerance keeps them.
-    keep = np.isfinite(t) & np.isfinite(m) & (m >= mc - 1e-6) & (t <= t_end)
+    keep = np.isfinite(t) & np.isfinite(m) & (m >= trigger_floor - 1e-6) & (t <= t_end)
     order = np.argsort(t[keep], kind="stable")
     t, m = t[keep][order], m[keep][order]
     return t, m, int(np.searchsorted(t, t_start, side="left"))
@@ -258,12 +264,13 @@ def fit_etas(
     magnitude_bin: float | None = 0.1,
     max_magnitude: float = math.inf,
     incompleteness: AftershockIncompleteness | None = None,
+    trigger_floor: float | None = None,
 ) -> EtasFit:
     """Maximum-likelihood temporal ETAS over the target window [t_start, t_end] (days) for events >= mc.
 
     Events with times before t_start are the auxiliary (history) window: they trigger events in the target
     window but their own log-intensity is not part of the likelihood, which removes the bias of pretending the
-    catalog starts empty. Events after t_end and below mc are ignored.
+    catalog starts empty. Events after t_end and below mc (below `trigger_floor` with it) are ignored.
 
     b is only used for the reported GR slope and branching ratio (the temporal likelihood does not involve it);
     when None it is the Aki-Utsu estimate from the target-window magnitudes with bin width `magnitude_bin`
@@ -275,19 +282,29 @@ def fit_etas(
     leave the likelihood: neither their events' log-intensity nor their integral enters it, while their events
     still trigger; b then comes from the events outside them.
 
+    With `trigger_floor` below mc, the recorded events in [trigger_floor, mc) trigger by the same law (their
+    productivity below 1) but stay out of the likelihood's events, and `EtasFit.below_floor` describes them for
+    simulations (seisbind.seismicity.etas.model.BelowFloor says why: it reduces the bias of p from triggering
+    below the floor).
+
     The optimiser (L-BFGS-B with the exact gradient) works on (log mu, log K, alpha, log c, p) within wide
     bounds, from two starting points; the best optimum is kept. Cost: ~n^2/2 pair terms per evaluation.
     """
-    t, m, first = _select(times_days, magnitudes, mc, t_start, t_end)
-    n_events = t.size - first
+    t, m, first = _select(times_days, magnitudes, mc, t_start, t_end, mc if trigger_floor is None else trigger_floor)
+    above = m >= mc - 1e-6
+    n_events = int(above[first:].sum())
     if n_events < MIN_EVENTS:
         raise SeisbindInputError(
             f"ETAS fit needs at least {MIN_EVENTS} events >= Mc={mc:g} in [{t_start:g}, {t_end:g}] d, got {n_events}"
         )
-    blind = np.empty((0, 2)) if incompleteness is None else incompleteness.blind_intervals(t, m, mc)
+    blind = np.empty((0, 2)) if incompleteness is None else incompleteness.blind_intervals(t[above], m[above], mc)
     observed = _less(np.array([[t_start, t_end]]), blind)
     fun = _NegLogLikelihood(t, m - mc, first, observed)
     window_m = m[first:][fun.counted > 0]
+    below = None
+    if trigger_floor is not None:
+        small = _within(t[first:], observed) & ~above[first:]
+        below = BelowFloor(float(small.sum() / max(window_m.size, 1)), m[first:][small])
     if b is None:
         if magnitude_bin is None:
             b = float(np.log10(np.e) / (window_m.mean() - mc))
@@ -326,7 +343,13 @@ def fit_etas(
         covariance=cov,
         blind_days=float((t_end - t_start) - fun.duration),
         n_events_blind=int(n_events - fun.counted.sum()),
+        below_floor=below,
     )
+
+
+def _within(times: np.ndarray, intervals: np.ndarray) -> np.ndarray:
+    """True for the times (days) inside one of the (start, end) rows."""
+    return ((times[:, None] >= intervals[None, :, 0]) & (times[:, None] <= intervals[None, :, 1])).any(axis=1)
 
 
 def _less(intervals: np.ndarray, blind: np.ndarray) -> np.ndarray:

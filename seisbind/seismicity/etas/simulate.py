@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 
 import numpy as np
 
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.model import (
+    BelowFloor,
     EtasParameters,
     expected_counts,
     omori_integral,
@@ -60,6 +60,7 @@ def simulate_etas(
     given_magnitudes: np.ndarray | None = None,
     max_events: int = 1_000_000,
     magnitude_bin: float | None = None,
+    below: BelowFloor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One ETAS catalog on [t_start, t_end] (days): (times_days sorted, magnitudes), events >= mc.
 
@@ -81,6 +82,11 @@ def simulate_etas(
     Any parameters simulate over a finite window, an infinite-time branching ratio >= 1 (p <= 1, alpha near
     beta) included: the cascade is cut at t_end. `seisbind.seismicity.etas.model.expected_counts` says beforehand
     how many events that gives on average. Raises SeisbindInputError when the catalog would exceed max_events.
+
+    With `below` (seisbind.seismicity.etas.model.BelowFloor), events below mc occur beside every background event
+    and every generation of offspring at `below.ratio` times their rate, with magnitudes drawn from the recorded
+    ones, and trigger by the same law: the catalog then holds them too (below mc; drop them to compare with the
+    events >= mc).
     """
     if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
         raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
@@ -105,17 +111,26 @@ def simulate_etas(
         raise SeisbindInputError(f"ETAS simulation: {n_background} background events exceed max_events={max_events}")
     times = [given_t, rng.uniform(t_start, t_end, n_background)]
     mags = [given_m, _gr_magnitudes(rng, n_background, params, magnitude_bin)]
+    small = below is not None and below.magnitudes.size > 0
+    if small:
+        n_small = int(rng.poisson(below.ratio * params.mu * (t_end - t_start)))
+        times.append(rng.uniform(t_start, t_end, n_small))
+        mags.append(rng.choice(below.magnitudes, n_small))
     parent_t = np.concatenate([parent_t, *times])
     parent_m = np.concatenate([parent_m, *mags])
-    total = n_background + given_t.size
+    total = sum(t.size for t in times)
     while parent_t.size:
         weight = params.K * productivity(parent_m, params.mc, params.alpha)
         parent, child_t = offspring(rng, weight, parent_t, params.c, params.p, t_start, t_end)
-        total += parent.size
+        child_m = _gr_magnitudes(rng, parent.size, params, magnitude_bin)
+        if small:
+            _, small_t = offspring(rng, weight * below.ratio, parent_t, params.c, params.p, t_start, t_end)
+            child_t = np.concatenate([child_t, small_t])
+            child_m = np.concatenate([child_m, rng.choice(below.magnitudes, small_t.size)])
+        total += child_t.size
         if total > max_events:
             raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (infinite-time branching "
                                      f"ratio {params.branching_ratio:.3g})")
-        child_m = _gr_magnitudes(rng, parent.size, params, magnitude_bin)
         times.append(child_t)
         mags.append(child_m)
         parent_t, parent_m = child_t, child_m
@@ -137,6 +152,7 @@ def simulate_catalogs(
     given_magnitudes: np.ndarray | None = None,
     max_events: int = 1_000_000,
     magnitude_bin: float | None = None,
+    below: BelowFloor | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """n_sims independent `simulate_etas` catalogs (endless with None), the k-th from child k of
     `np.random.SeedSequence(seed)`.
@@ -151,13 +167,13 @@ def simulate_catalogs(
         yield simulate_etas(
             params, t_start, t_end, np.random.default_rng(sequence.spawn(1)[0]), history_times=history_times,
             history_magnitudes=history_magnitudes, given_times=given_times, given_magnitudes=given_magnitudes,
-            max_events=max_events, magnitude_bin=magnitude_bin,
+            max_events=max_events, magnitude_bin=magnitude_bin, below=below,
         )
 
 
 def ancestry(params: EtasParameters, t_start: float, at: float, rng: np.random.Generator, *,
              history_times: np.ndarray, history_magnitudes: np.ndarray, magnitude_bin: float = 0.1,
-             n_bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
+             n_bins: int = 64, below: BelowFloor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ancestors inside [t_start, at) of an event that occurs at `at` (days), drawn from their distribution
     given the history (events before t_start, which trigger) and that occurrence: (times, magnitudes).
 
@@ -170,17 +186,24 @@ def ancestry(params: EtasParameters, t_start: float, at: float, rng: np.random.G
     as `simulate_etas` draws them). A parent inside the window is then the next event whose ancestors are drawn,
     until one is a background or history child. Simulating the window with these ancestors given
     (`simulate_etas(given_times=...)`) adds their other offspring; the rest of the window is independent of the
-    event (Slivnyak-Mecke), so the result is the window's law given its past and the event."""
-    # the bins `_gr_magnitudes` reports: mc + k dm for the k with k dm below max_magnitude - mc
+    event (Slivnyak-Mecke), so the result is the window's law given its past and the event. With `below`, an
+    ancestor may be one of the events below mc that `simulate_etas(below=...)` draws, at their rate and
+    magnitudes."""
+    # the bins `_gr_magnitudes` reports: mc + k dm for the k with k dm below max_magnitude - mc, each with its
+    # share of the events >= mc; the recorded magnitudes below mc with `below.ratio` shares in all
     span = params.max_magnitude - params.mc if math.isfinite(params.max_magnitude) else 10.0
     steps = magnitude_bin * np.arange(max(math.ceil(span / magnitude_bin - 1e-9), 1))
     mass = np.exp(-params.beta * steps) * -np.expm1(-params.beta * magnitude_bin)
+    mass /= mass.sum()
+    if below is not None and below.magnitudes.size:
+        values, found = np.unique(below.magnitudes - params.mc, return_counts=True)
+        steps, mass = np.r_[steps, values], np.r_[mass, below.ratio * found / found.sum()]
     size_biased = mass * np.exp(params.alpha * steps)
-    gain = params.K * size_biased.sum() / mass.sum()
+    gain = params.K * size_biased.sum()
     # rho with the productivity of rounded magnitudes, the ones the simulation triggers with (a near-critical
     # cascade amplifies the few percent they lose)
-    counts = expected_counts(replace(params, K=gain / params.mean_productivity), t_start, at,
-                             history_times=history_times, history_magnitudes=history_magnitudes, n_bins=n_bins)
+    counts = expected_counts(params, t_start, at, history_times=history_times, history_magnitudes=history_magnitudes,
+                             n_bins=n_bins, gain_per_event=gain)
     edges = np.linspace(t_start, at, n_bins + 1)
     density = counts / np.diff(edges)
     times, magnitudes = [], []

@@ -56,7 +56,13 @@ from seisbind.probe.study.nulls import Pooled, Simulation, pooled_studies
 from seisbind.probe.study.nulls.windowed import Span, assemble, main_windows, spans_of
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_etas
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.model import EtasParameters, conditional_intensity, expected_counts
+from seisbind.seismicity.etas.model import (
+    BelowFloor,
+    EtasParameters,
+    conditional_intensity,
+    expected_counts,
+    total_gain,
+)
 from seisbind.seismicity.etas.simulate import ancestry
 from seisbind.times import NS_PER_DAY, to_utc_ns
 
@@ -86,7 +92,8 @@ class _Fitted:
     fit: EtasFit
     times: np.ndarray
     magnitudes: np.ndarray
-    """The events above the floor, in time order."""
+    """The events that trigger (above the floor, and the recorded ones down to `below_floor` under it), in time
+    order."""
     start: pd.Timestamp
     length_days: float
     given: Given
@@ -152,13 +159,16 @@ class EtasNull:
     `parameter_uncertainty`: false simulates the point estimate only. `incompleteness`: the short-term
     aftershock incompleteness (AftershockIncompleteness settings; null: none) the fit leaves out and the
     simulated catalogs suffer (seisbind/seismicity/etas/incompleteness.py). `given_min_magnitude`: the shocks
-    every simulated catalog holds as they are (module docstring); null: none."""
+    every simulated catalog holds as they are (module docstring); null: none. `below_floor`: how far below the
+    floor (magnitude units) the recorded events trigger in the fit and occur, drawn from their recorded
+    magnitudes, in the simulations (seisbind.seismicity.etas.model.BelowFloor; 0: none)."""
 
     name = "etas"
 
     def __init__(self, n_sims: int = 200, conditioning: str = "past", max_expected_events: int = 200_000,
                  max_draw_ratio: float = 10.0, max_pool: int = 20, parameter_uncertainty: bool = True,
-                 incompleteness: dict | None = None, given_min_magnitude: float | None = None) -> None:
+                 incompleteness: dict | None = None, given_min_magnitude: float | None = None,
+                 below_floor: float = 0.0) -> None:
         self.n_sims = int(n_sims)
         if conditioning not in ("past", "catalogs"):
             raise SeisbindInputError(f"probe.nulls.etas.conditioning={conditioning!r}: choose past or catalogs")
@@ -172,6 +182,10 @@ class EtasNull:
         self.parameter_uncertainty = bool(parameter_uncertainty)
         self.incompleteness = None if incompleteness is None else AftershockIncompleteness(**incompleteness)
         self.given_min_magnitude = np.inf if given_min_magnitude is None else float(given_min_magnitude)
+        self.below_floor = float(below_floor)
+        if not self.below_floor >= 0.0:
+            raise SeisbindInputError(f"probe.nulls.etas.below_floor={below_floor}: must be >= 0 (magnitude units "
+                                     "below the completeness floor)")
         self._fitted: _Fitted | None = None
 
     def studies(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
@@ -207,20 +221,21 @@ class EtasNull:
         if not np.isfinite(floor):
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
-        above = catalog[catalog["magnitude"] >= floor]
-        above = above.iloc[np.argsort(to_utc_ns(above["time"]), kind="stable")]
-        t_days = (to_utc_ns(above["time"]) - start.value) / NS_PER_DAY
-        magnitudes = above["magnitude"].to_numpy(np.float64)
+        triggering = catalog[catalog["magnitude"] >= floor - self.below_floor - 1e-6]
+        triggering = triggering.iloc[np.argsort(to_utc_ns(triggering["time"]), kind="stable")]
+        t_days = (to_utc_ns(triggering["time"]) - start.value) / NS_PER_DAY
+        magnitudes = triggering["magnitude"].to_numpy(np.float64)
         length_days = (end - start) / pd.Timedelta(days=1)
-        inside = (t_days >= 0) & (t_days <= length_days)
+        inside = (t_days >= 0) & (t_days <= length_days) & (magnitudes >= floor - 1e-6)
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
         fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
-                       incompleteness=self.incompleteness)
+                       incompleteness=self.incompleteness,
+                       trigger_floor=floor - self.below_floor if self.below_floor > 0 else None)
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         given = inside & (magnitudes >= self.given_min_magnitude)
-        fixed = Given(t_days[given], magnitudes[given], above[given][_WHERE].to_numpy(np.float64))
-        expected = self._expected(fit.params, length_days, history, fixed)
+        fixed = Given(t_days[given], magnitudes[given], triggering[given][_WHERE].to_numpy(np.float64))
+        expected = self._expected(fit.params, length_days, history, fixed, fit.below_floor)
         if not expected <= self.max_expected_events:
             raise SeisbindInputError(
                 f"the fitted model (infinite-time branching ratio {fit.params.branching_ratio:.2f}) expects "
@@ -229,14 +244,16 @@ class EtasNull:
         cap = min(float(self.max_expected_events), self.max_draw_ratio * max(expected, float(inside.sum())))
         draws = {"method": "normal approximation of the likelihood" if self.parameter_uncertainty and
                  fit.covariance is not None else "point estimate", "cap_events": cap, "redrawn_over_cap": 0,
-                 "exploded": 0}
+                 "exploded": 0,
+                 # a simulation past ten times the cap (its events below the floor included) is replaced
+                 "event_limit": max(int(10 * cap * (1.0 + (fit.below_floor.ratio if fit.below_floor else 0.0))), 1)}
         info = {"fit": fit.to_dict(), "conditioning": self.conditioning, "magnitude_floor": floor,
                 "n_events_fitted": fit.n_events, "expected_events": expected, "observed_events": int(inside.sum()),
                 "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
                 "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
                 "parameter_draws": draws}
         self._fitted = _Fitted(fit, t_days, magnitudes, start, length_days, fixed,
-                               above[inside][_WHERE].to_numpy(np.float64), info, draws)
+                               triggering[inside][_WHERE].to_numpy(np.float64), info, draws)
         return self._fitted
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
@@ -254,7 +271,8 @@ class EtasNull:
         draws = fitted.draws
         for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
             params = draw_parameters(fitted.fit, rng)
-            if self._expected(params, fitted.length_days, fitted.history, fitted.given) <= draws["cap_events"]:
+            if self._expected(params, fitted.length_days, fitted.history, fitted.given,
+                              fitted.fit.below_floor) <= draws["cap_events"]:
                 return params
             draws["redrawn_over_cap"] += 1
         return fitted.fit.params
@@ -272,7 +290,7 @@ class EtasNull:
         past_t, past_m = fitted.times[:cut], fitted.magnitudes[:cut]
         inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
         given_t, given_m = fitted.given.times[inside], fitted.given.magnitudes[inside]
-        limit = max(int(10 * fitted.draws["cap_events"]), 1)
+        limit = fitted.draws["event_limit"]
         fixed_t, fixed_m = np.concatenate([past_t, given_t]), np.concatenate([past_m, given_m])
         model = params
         for attempt in range(2 * _MAX_REDRAWS):
@@ -283,13 +301,13 @@ class EtasNull:
                 model = replace(params, max_magnitude=min(params.max_magnitude, impossible.cap(span)))
                 fitted.draws["spans_capped"] += 1
             chain_t, chain_m = ancestry(model, span.start, span.end, rng, history_times=fixed_t,
-                                        history_magnitudes=fixed_m,
-                                        magnitude_bin=0.1) if span.target else (given_t[:0], given_m[:0])
+                                        history_magnitudes=fixed_m, magnitude_bin=0.1,
+                                        below=fitted.fit.below_floor) if span.target else (given_t[:0], given_m[:0])
             try:
                 t, m = simulate_etas(model, span.start, span.end, rng, history_times=past_t,
                                      history_magnitudes=past_m, given_times=np.concatenate([given_t, chain_t]),
                                      given_magnitudes=np.concatenate([given_m, chain_m]), magnitude_bin=0.1,
-                                     max_events=limit)
+                                     max_events=limit, below=fitted.fit.below_floor)
             except SeisbindInputError:
                 fitted.draws["exploded"] += 1
                 continue
@@ -303,22 +321,22 @@ class EtasNull:
             raise SeisbindInputError(f"{2 * _MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
                                      "window exploded or held an event its real window cannot: the fitted model "
                                      "cannot give it")
+        seen = m >= params.mc - 1e-6   # the events below it only trigger
         if self.incompleteness is not None:
-            seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, past_t, past_m) | is_given
-            t, m = t[seen], m[seen]
-        return t, m
+            seen &= self.incompleteness.detected(t, m, params.mc, past_t, past_m) | is_given
+        return t[seen], m[seen]
 
     def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
-                  draws: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                  draws: dict, below: BelowFloor | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Endless (times, magnitudes) catalogs of one model; one that runs past ten times the draws' cap is
         replaced (counted), and _MAX_REDRAWS in a row are refused."""
-        sequence, exploded, limit = np.random.SeedSequence([*seed, 1]), 0, max(int(10 * draws["cap_events"]), 1)
+        sequence, exploded, limit = np.random.SeedSequence([*seed, 1]), 0, draws["event_limit"]
         while exploded < _MAX_REDRAWS:
             try:
                 catalog = simulate_etas(params, 0.0, length_days, np.random.default_rng(sequence.spawn(1)[0]),
                                         history_times=history[0], history_magnitudes=history[1],
                                         given_times=given.times, given_magnitudes=given.magnitudes,
-                                        magnitude_bin=0.1, max_events=limit)
+                                        magnitude_bin=0.1, max_events=limit, below=below)
             except SeisbindInputError:
                 draws["exploded"] += 1
                 exploded += 1
@@ -329,23 +347,28 @@ class EtasNull:
                                  f"the {draws['cap_events']:.3g} a parameter draw may expect): the fitted model is "
                                  "explosive over the period")
 
-    def _expected(self, params: EtasParameters, length_days: float, history, given: Given) -> float:
+    def _expected(self, params: EtasParameters, length_days: float, history, given: Given,
+                  below: BelowFloor | None) -> float:
         """Mean event count over the period: the finite-period counterpart of the infinite-time branching ratio,
         which p <= 1 or alpha near b ln 10 make infinite for fits that describe a finite sequence well."""
         return given.times.size + float(expected_counts(
             params, 0.0, length_days, history_times=np.r_[history[0], given.times],
-            history_magnitudes=np.r_[history[1], given.magnitudes], n_bins=500).sum())
+            history_magnitudes=np.r_[history[1], given.magnitudes], n_bins=500,
+            gain_per_event=total_gain(params, below)).sum())
 
     def _world(self, fitted: _Fitted, seed: list[int]) -> Iterator[pd.DataFrame]:
         """Endless whole catalogs of one parameter draw (`conditioning: catalogs`)."""
         rng = np.random.default_rng([*seed, 0])
         params = self._draw(fitted, rng)
         history, given = fitted.history, fitted.given
-        for k, (t, m) in enumerate(self._catalogs(params, fitted.length_days, history, given, seed, fitted.draws)):
+        catalogs = self._catalogs(params, fitted.length_days, history, given, seed, fitted.draws,
+                                  fitted.fit.below_floor)
+        for k, (t, m) in enumerate(catalogs):
             fixed = np.isin(t, given.times)
+            seen = m >= fitted.fit.params.mc - 1e-6   # the events below it only trigger
             if self.incompleteness is not None:
-                seen = self.incompleteness.detected(t, m, fitted.fit.params.mc, *history) | fixed
-                t, m, fixed = t[seen], m[seen], fixed[seen]
+                seen &= self.incompleteness.detected(t, m, fitted.fit.params.mc, *history) | fixed
+            t, m, fixed = t[seen], m[seen], fixed[seen]
             where = fitted.pool[rng.integers(len(fitted.pool), size=t.size)]
             where[fixed] = given.where[given.index_of(t[fixed])]
             yield pd.DataFrame({
