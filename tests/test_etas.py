@@ -442,28 +442,31 @@ def test_the_null_paragraph_names_given_shocks_and_a_law_that_misses_the_count()
     assert "times the observed" not in report.period_lines(info | {"expected_events": 1100.0})
 
 
-def test_a_window_before_an_event_holds_the_ancestors_its_occurrence_makes_likely():
-    """Truth by rejection: of 40,000 catalogs simulated over [0, 1.005) d after an M4.5, those with an event in
-    [1, 1.005) give the law of the day before an event at ~1 d. The window simulated with `ancestry`'s ancestors
-    given matches its mean count (within 3.5 standard errors); simulated from its past alone it is far quieter."""
+@pytest.mark.parametrize(("below", "n_catalogs"), [(None, 40_000),
+                                                   (etas_model.BelowFloor(1.5, np.array([1.5, 1.7, 1.9])), 15_000)])
+def test_a_window_before_an_event_holds_the_ancestors_its_occurrence_makes_likely(below, n_catalogs):
+    """Truth by rejection: of `n_catalogs` catalogs simulated over [0, 1.005) d after an M4.5, those with an event
+    >= mc in [1, 1.005) give the law of the day before an event at ~1 d. The window simulated with `ancestry`'s
+    ancestors given matches its mean count >= mc (within 3.5 standard errors); simulated from its past alone it is
+    far quieter. With events below mc that trigger too (`below`), their ancestors are drawn as well."""
     truth = EtasParameters(mu=2.0, K=0.03, alpha=1.5, c=0.01, p=1.1, b=1.0, mc=2.0, max_magnitude=6.0)
     history = {"history_times": np.array([-0.5]), "history_magnitudes": np.array([4.5])}
     rng = np.random.default_rng(0)
     before_event, unconditioned = [], []
-    for _ in range(40_000):
-        t, _ = simulate_etas(truth, 0.0, 1.005, rng, magnitude_bin=0.1, **history)
-        unconditioned.append(int(np.sum(t < 1.0)))
-        if np.any(t >= 1.0):
+    for _ in range(n_catalogs):
+        t, m = simulate_etas(truth, 0.0, 1.005, rng, magnitude_bin=0.1, below=below, **history)
+        unconditioned.append(int(np.sum((t < 1.0) & (m >= truth.mc))))
+        if np.any((t >= 1.0) & (m >= truth.mc)):
             before_event.append(unconditioned[-1])
     with_ancestors = []
     for _ in range(3_000):
-        given_t, given_m = ancestry(truth, 0.0, 1.0, rng, **history)
-        t, _ = simulate_etas(truth, 0.0, 1.0, rng, magnitude_bin=0.1, given_times=given_t, given_magnitudes=given_m,
-                             **history)
-        with_ancestors.append(int(np.sum(t < 1.0)))
+        given_t, given_m = ancestry(truth, 0.0, 1.0, rng, below=below, **history)
+        t, m = simulate_etas(truth, 0.0, 1.0, rng, magnitude_bin=0.1, given_times=given_t, given_magnitudes=given_m,
+                             below=below, **history)
+        with_ancestors.append(int(np.sum((t < 1.0) & (m >= truth.mc))))
     target, ours, plain = (np.asarray(x, dtype=np.float64) for x in (before_event, with_ancestors, unconditioned))
     se = math.hypot(target.std() / math.sqrt(target.size), ours.std() / math.sqrt(ours.size))
-    assert target.size > 800
+    assert target.size > n_catalogs // 50
     assert abs(ours.mean() - target.mean()) < 3.5 * se
     assert target.mean() - plain.mean() > 5 * se
 
@@ -529,9 +532,52 @@ def test_a_window_the_model_makes_rare_is_drawn_below_what_it_excludes():
     params = EtasParameters(mu=150.0, K=0.005, alpha=0.5, c=0.01, p=1.1, b=0.6, mc=2.0, max_magnitude=6.0)
     null = EtasNull(n_sims=1, parameter_uncertainty=False)
     draws = {"cap_events": 1e5, "event_limit": 1_000_000, "exploded": 0, "spans_redrawn": 0, "spans_capped": 0}
-    fitted = _Fitted(EtasFit(params, 0.0, {}, 0, True), np.empty(0), np.empty(0), pd.Timestamp("2016-10-30", tz="UTC"), 10.0,
-                     Given(np.empty(0), np.empty(0), np.empty((0, 3))), np.zeros((1, 3)), {}, draws)
+    fitted = _Fitted(EtasFit(params, 0.0, {}, 0, True), np.empty(0), np.empty(0),
+                     pd.Timestamp("2016-10-30", tz="UTC"), 10.0, Given(np.empty(0), np.empty(0), np.empty((0, 3))),
+                     np.zeros((1, 3)), {}, draws)
     t, m = null._span(params, fitted, Span(0.0, 1.0, np.array([0]), False), _Impossible(math.inf, 4.0, True, 3.0),
                       np.random.default_rng(0))
     assert draws["spans_capped"] == 1 and draws["spans_redrawn"] == 100 and draws["exploded"] == 0
     assert t.size > 100 and m.max() < 4.0
+
+
+def test_recorded_events_below_the_floor_trigger_in_the_fit_and_it_recovers_the_model():
+    """A catalog complete above M1.5, triggering by one law from there, fitted above M2.0. With the events in
+    [1.5, 2.0) as triggers (fit_etas(trigger_floor=1.5)) the fit is the model itself at the higher reference
+    magnitude: mu 10^(-0.5 b), K exp(0.5 alpha) 10^(-0.5 b), alpha and p, each within 3 standard errors. Cut at
+    M2.0, the offspring of the events below look like background: mu comes out 1.5 times too high (Sornette &
+    Werner 2005, JGR 110, B09303). below_floor reports the events below as recorded: 10^(0.5 b) - 1 = 2.16 per
+    event >= 2.0."""
+    truth = _params(0.8, mu=4.0, alpha=1.0, p=1.2, mc=1.5)
+    t, m = simulate_etas(truth, -30.0, 300.0, np.random.default_rng(8), magnitude_bin=0.1)
+    cut = fit_etas(t, m, 2.0, 0.0, 300.0)
+    below = fit_etas(t, m, 2.0, 0.0, 300.0, trigger_floor=1.5)
+    thinning = 10 ** (-0.5 * truth.b)
+    expected = {"mu": truth.mu * thinning, "K": truth.K * math.exp(0.5 * truth.alpha) * thinning,
+                "alpha": truth.alpha, "p": truth.p}
+    for name, value in expected.items():
+        assert abs(getattr(below.params, name) - value) < 3 * below.standard_errors[name], name
+    assert cut.params.mu > 1.5 * expected["mu"]
+    assert below.below_floor.ratio == pytest.approx(1 / thinning - 1, rel=0.1)
+    assert below.n_events == cut.n_events
+    assert set(np.round(below.below_floor.magnitudes, 6)) == {1.5, 1.6, 1.7, 1.8, 1.9}
+    with pytest.raises(SeisbindInputError, match="trigger floor at or below it"):
+        fit_etas(t, m, 2.0, 0.0, 300.0, trigger_floor=2.5)
+
+
+def test_a_simulation_with_the_events_below_the_floor_holds_them_at_their_ratio_and_triggers_with_them():
+    """simulate_etas(below=...) adds the events below mc at below.ratio times the rate of those above, with the
+    recorded magnitudes, and they trigger: the mean count >= mc of 300 catalogs is expected_counts with
+    total_gain (the truth of the renewal equation, within 4 standard errors) and exceeds the count without them."""
+    params = _params(0.5, mu=1.0)
+    below = etas_model.BelowFloor(2.0, np.array([0.6, 0.8, 0.9]))
+    above, small = [], []
+    for _, m in simulate_catalogs(params, 0.0, 60.0, 300, seed=5, below=below):
+        above.append(int(np.sum(m >= params.mc)))
+        small.append(int(np.sum(m < params.mc)))
+        assert set(np.round(m[m < params.mc], 6)) <= {0.6, 0.8, 0.9}
+    above, small = np.asarray(above, dtype=np.float64), np.asarray(small, dtype=np.float64)
+    expected = etas_model.expected_counts(params, 0.0, 60.0, gain_per_event=etas_model.total_gain(params, below)).sum()
+    assert abs(above.mean() - expected) < 4 * above.std() / math.sqrt(above.size)
+    assert expected > 1.2 * etas_model.expected_counts(params, 0.0, 60.0).sum()
+    assert small.sum() / above.sum() == pytest.approx(2.0, rel=0.05)
