@@ -581,3 +581,25 @@ def test_a_simulation_with_the_events_below_the_floor_holds_them_at_their_ratio_
     assert abs(above.mean() - expected) < 4 * above.std() / math.sqrt(above.size)
     assert expected > 1.2 * etas_model.expected_counts(params, 0.0, 60.0).sum()
     assert small.sum() / above.sum() == pytest.approx(2.0, rel=0.05)
+
+
+def test_etas_null_with_the_events_below_the_floor_simulates_them_and_reports_only_those_above():
+    """probe.nulls.etas.below_floor=0.5 on a catalog complete from M1.0, floor 1.5: the fit counts the events
+    >= 1.5 and lets those in [1.0, 1.5) trigger (10^(0.5 b) - 1 = 2.16 of them per event above), expects about the
+    observed count over the period (the model is the generating one), and whole simulated catalogs and simulated
+    windows hold events >= 1.5 only, the ones below having triggered."""
+    catalog = _p_below_one_sequence()
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    null = EtasNull(n_sims=2, below_floor=0.5)
+    info, worlds = null.simulate(catalog, 1.5, (start, start + pd.Timedelta(days=200)), seed=4)
+    assert info["observed_events"] == int(np.sum(catalog["magnitude"].to_numpy()[1:] >= 1.5))
+    assert info["fit"]["below_floor"]["ratio"] == pytest.approx(10**0.5 - 1, rel=0.1)
+    assert info["fit"]["below_floor"]["min_magnitude"] == pytest.approx(1.0)
+    assert info["expected_events"] == pytest.approx(info["observed_events"], rel=0.25)
+    assert next(next(worlds))["magnitude"].min() >= 1.5 - 1e-6
+    fitted = null._fitted
+    t, m = null._span(fitted.fit.params, fitted, Span(100.0, 101.0, np.array([0]), True, 3.0),
+                      _Impossible(math.inf, math.inf, False, 3.0), np.random.default_rng(1))
+    assert t.size > 0 and m.min() >= 1.5 - 1e-6
+    with pytest.raises(SeisbindInputError, match="below_floor=-1: must be >= 0"):
+        EtasNull(below_floor=-1)
