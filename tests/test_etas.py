@@ -458,12 +458,23 @@ def test_a_window_before_an_event_holds_the_ancestors_its_occurrence_makes_likel
         unconditioned.append(int(np.sum((t < 1.0) & (m >= truth.mc))))
         if np.any((t >= 1.0) & (m >= truth.mc)):
             before_event.append(unconditioned[-1])
-    with_ancestors = []
+    with_ancestors, parents = [], []
     for _ in range(3_000):
         given_t, given_m = ancestry(truth, 0.0, 1.0, rng, below=below, **history)
+        parents += given_m[:1].tolist()
         t, m = simulate_etas(truth, 0.0, 1.0, rng, magnitude_bin=0.1, given_times=given_t, given_magnitudes=given_m,
                              below=below, **history)
         with_ancestors.append(int(np.sum((t < 1.0) & (m >= truth.mc))))
+    if below is not None:
+        # the event's parent, where it lies in the window, is drawn from the magnitudes weighted by their rate
+        # and productivity: the share below mc against that law (rounded GR above mc, the recorded ones below)
+        steps = 0.1 * np.arange(40)
+        mass = np.exp(-truth.beta * steps)
+        above = (mass * np.exp(truth.alpha * steps)).sum() / mass.sum()
+        small = below.ratio * np.exp(truth.alpha * (below.magnitudes - truth.mc)).mean()
+        share, n = np.mean(np.asarray(parents) < truth.mc), len(parents)
+        law = small / (above + small)
+        assert n > 500 and abs(share - law) < 4 * math.sqrt(law * (1 - law) / n)
     target, ours, plain = (np.asarray(x, dtype=np.float64) for x in (before_event, with_ancestors, unconditioned))
     se = math.hypot(target.std() / math.sqrt(target.size), ours.std() / math.sqrt(ours.size))
     assert target.size > n_catalogs // 50

@@ -291,7 +291,7 @@ def fit_etas(
     bounds, from two starting points; the best optimum is kept. Cost: ~n^2/2 pair terms per evaluation.
     """
     t, m, first = _select(times_days, magnitudes, mc, t_start, t_end, mc if trigger_floor is None else trigger_floor)
-    above = m >= mc - 1e-6
+    above = m - mc >= -1e-6   # as _NegLogLikelihood counts them
     n_events = int(above[first:].sum())
     if n_events < MIN_EVENTS:
         raise SeisbindInputError(

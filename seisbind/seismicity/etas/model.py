@@ -93,7 +93,7 @@ class EtasParameters:
         return {name: float(value) for name, value in asdict(self).items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BelowFloor:
     """The recorded events below mc, which trigger events above it by the same law (productivity < 1) though the
     model does not describe their own occurrence.
@@ -102,9 +102,12 @@ class BelowFloor:
     lends their share to the events above the floor and takes a lower Omori p (Sornette & Werner 2005, JGR 110,
     B09303; Seif et al. 2017, JGR 122, 449). Letting the recorded small events trigger removes part of that bias,
     and simulating them is what lets ETAS forecasts gain from small events (Mizrahi, Nandan & Wiemer 2021, SRL 92,
-    2333). ratio: recorded events in [trigger floor, mc) per recorded event >= mc over the fitted window, so a
-    simulation draws them at `ratio` times the rate of events >= mc; magnitudes: theirs, which simulated events
-    below mc are drawn from (the detection roll-off below Mc included as it was recorded)."""
+    2333). ratio: recorded events in [trigger floor, mc) per recorded event >= mc in the fitted window outside its
+    blind intervals, so a simulation draws them at `ratio` times the rate of events >= mc; magnitudes: theirs,
+    which simulated events below mc are drawn from (the detection roll-off below Mc included as it was recorded).
+    A fixed ratio is an approximation: after a large shock a network misses small events longer than those at mc
+    (seisbind/seismicity/etas/incompleteness.py), so the recorded small events that trigger in the fit are fewer
+    there than the ratio makes in a simulation."""
 
     ratio: float
     magnitudes: np.ndarray

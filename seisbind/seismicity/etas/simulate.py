@@ -62,7 +62,8 @@ def simulate_etas(
     magnitude_bin: float | None = None,
     below: BelowFloor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One ETAS catalog on [t_start, t_end] (days): (times_days sorted, magnitudes), events >= mc.
+    """One ETAS catalog on [t_start, t_end] (days): (times_days sorted, magnitudes), events >= mc (and, with
+    `below`, the events below mc that trigger too).
 
     Branching construction: background events Poisson(mu T) uniform in time; every event (and every history
     event) has Poisson(K productivity(M) * Omori integral over the part of the window after it) direct
@@ -122,21 +123,27 @@ def simulate_etas(
     while parent_t.size:
         weight = params.K * productivity(parent_m, params.mc, params.alpha)
         parent, child_t = offspring(rng, weight, parent_t, params.c, params.p, t_start, t_end)
+        total += parent.size
+        _check_total(total, max_events, params)
         child_m = _gr_magnitudes(rng, parent.size, params, magnitude_bin)
         if small:
             _, small_t = offspring(rng, weight * below.ratio, parent_t, params.c, params.p, t_start, t_end)
+            total += small_t.size
+            _check_total(total, max_events, params)
             child_t = np.concatenate([child_t, small_t])
             child_m = np.concatenate([child_m, rng.choice(below.magnitudes, small_t.size)])
-        total += child_t.size
-        if total > max_events:
-            raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (infinite-time branching "
-                                     f"ratio {params.branching_ratio:.3g})")
         times.append(child_t)
         mags.append(child_m)
         parent_t, parent_m = child_t, child_m
     t = np.concatenate(times)
     order = np.argsort(t, kind="stable")
     return t[order], np.concatenate(mags)[order]
+
+
+def _check_total(total: int, max_events: int, params: EtasParameters) -> None:
+    if total > max_events:
+        raise SeisbindInputError(f"ETAS simulation exceeded max_events={max_events} (infinite-time branching "
+                                 f"ratio {params.branching_ratio:.3g})")
 
 
 def simulate_catalogs(

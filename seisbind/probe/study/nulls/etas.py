@@ -268,7 +268,8 @@ class EtasNull:
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
         """lambda(t) / mu of the fitted model (seisbind.seismicity.etas.model.conditional_intensity), every
-        catalog event above the floor before t triggering."""
+        catalog event the fit lets trigger (above the floor, and down to `below_floor` under it) before t
+        triggering."""
         if self._fitted is None:
             return None
         fitted = self._fitted
@@ -338,8 +339,9 @@ class EtasNull:
 
     def _catalogs(self, params: EtasParameters, length_days: float, history, given: Given, seed: list[int],
                   draws: dict, below: BelowFloor | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Endless (times, magnitudes) catalogs of one model; one that runs past ten times the draws' cap is
-        replaced (counted), and _MAX_REDRAWS in a row are refused."""
+        """Endless (times, magnitudes) catalogs of one model; one that runs past the draws' event limit (ten times
+        their cap, with the events below the floor at their ratio) is replaced (counted), and _MAX_REDRAWS in a row
+        are refused."""
         sequence, exploded, limit = np.random.SeedSequence([*seed, 1]), 0, draws["event_limit"]
         while exploded < _MAX_REDRAWS:
             try:
@@ -354,7 +356,8 @@ class EtasNull:
             exploded = 0
             yield catalog
         raise SeisbindInputError(f"{_MAX_REDRAWS} simulated catalogs in a row ran past {limit} events (ten times "
-                                 f"the {draws['cap_events']:.3g} a parameter draw may expect): the fitted model is "
+                                 f"the {draws['cap_events']:.3g} a parameter draw may expect, with those below the "
+                                 "floor): the fitted model is "
                                  "explosive over the period")
 
     def _expected(self, params: EtasParameters, length_days: float, history, given: Given,
