@@ -80,7 +80,7 @@ def test_log_likelihood_and_gradient_are_exact_with_history(monkeypatch):
     assert fit.n_events == (t >= 0).sum()
     assert fit.log_likelihood == pytest.approx(_naive_log_likelihood(fit.params, t, m, 0.0, 60.0), abs=1e-7)
 
-    fun = etas_fit._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), np.array([[0.0, 60.0]]))
+    fun = etas_fit._NegLogLikelihood(t, m - 1.0, int((t < 0).sum()), np.array([[0.0, 60.0]]), m >= 1.0)
     for p in (1.0, 1.3):
         theta = np.array([math.log(1.5), math.log(0.02), 1.1, math.log(0.03), p])
         numeric = [(fun(theta + h)[0] - fun(theta - h)[0]) / 2e-6 for h in np.eye(5) * 1e-6]
@@ -169,7 +169,7 @@ def test_fit_recovers_branching_ratio(recovery_fits):
 def test_standard_errors_match_a_natural_unit_hessian(recovery_fits):
     """The delta-method errors equal those from a Hessian of likelihood values taken directly in natural units."""
     _, fit, (t, m) = recovery_fits[1.3]
-    nll = etas_fit._NegLogLikelihood(t, m - fit.params.mc, 0, np.array([[0.0, 365.0]]))
+    nll = etas_fit._NegLogLikelihood(t, m - fit.params.mc, 0, np.array([[0.0, 365.0]]), m >= fit.params.mc)
     natural = np.array([getattr(fit.params, name) for name in etas_fit.PARAMETER_NAMES])
 
     def value(v: np.ndarray) -> float:
@@ -392,7 +392,7 @@ def test_likelihood_leaves_blind_intervals_out_exactly():
     intervals trigger but add no log-intensity), and its gradient is exact."""
     t, m = simulate_etas(_params(0.5, p=1.2), 0.0, 40.0, np.random.default_rng(5))
     observed = np.array([[0.0, 5.0], [5.5, 20.0], [21.0, 40.0]])
-    fun = etas_fit._NegLogLikelihood(t, m - 1.0, 0, observed)
+    fun = etas_fit._NegLogLikelihood(t, m - 1.0, 0, observed, m >= 1.0)
     params = EtasParameters(mu=1.5, K=0.02, alpha=1.1, c=0.03, p=1.2, b=1.0, mc=1.0)
     theta = np.array([math.log(1.5), math.log(0.02), 1.1, math.log(0.03), 1.2])
     inside = ((t[:, None] >= observed[:, 0]) & (t[:, None] <= observed[:, 1])).any(axis=1)

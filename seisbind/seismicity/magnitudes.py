@@ -21,6 +21,12 @@ def magnitude_bins(magnitudes, dm: float) -> np.ndarray:
     return np.floor(np.asarray(magnitudes, dtype=np.float64) / dm + 0.5 + 1e-9).astype(np.int64)
 
 
+def at_least(magnitudes, threshold: float) -> np.ndarray:
+    """True for the magnitudes at or above `threshold`, with the tolerance binned catalogs need: they store
+    Mc-bin magnitudes as e.g. 0.9999999999 for 1.0."""
+    return np.asarray(magnitudes, dtype=np.float64) >= threshold - 1e-6
+
+
 def _finite(magnitudes) -> np.ndarray:
     m = np.asarray(magnitudes, dtype=np.float64).ravel()
     return m[np.isfinite(m)]

@@ -11,7 +11,7 @@ from scipy.optimize import minimize
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, _expm1_over, omori_integral
-from seisbind.seismicity.magnitudes import b_value_aki_utsu
+from seisbind.seismicity.magnitudes import at_least, b_value_aki_utsu
 
 MIN_EVENTS = 50
 """Fewest events above Mc in the target window that `fit_etas` accepts: five parameters need many more events."""
@@ -103,16 +103,17 @@ class _NegLogLikelihood:
     a handful of vectorised passes over the n^2/2 pairs per evaluation.
     """
 
-    def __init__(self, times: np.ndarray, mags_above_mc: np.ndarray, first: int, observed: np.ndarray):
+    def __init__(self, times: np.ndarray, mags_above_mc: np.ndarray, first: int, observed: np.ndarray,
+                 above: np.ndarray):
         """`observed`: the disjoint (start, end) intervals (days) whose events and intensity enter the likelihood:
-        the target window less any blind intervals. Events below mc (mags_above_mc < 0) only trigger."""
+        the target window less any blind intervals. `above`: True for the events >= mc; the others only trigger."""
         self.t = times
         self.m = mags_above_mc
         self.first = first
         self.duration = float(np.sum(observed[:, 1] - observed[:, 0]))
         self.lag_end = np.maximum(observed[None, :, 1] - times[:, None], 0.0)
         self.lag_start = np.maximum(observed[None, :, 0] - times[:, None], 0.0)
-        self.counted = (_within(times[first:], observed) & (mags_above_mc[first:] >= -1e-6)).astype(np.float64)
+        self.counted = (_within(times[first:], observed) & above[first:]).astype(np.float64)
         self.blocks = []
         a, n = first, times.size
         while a < n:
@@ -246,8 +247,7 @@ def _select(times_days, magnitudes, mc: float, t_start: float, t_end: float,
     if not (math.isfinite(mc) and math.isfinite(trigger_floor) and trigger_floor <= mc):
         raise SeisbindInputError(f"ETAS needs a finite magnitude of completeness and a trigger floor at or below it, "
                                  f"got mc={mc}, trigger_floor={trigger_floor}")
-    # Binned catalogs store Mc-bin magnitudes as e.g. 0.9999999999: a tolerance keeps them.
-    keep = np.isfinite(t) & np.isfinite(m) & (m >= trigger_floor - 1e-6) & (t <= t_end)
+    keep = np.isfinite(t) & np.isfinite(m) & at_least(m, trigger_floor) & (t <= t_end)
     order = np.argsort(t[keep], kind="stable")
     t, m = t[keep][order], m[keep][order]
     return t, m, int(np.searchsorted(t, t_start, side="left"))
@@ -291,7 +291,7 @@ def fit_etas(
     bounds, from two starting points; the best optimum is kept. Cost: ~n^2/2 pair terms per evaluation.
     """
     t, m, first = _select(times_days, magnitudes, mc, t_start, t_end, mc if trigger_floor is None else trigger_floor)
-    above = m - mc >= -1e-6   # as _NegLogLikelihood counts them
+    above = at_least(m, mc)
     n_events = int(above[first:].sum())
     if n_events < MIN_EVENTS:
         raise SeisbindInputError(
@@ -299,19 +299,14 @@ def fit_etas(
         )
     blind = np.empty((0, 2)) if incompleteness is None else incompleteness.blind_intervals(t[above], m[above], mc)
     observed = _less(np.array([[t_start, t_end]]), blind)
-    fun = _NegLogLikelihood(t, m - mc, first, observed)
+    fun = _NegLogLikelihood(t, m - mc, first, observed, above)
     window_m = m[first:][fun.counted > 0]
     below = None
     if trigger_floor is not None:
         small = _within(t[first:], observed) & ~above[first:]
         below = BelowFloor(float(small.sum() / max(window_m.size, 1)), m[first:][small])
     if b is None:
-        if magnitude_bin is None:
-            b = float(np.log10(np.e) / (window_m.mean() - mc))
-        else:
-            b, reason = b_value_aki_utsu(window_m, mc, dm=magnitude_bin, min_count=MIN_EVENTS)
-            if reason is not None:
-                raise SeisbindInputError(f"ETAS fit: no b-value: {reason}")
+        b = _b_value(window_m, mc, magnitude_bin)
     beta = b * math.log(10.0)
     rate = n_events / (t_end - t_start)
     bounds = [
@@ -345,6 +340,16 @@ def fit_etas(
         n_events_blind=int(n_events - fun.counted.sum()),
         below_floor=below,
     )
+
+
+def _b_value(magnitudes: np.ndarray, mc: float, magnitude_bin: float | None) -> float:
+    """Aki-Utsu b of the fitted events with bin width `magnitude_bin`, or Aki's continuous estimate without."""
+    if magnitude_bin is None:
+        return float(np.log10(np.e) / (magnitudes.mean() - mc))
+    b, reason = b_value_aki_utsu(magnitudes, mc, dm=magnitude_bin, min_count=MIN_EVENTS)
+    if reason is not None:
+        raise SeisbindInputError(f"ETAS fit: no b-value: {reason}")
+    return float(b)
 
 
 def _within(times: np.ndarray, intervals: np.ndarray) -> np.ndarray:

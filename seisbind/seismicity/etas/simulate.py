@@ -89,24 +89,8 @@ def simulate_etas(
     ones, and trigger by the same law: the catalog then holds them too (below mc; drop them to compare with the
     events >= mc).
     """
-    if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
-        raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
-    if magnitude_bin is not None:
-        ratio = params.mc / magnitude_bin
-        if not (magnitude_bin > 0 and abs(ratio - round(ratio)) < 1e-6):
-            raise SeisbindInputError(f"magnitude_bin={magnitude_bin} must be > 0 with mc={params.mc} on its grid")
-    parent_t = np.asarray([] if history_times is None else history_times, dtype=np.float64).ravel()
-    parent_m = np.asarray([] if history_magnitudes is None else history_magnitudes, dtype=np.float64).ravel()
-    if parent_t.shape != parent_m.shape:
-        raise SeisbindInputError(f"history times and magnitudes differ in length: {parent_t.size} vs {parent_m.size}")
-    if not (np.all(np.isfinite(parent_t)) and np.all(np.isfinite(parent_m)) and np.all(parent_t <= t_start)):
-        raise SeisbindInputError(f"history events must be finite and at or before t_start={t_start}")
-
-    given_t = np.asarray([] if given_times is None else given_times, dtype=np.float64).ravel()
-    given_m = np.asarray([] if given_magnitudes is None else given_magnitudes, dtype=np.float64).ravel()
-    if given_t.shape != given_m.shape or not np.all((given_t >= t_start) & (given_t <= t_end) & np.isfinite(given_m)):
-        raise SeisbindInputError(f"given events need as many magnitudes as times, inside [{t_start}, {t_end}]")
-
+    parent_t, parent_m, given_t, given_m = _checked(params, t_start, t_end, magnitude_bin, history_times,
+                                                    history_magnitudes, given_times, given_magnitudes)
     n_background = int(rng.poisson(params.mu * (t_end - t_start)))
     if n_background > max_events:
         raise SeisbindInputError(f"ETAS simulation: {n_background} background events exceed max_events={max_events}")
@@ -138,6 +122,29 @@ def simulate_etas(
     t = np.concatenate(times)
     order = np.argsort(t, kind="stable")
     return t[order], np.concatenate(mags)[order]
+
+
+def _checked(params: EtasParameters, t_start: float, t_end: float, magnitude_bin: float | None, history_times,
+             history_magnitudes, given_times, given_magnitudes) -> tuple[np.ndarray, ...]:
+    """`simulate_etas`'s inputs checked: (history times, history magnitudes, given times, given magnitudes) as
+    flat float arrays, or SeisbindInputError naming what is wrong."""
+    if not (math.isfinite(t_start) and math.isfinite(t_end) and t_end > t_start):
+        raise SeisbindInputError(f"ETAS window needs finite t_start < t_end, got [{t_start}, {t_end}]")
+    if magnitude_bin is not None:
+        ratio = params.mc / magnitude_bin
+        if not (magnitude_bin > 0 and abs(ratio - round(ratio)) < 1e-6):
+            raise SeisbindInputError(f"magnitude_bin={magnitude_bin} must be > 0 with mc={params.mc} on its grid")
+    parent_t = np.asarray([] if history_times is None else history_times, dtype=np.float64).ravel()
+    parent_m = np.asarray([] if history_magnitudes is None else history_magnitudes, dtype=np.float64).ravel()
+    if parent_t.shape != parent_m.shape:
+        raise SeisbindInputError(f"history times and magnitudes differ in length: {parent_t.size} vs {parent_m.size}")
+    if not (np.all(np.isfinite(parent_t)) and np.all(np.isfinite(parent_m)) and np.all(parent_t <= t_start)):
+        raise SeisbindInputError(f"history events must be finite and at or before t_start={t_start}")
+    given_t = np.asarray([] if given_times is None else given_times, dtype=np.float64).ravel()
+    given_m = np.asarray([] if given_magnitudes is None else given_magnitudes, dtype=np.float64).ravel()
+    if given_t.shape != given_m.shape or not np.all((given_t >= t_start) & (given_t <= t_end) & np.isfinite(given_m)):
+        raise SeisbindInputError(f"given events need as many magnitudes as times, inside [{t_start}, {t_end}]")
+    return parent_t, parent_m, given_t, given_m
 
 
 def _check_total(total: int, max_events: int, params: EtasParameters) -> None:

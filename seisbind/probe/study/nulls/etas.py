@@ -74,6 +74,7 @@ from seisbind.seismicity.etas.model import (
     total_gain,
 )
 from seisbind.seismicity.etas.simulate import ancestry
+from seisbind.seismicity.magnitudes import at_least
 from seisbind.times import NS_PER_DAY, to_utc_ns
 
 _MAX_REDRAWS = 100
@@ -231,12 +232,12 @@ class EtasNull:
         if not np.isfinite(floor):
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
-        triggering = catalog[catalog["magnitude"] >= floor - self.below_floor - 1e-6]
+        triggering = catalog[at_least(catalog["magnitude"], floor - self.below_floor)]
         triggering = triggering.iloc[np.argsort(to_utc_ns(triggering["time"]), kind="stable")]
         t_days = (to_utc_ns(triggering["time"]) - start.value) / NS_PER_DAY
         magnitudes = triggering["magnitude"].to_numpy(np.float64)
         length_days = (end - start) / pd.Timedelta(days=1)
-        inside = (t_days >= 0) & (t_days <= length_days) & (magnitudes >= floor - 1e-6)
+        inside = (t_days >= 0) & (t_days <= length_days) & at_least(magnitudes, floor)
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
         fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
@@ -332,7 +333,7 @@ class EtasNull:
             raise SeisbindInputError(f"{2 * _MAX_REDRAWS} simulations in a row of a {span.end - span.start:.2f}-day "
                                      "window exploded or held an event its real window cannot: the fitted model "
                                      "cannot give it")
-        seen = m >= params.mc - 1e-6   # the events below it only trigger
+        seen = at_least(m, params.mc)   # the events below it only trigger
         if self.incompleteness is not None:
             seen &= self.incompleteness.detected(t, m, params.mc, past_t, past_m) | is_given
         return t[seen], m[seen]
@@ -378,7 +379,7 @@ class EtasNull:
                                   fitted.fit.below_floor)
         for k, (t, m) in enumerate(catalogs):
             fixed = np.isin(t, given.times)
-            seen = m >= fitted.fit.params.mc - 1e-6   # the events below it only trigger
+            seen = at_least(m, fitted.fit.params.mc)   # the events below it only trigger
             if self.incompleteness is not None:
                 seen &= self.incompleteness.detected(t, m, fitted.fit.params.mc, *history) | fixed
             t, m, fixed = t[seen], m[seen], fixed[seen]
