@@ -614,3 +614,15 @@ def test_etas_null_with_the_events_below_the_floor_simulates_them_and_reports_on
     assert t.size > 0 and m.min() >= 1.5 - 1e-6
     with pytest.raises(SeisbindInputError, match="below_floor=-1: must be >= 0"):
         EtasNull(below_floor=-1)
+
+
+def test_report_says_which_windows_were_drawn_again_without_events_below_the_floor():
+    """The null's paragraph (seisbind.probe.report.null_lines) tells the redrawn and capped windows whether or not
+    events below the floor triggered."""
+    from seisbind.probe.report import null_lines
+
+    draws = {"method": "point estimate", "redrawn_over_cap": 0, "cap_events": 100.0, "exploded": 0,
+             "event_limit": 1000, "spans_redrawn": 7, "spans_capped": 2}
+    text = null_lines("etas", {"targets": {"real": 5}, "n_sims": 10, "spans": 12, "parameter_draws": draws})
+    assert "7 simulated windows held what their real window cannot" in text and "2 windows" in text
+    assert "below the floor" not in text

@@ -193,15 +193,15 @@ def null_lines(name: str, info: dict) -> str:
         text += (f" Parameters per simulated study: {draws['method']} ({draws['redrawn_over_cap']} draws expecting "
                  f"more than {draws['cap_events']:.3g} events drawn again, {draws['exploded']} catalogs past "
                  f"{draws['event_limit']} events replaced).")
-    below = info.get("fit", {}).get("below_floor")
-    if below and below["n_events"]:
-        text += (f" The {below['n_events']} recorded events below the floor, down to M{below['min_magnitude']:g}, "
-                 f"triggered in the fit and occurred in the simulations ({below['ratio']:.2f} per event above).")
         if "spans_redrawn" in draws:
             text += (f" {draws['spans_redrawn']} simulated windows held what their real window cannot (an event as "
                      "large as a declustered target before it, a would-be target in background) and were drawn "
                      f"again; {draws['spans_capped']} windows, whose real content the model makes rare, were "
                      "drawn below the magnitude their real window excludes after 100 such draws.")
+    below = info.get("fit", {}).get("below_floor")
+    if below and below["n_events"]:
+        text += (f" The {below['n_events']} recorded events below the floor, down to M{below['min_magnitude']:g}, "
+                 f"triggered in the fit and occurred in the simulations ({below['ratio']:.2f} per event above).")
     if "params" not in fit:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
