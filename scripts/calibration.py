@@ -24,7 +24,9 @@ family-wise p < 0.05 (target <= 1 in 20 in the quiet design except under cluster
 cannot see; in the targets design the permutations see clustering by construction), of claims (the headline's
 `beyond_clustering`, seisbind/probe/study/headline.py; target <= 1 in 20 on every trap), of runs with
 p_value_etas < 0.05 and with its family-wise value < 0.05 where computed, and of all result rows whose interval
-excludes 0.5 (target <= 7 %); for `planted`, the shares detected (family-wise p < 0.05) and claimed.
+excludes 0.5 (target <= 7 %); for `planted`, the shares detected (family-wise p < 0.05) and claimed. A seed
+whose drawn law the synthetic writer refuses (a cascade past its event limit) is no run: its row holds the reason
+(`refused`), the rates leave it out and count it (`refused=`).
 Last line: `trap=... headline_fwer=... rows_ci_excluding=... ...` per trap.
 """
 
@@ -135,12 +137,19 @@ def study_config(root: Path, out: Path, opts: Options):
 
 def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
     """Write one root, run the study on it, and return the figures the rates are made of, with each modality's
-    verdict (seisbind/probe/study/verdicts.py) as `verdict_<modality>`."""
+    verdict (seisbind/probe/study/verdicts.py) as `verdict_<modality>`; or, where the generator refuses the
+    trap's law for this seed, the trap, seed and `refused` (its reason)."""
     name = f"{trap}_s{seed}" + ("_planted" if strength else "")
     root, out = Path(opts.out) / "roots" / name, Path(opts.out) / "runs" / name
     config = SyntheticConfig(seed=seed, n_events=opts.n_events, n_traces=opts.n_traces, **TRAPS[trap](seed))
     setattr(config.precursor, opts.planted_precursor, strength)
-    write_synthetic(root, config)
+    try:
+        write_synthetic(root, config)
+    except SeisbindInputError as refusal:
+        # A drawn law the generator refuses (real_like seed 138: a cascade past 2,000,000 events) is no run; the
+        # sweep counts it and goes on rather than losing the runs after it.
+        shutil.rmtree(root, ignore_errors=True)
+        return {"trap": trap, "seed": seed, "planted": strength, "refused": str(refusal)}
     started = time.perf_counter()
     metrics = run_study(study_config(root, out, opts))
     if not opts.keep_roots:
@@ -163,8 +172,14 @@ def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
 def rates(table: pd.DataFrame) -> str:
     """One `name=value` line per trap (and for the planted runs)."""
     lines = []
+    refused = table["refused"].notna() if "refused" in table else pd.Series(False, index=table.index)
     for (trap, planted), runs in table.groupby(["trap", "planted"], sort=False):
         label = f"{trap}+planted" if planted else trap
+        n_refused = int(refused[runs.index].sum())
+        runs = runs[~refused[runs.index]]
+        if runs.empty:
+            lines.append(f"trap={label} runs=0 refused={n_refused}")
+            continue
         etas = runs["headline_p_etas"].astype(float)
         etas_fw = runs["headline_p_etas_adjusted"].astype(float)
         lines.append(f"trap={label} runs={len(runs)} "
@@ -176,7 +191,7 @@ def rates(table: pd.DataFrame) -> str:
                      f"rows_p_below_005={runs['rows_p_below_005'].mean():.3f} "
                      + "".join(f"{c.replace('verdict_', 'adds_')}={(runs[c] == 'adds').mean():.3f} "
                                for c in runs.columns if c.startswith("verdict_"))
-                     + f"seconds_per_run={runs['seconds'].mean():.0f}")
+                     + f"refused={n_refused} seconds_per_run={runs['seconds'].mean():.0f}")
     return "\n".join(lines)
 
 
@@ -198,6 +213,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         # Rewritten after every run, so that a long sweep can be read (and its rates trusted) while it goes on.
         write_csv(Path(opts.out) / "calibration.csv", pd.DataFrame(records))
         r = records[-1]
+        if "refused" in r:
+            print(f"run {k + 1}/{len(runs)} {trap} seed={seed} planted={strength:g} refused: {r['refused']}",
+                  flush=True)
+            continue
         print(f"run {k + 1}/{len(runs)} {trap} seed={seed} planted={strength:g} headline={r['headline']} "
               f"p_adjusted={r['headline_p_adjusted']:.4f} p_etas={r['headline_p_etas']} "
               f"p_etas_adjusted={r['headline_p_etas_adjusted']} claim={r['claim']} "

@@ -32,3 +32,17 @@ def test_trapped_nulls_stay_null_and_a_planted_precursor_is_found(tmp_path: Path
     # The lead-in trap: its sparse months before the study period hold no window at all.
     windows = pd.read_csv(tmp_path / "runs" / "lead_in_s100" / "windows.csv", parse_dates=["start_time"])
     assert (windows.loc[windows["period"] == "main", "start_time"] >= pd.Timestamp("2016-08-01", tz="UTC")).all()
+
+
+def test_a_refused_root_is_counted_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    calibration = runpy.run_path(str(SCRIPT))
+    calibration["TRAPS"]["refused"] = lambda seed: {"n_stations": 0}   # the writer refuses it
+    row = calibration["one_run"](calibration["Options"](out=str(tmp_path)), "refused", 7, 0.0)
+    assert row["seed"] == 7 and "n_stations" in row["refused"]
+    assert not (tmp_path / "roots" / "refused_s7").exists()
+    done = {"trap": "refused", "seed": 8, "planted": 0.0, "headline_p_adjusted": 0.5, "claim": False,
+            "headline_p_etas": 0.5, "headline_p_etas_adjusted": 0.9, "rows_ci_excluding_half": 0.05,
+            "rows_p_below_005": 0.05, "seconds": 10.0}
+    line = calibration["rates"](pd.DataFrame([row, done]))
+    assert "runs=1 " in line and "refused=1 " in line and "headline_fwer=0.000" in line, line
+    assert calibration["rates"](pd.DataFrame([row])) == "trap=refused runs=0 refused=1"
