@@ -3,7 +3,7 @@
 python scripts/calibration.py out=runs/calibration seeds=20 traps=[plain,lead_in,mc_change,etas] planted=10
     [planted_trap=plain] [planted_precursor=catalog] [planted_strength=1] [design=targets|quiet]
     [n_permutations=200] [n_comparison_permutations=100] [n_etas_sims=200] [horizons_hours=[2,6,12,24]]
-    [keep_roots=false]
+    [etas_law=fit|truth] [keep_roots=false]
 
 For each trap and seed a null data root (no precursor of any kind) is written with seisbind.data.synthetic and
 the study (seisbind.probe.study.run_study, default configs) runs on it; `planted` more seeds carry the catalog
@@ -121,13 +121,33 @@ class Options:
     design: str = "targets"
     """probe.design of every run (seisbind.probe.study.config.DESIGNS)."""
     horizons_hours: list[float] = field(default_factory=lambda: [2.0, 6.0, 12.0, 24.0])
+    etas_law: str = "fit"
+    """What the ETAS null simulates: `fit` (the study's own fit, as a user runs it) or `truth`, the law each root
+    was drawn from, its events down to the writer's detection floor triggering unrecorded below the study's
+    (probe.nulls.etas.law; `law` roots only, as real_like): the null's own calibration, apart from the fit's."""
     keep_roots: bool = False
     """Each root is ~0.3 GB and a full sweep writes 90: by default a root is deleted once its run is scored."""
 
 
-def study_config(root: Path, out: Path, opts: Options):
+def truth_law(truth: dict, config: SyntheticConfig) -> dict:
+    """The ETAS law a root's catalog was drawn from (seisbind/data/synthetic/etas.py), in the terms of
+    seisbind.seismicity.etas.model.EtasParameters: events from the writer's detection floor m0 up, mu the
+    background rate above m0 per day, K the Omori rate constant of an event at m0."""
+    model = truth["catalog_model"]
+    if model.get("mainshock_productivity") != "law":
+        raise SeisbindInputError("etas_law=truth needs roots whose mainshocks trigger by the law "
+                                 "(etas_mainshock_productivity: law, as real_like)")
+    m0 = model["detection_floor_magnitude"]
+    return {"mu": model["background_rate_per_day"],
+            "K": model["K"] * math.exp(config.etas_alpha * (m0 - config.completeness_magnitude)),
+            "alpha": config.etas_alpha, "c": config.etas_c_days, "p": config.etas_p, "b": config.b_value, "mc": m0,
+            "max_magnitude": config.etas_max_magnitude}
+
+
+def study_config(root: Path, out: Path, opts: Options, law: dict | None = None):
+    extra = [] if law is None else ["probe.nulls.etas.law={" + ",".join(f"{k}:{v!r}" for k, v in law.items()) + "}"]
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("probe", overrides=[
+        return compose("probe", overrides=[*extra,
             f"data.root={root}", f"out={out}", f"paths.root_dir={out}", f"probe.n_permutations={opts.n_permutations}",
             f"probe.n_comparison_permutations={opts.n_comparison_permutations}",
             f"probe.nulls.etas.n_sims={opts.n_etas_sims}", f"probe.design={opts.design}",
@@ -144,14 +164,15 @@ def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
     config = SyntheticConfig(seed=seed, n_events=opts.n_events, n_traces=opts.n_traces, **TRAPS[trap](seed))
     setattr(config.precursor, opts.planted_precursor, strength)
     try:
-        write_synthetic(root, config)
+        truth = write_synthetic(root, config)
     except SeisbindInputError as refusal:
         # A drawn law the generator refuses (real_like seed 138: a cascade past 2,000,000 events) is no run; the
         # sweep counts it and goes on rather than losing the runs after it.
         shutil.rmtree(root, ignore_errors=True)
         return {"trap": trap, "seed": seed, "planted": strength, "refused": str(refusal)}
     started = time.perf_counter()
-    metrics = run_study(study_config(root, out, opts))
+    law = truth_law(truth, config) if opts.etas_law == "truth" else None
+    metrics = run_study(study_config(root, out, opts, law))
     if not opts.keep_roots:
         shutil.rmtree(root)
     rows = pd.DataFrame(metrics["results"])
@@ -202,6 +223,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     unknown = [t for t in [*opts.traps, opts.planted_trap] if t not in TRAPS]
     if unknown:
         raise SeisbindInputError(f"traps: unknown {unknown}; choose from {list(TRAPS)}")
+    if opts.etas_law not in ("fit", "truth"):
+        raise SeisbindInputError(f"etas_law={opts.etas_law!r}: choose fit or truth")
     if opts.planted_precursor not in PRECURSORS:
         raise SeisbindInputError(f"planted_precursor={opts.planted_precursor!r}: choose from {list(PRECURSORS)}")
     runs = [(trap, seed, 0.0) for trap in opts.traps for seed in range(opts.first_seed, opts.first_seed + opts.seeds)]

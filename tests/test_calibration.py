@@ -46,3 +46,38 @@ def test_a_refused_root_is_counted_and_the_sweep_goes_on(tmp_path: Path) -> None
     line = calibration["rates"](pd.DataFrame([row, done]))
     assert "runs=1 " in line and "refused=1 " in line and "headline_fwer=0.000" in line, line
     assert calibration["rates"](pd.DataFrame([row])) == "trap=refused runs=0 refused=1"
+
+
+def test_the_truth_law_expects_the_events_its_root_holds(tmp_path: Path) -> None:
+    """etas_law=truth: the law a real_like root was drawn from, as the ETAS null takes it (events from the writer's
+    detection floor up, seen above M2.5 with the rest unrecorded), expects over the period, with the named
+    mainshocks given, the events >= 2.5 the root's catalog holds (the truth; a wrong reference magnitude or share
+    of events above the floor would be off by a factor 2-10). A root drawn with "budget" mainshocks has no law."""
+    import json
+
+    import numpy as np
+
+    from seisbind.data.catalog import read_catalog
+    from seisbind.data.synthetic import SyntheticConfig, write_synthetic
+    from seisbind.errors import SeisbindInputError
+    from seisbind.seismicity.etas.model import EtasParameters, above_floor, expected_counts, total_gain
+
+    calibration = runpy.run_path(str(SCRIPT))
+    config = SyntheticConfig(seed=104, n_events=2000, n_traces=5, **calibration["real_like"](104))
+    truth = write_synthetic(tmp_path, config)
+    params, below = above_floor(EtasParameters(**calibration["truth_law"](truth, config)), 2.5)
+    start = pd.Timestamp(config.start, tz="UTC")
+    days = (pd.Timestamp(config.end, tz="UTC") - start) / pd.Timedelta(days=1)
+    named = [target for target in truth["targets"] if target.get("name")]
+    at = np.array([(pd.Timestamp(target["time"]) - start) / pd.Timedelta(days=1) for target in named])
+    expected = len(named) + expected_counts(params, 0.0, days, history_times=at,
+                                            history_magnitudes=[target["magnitude"] for target in named],
+                                            n_bins=1000, gain_per_event=total_gain(params, below)).sum()
+    catalog = read_catalog(tmp_path / "catalog.txt")
+    since = (catalog["time"] - start) / pd.Timedelta(days=1)
+    held = int(((catalog["magnitude"] >= 2.5 - 1e-6) & (since >= 0) & (since <= days)).sum())
+    assert len(named) == 3 and expected == pytest.approx(held, rel=0.25)
+    budget = json.loads(json.dumps(truth))
+    budget["catalog_model"]["mainshock_productivity"] = "budget"
+    with pytest.raises(SeisbindInputError, match="etas_law=truth needs"):
+        calibration["truth_law"](budget, config)

@@ -18,7 +18,7 @@ from seisbind.seismicity.etas import EtasFit, EtasParameters, fit_etas, simulate
 from seisbind.seismicity.etas import fit as etas_fit
 from seisbind.seismicity.etas import model as etas_model
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.simulate import ancestry
+from seisbind.seismicity.etas.simulate import ancestry, unrecorded_past
 from seisbind.seismicity.magnitudes import b_value_aki_utsu
 from seisbind.seismicity.window_features import window_catalog_features
 
@@ -547,7 +547,7 @@ def test_a_window_the_model_makes_rare_is_drawn_below_what_it_excludes():
                      pd.Timestamp("2016-10-30", tz="UTC"), 10.0, Given(np.empty(0), np.empty(0), np.empty((0, 3))),
                      np.zeros((1, 3)), {}, draws)
     t, m = null._span(params, fitted, Span(0.0, 1.0, np.array([0]), False), _Impossible(math.inf, 4.0, True, 3.0),
-                      np.random.default_rng(0))
+                      np.random.default_rng(0), (np.empty(0), np.empty(0)))
     assert draws["spans_capped"] == 1 and draws["spans_redrawn"] == 100 and draws["exploded"] == 0
     assert t.size > 100 and m.max() < 4.0
 
@@ -610,7 +610,8 @@ def test_etas_null_with_the_events_below_the_floor_simulates_them_and_reports_on
     assert next(next(worlds))["magnitude"].min() >= 1.5 - 1e-6
     fitted = null._fitted
     t, m = null._span(fitted.fit.params, fitted, Span(100.0, 101.0, np.array([0]), True, 3.0),
-                      _Impossible(math.inf, math.inf, False, 3.0), np.random.default_rng(1))
+                      _Impossible(math.inf, math.inf, False, 3.0), np.random.default_rng(1),
+                      (fitted.times, fitted.magnitudes))
     assert t.size > 0 and m.min() >= 1.5 - 1e-6
     with pytest.raises(SeisbindInputError, match="below_floor=-1: must be >= 0"):
         EtasNull(below_floor=-1)
@@ -626,3 +627,77 @@ def test_report_says_which_windows_were_drawn_again_without_events_below_the_flo
     text = null_lines("etas", {"targets": {"real": 5}, "n_sims": 10, "spans": 12, "parameter_draws": draws})
     assert "7 simulated windows held what their real window cannot" in text and "2 windows" in text
     assert "below the floor" not in text
+
+
+_LAW = EtasParameters(mu=2.0, K=0.004, alpha=1.6, c=0.01, p=1.1, b=1.0, mc=1.0, max_magnitude=6.5)
+"""A law triggering from M1.0 (branching ratio 0.46 over its magnitudes), seen by a network that records from
+M2.0: nine unrecorded events per recorded one."""
+
+
+def test_a_law_seen_above_a_higher_floor_expects_the_same_events_there():
+    """etas.model.above_floor: the events >= 2.0 the restricted law expects over 100 days (its own rates, the
+    unrecorded events triggering at their ratio) are the share 10^(-b) of all the events the whole law expects
+    (the truth: the law's renewal equation, and GR above its mc), and a simulation of each gives as many >= 2.0."""
+    params, below = etas_model.above_floor(_LAW, 2.0)
+    assert below.ratio == pytest.approx(9.0) and 1.0 <= below.magnitudes.min() < below.magnitudes.max() < 2.0
+    whole = etas_model.expected_counts(_LAW, 0.0, 100.0, n_bins=500).sum()
+    seen = etas_model.expected_counts(params, 0.0, 100.0, n_bins=500,
+                                      gain_per_event=etas_model.total_gain(params, below)).sum()
+    assert seen == pytest.approx(0.1 * whole, rel=1e-3)
+    rng = np.random.default_rng(3)
+    counts_whole = [int(np.sum(simulate_etas(_LAW, 0.0, 100.0, rng)[1] >= 2.0)) for _ in range(200)]
+    counts_seen = [int(np.sum(simulate_etas(params, 0.0, 100.0, rng, below=below)[1] >= 2.0)) for _ in range(200)]
+    spread = math.hypot(np.std(counts_whole), np.std(counts_seen)) / math.sqrt(200)
+    assert abs(np.mean(counts_whole) - np.mean(counts_seen)) < 4 * spread
+    assert etas_model.above_floor(_LAW, 1.0) == (_LAW, None)
+    with pytest.raises(SeisbindInputError, match="above the study's floor"):
+        etas_model.above_floor(_LAW, 0.5)
+
+
+def test_the_unrecorded_past_drawn_given_the_recorded_events_is_as_large_as_the_real_one():
+    """simulate.unrecorded_past: catalogs of the whole law split at M2.0 into recorded and unrecorded events; the
+    unrecorded events drawn given each recorded part are as many, on average, as the catalog's own (the truth), and
+    lie below the floor and inside the period."""
+    params, below = etas_model.above_floor(_LAW, 2.0)
+    rng = np.random.default_rng(5)
+    real, drawn = [], []
+    for _ in range(60):
+        t, m = simulate_etas(_LAW, 0.0, 200.0, rng)
+        seen = m >= 2.0
+        real.append(int((~seen).sum()))
+        u_t, u_m = unrecorded_past(params, below, t[seen], m[seen], 0.0, 200.0, rng)
+        assert np.all(u_m < 2.0) and np.all((u_t >= 0.0) & (u_t <= 200.0))
+        drawn.append(u_t.size)
+    spread = math.hypot(np.std(real), np.std(drawn)) / math.sqrt(60)
+    assert abs(np.mean(real) - np.mean(drawn)) < 4 * spread
+    assert abs(np.mean(real) - np.mean(drawn)) < 0.1 * np.mean(real)
+
+
+def test_etas_null_simulates_a_stated_law_with_its_unrecorded_events():
+    """probe.nulls.etas.law: no fit; the law's events below the floor trigger unrecorded, drawn in each simulated
+    study's past (the windows simulated given it hold events >= the floor only); the law's expectation above the
+    floor is the count its catalog holds there; the report says the law is stated. A bad law, or a law with
+    below_floor, is one line naming the key."""
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    t, m = simulate_etas(_LAW, 0.0, 200.0, np.random.default_rng(8), magnitude_bin=0.1)
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(t.size)],
+                            "time": start + pd.to_timedelta(t, unit="D"), "latitude_deg": 42.8,
+                            "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": m})
+    null = EtasNull(n_sims=2, law=_LAW.to_dict())
+    info, worlds = null.simulate(catalog, 2.0, (start, start + pd.Timedelta(days=200)), seed=4)
+    assert "fit" not in info and info["law"]["unrecorded"] == {"ratio": pytest.approx(9.0), "min_magnitude": 1.0}
+    assert info["parameter_draws"]["method"] == "stated law"
+    assert info["expected_events"] == pytest.approx(info["observed_events"], rel=0.3)
+    assert next(next(worlds))["magnitude"].min() >= 2.0 - 1e-6
+    fitted = null._fitted
+    past = null._past(fitted.fit.params, fitted, np.random.default_rng(1))
+    assert past[0].size > 5 * fitted.times.size and np.all(np.diff(past[0]) >= 0)
+    w_t, w_m = null._span(fitted.fit.params, fitted, Span(100.0, 101.0, np.array([0]), True, 3.0),
+                          _Impossible(math.inf, math.inf, False, 3.0), np.random.default_rng(1), past)
+    assert w_m.size == 0 or w_m.min() >= 2.0 - 1e-6
+    text = report.null_lines("etas", info | {"targets": {"real": 5}, "n_sims": 2, "spans": 3})
+    assert "The ETAS law is stated, not fitted" in text and "from M1 up trigger" in text
+    with pytest.raises(SeisbindInputError, match="probe.nulls.etas.law: .*K"):
+        EtasNull(law={"mu": 1.0})
+    with pytest.raises(SeisbindInputError, match="below_floor"):
+        EtasNull(law=_LAW.to_dict(), below_floor=0.5)

@@ -202,6 +202,14 @@ def null_lines(name: str, info: dict) -> str:
     if below and below["n_events"]:
         text += (f" The {below['n_events']} recorded events below the floor, down to M{below['min_magnitude']:g}, "
                  f"triggered in the fit and occurred in the simulations ({below['ratio']:.2f} per event above).")
+    law = info.get("law")
+    if law:
+        stated = ", ".join(f"{k} = {v:.3g}" for k, v in law["stated"].items())
+        text += f" The ETAS law is stated, not fitted ({stated})"
+        unrecorded = law["unrecorded"]
+        text += (f"; its events from M{unrecorded['min_magnitude']:g} up trigger, those below the floor "
+                 f"M{info['magnitude_floor']:.2f} unrecorded ({unrecorded['ratio']:.2f} per recorded event), drawn "
+                 "anew in each simulated study's past and windows." if unrecorded else ".")
     if "params" not in fit:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"

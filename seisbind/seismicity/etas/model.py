@@ -125,6 +125,31 @@ class BelowFloor:
         return self.ratio * params.K * float(productivity(self.magnitudes, params.mc, params.alpha).mean())
 
 
+def above_floor(law: EtasParameters, floor: float, n_magnitudes: int = 200) -> tuple[EtasParameters, BelowFloor | None]:
+    """A law whose events trigger from `law.mc` up, as a study that records events from `floor` (>= law.mc) sees it:
+    (the parameters for events >= floor, the events in [law.mc, floor) as a BelowFloor that triggers unseen; None
+    when floor == law.mc).
+
+    Above the floor a share q = 10^(-b (floor - law.mc)) of every generation and of the background lies (GR), so
+    mu and K (whose offspring counts now mean events >= floor) take the factor q, and K also the productivity of
+    the new reference magnitude, exp(alpha (floor - law.mc)); the events below trigger at 1/q - 1 per event above,
+    with magnitudes at `n_magnitudes` quantiles of the GR law on [law.mc, floor). Why: the events below a network's
+    floor trigger too, and a law fitted above the floor lends their offspring to the recorded events (Sornette &
+    Werner 2005, JGR 110, B09303); a law stated down to where triggering starts simulates them as they are."""
+    gap = floor - law.mc
+    if gap < -1e-9:
+        raise SeisbindInputError(f"the ETAS law's mc={law.mc:g} lies above the study's floor {floor:g}: a law "
+                                 "says nothing of the events between")
+    if gap <= 1e-9:
+        return law, None
+    share = 10.0 ** (-law.b * gap)
+    params = EtasParameters(**{**law.to_dict(), "mu": law.mu * share,
+                               "K": law.K * share * math.exp(law.alpha * gap), "mc": floor})
+    u = (np.arange(n_magnitudes) + 0.5) / n_magnitudes
+    magnitudes = law.mc - np.log1p(-u * -math.expm1(-law.beta * gap)) / law.beta
+    return params, BelowFloor(1.0 / share - 1.0, magnitudes)
+
+
 def total_gain(params: EtasParameters, below: BelowFloor | None = None) -> float:
     """Direct offspring >= mc of one event >= mc per unit of Omori integral, averaged over its magnitude, with
     the recorded events below mc that come with it: K mean_productivity (+ `below.gain`)."""

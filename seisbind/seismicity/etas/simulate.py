@@ -124,6 +124,34 @@ def simulate_etas(
     return t[order], np.concatenate(mags)[order]
 
 
+def unrecorded_past(params: EtasParameters, below: BelowFloor, times: np.ndarray, magnitudes: np.ndarray,
+                    t_start: float, t_end: float, rng: np.random.Generator,
+                    max_events: int = 5_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """The events below mc in [t_start, t_end] (days) given a recorded catalog of the events >= mc (`times`,
+    `magnitudes`; earlier ones trigger too): their background at `below.ratio` times mu, the below-mc offspring of
+    every recorded event, and the below-mc offspring of those in turn, magnitudes drawn from `below`. Returns
+    (times, magnitudes), unsorted.
+
+    Why: a window simulated given its past needs the unrecorded events of that past, which trigger into it; their
+    recorded offspring are in the catalog already, so only the unrecorded ones are drawn (from the law given the
+    recorded events as parents, not given where the recorded events without a recorded parent sit)."""
+    n_background = int(rng.poisson(below.ratio * params.mu * (t_end - t_start)))
+    background_t, background_m = rng.uniform(t_start, t_end, n_background), rng.choice(below.magnitudes, n_background)
+    parent_t = np.concatenate([np.asarray(times, dtype=np.float64), background_t])
+    parent_m = np.concatenate([np.asarray(magnitudes, dtype=np.float64), background_m])
+    out_t, out_m = [background_t], [background_m]
+    total = n_background
+    while parent_t.size:
+        weight = below.ratio * params.K * productivity(parent_m, params.mc, params.alpha)
+        _, child_t = offspring(rng, weight, parent_t, params.c, params.p, t_start, t_end)
+        total += child_t.size
+        _check_total(total, max_events, params)
+        parent_t, parent_m = child_t, rng.choice(below.magnitudes, child_t.size)
+        out_t.append(parent_t)
+        out_m.append(parent_m)
+    return np.concatenate(out_t), np.concatenate(out_m)
+
+
 def _checked(params: EtasParameters, t_start: float, t_end: float, magnitude_bin: float | None, history_times,
              history_magnitudes, given_times, given_magnitudes) -> tuple[np.ndarray, ...]:
     """`simulate_etas`'s inputs checked: (history times, history magnitudes, given times, given magnitudes) as

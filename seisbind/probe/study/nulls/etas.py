@@ -55,6 +55,7 @@ every simulated event counts (seisbind/probe/study/nulls/__init__.py says why).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -65,20 +66,41 @@ from seisbind.errors import SeisbindInputError
 from seisbind.probe.study.nulls import Pooled, Simulation, pooled_studies
 from seisbind.probe.study.nulls.windowed import Span, assemble, main_windows, spans_of
 from seisbind.seismicity.etas import EtasFit, draw_parameters, fit_etas, simulate_etas
+from seisbind.seismicity.etas.fit import PARAMETER_NAMES
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import (
     BelowFloor,
     EtasParameters,
+    above_floor,
     conditional_intensity,
     expected_counts,
     total_gain,
 )
-from seisbind.seismicity.etas.simulate import ancestry
+from seisbind.seismicity.etas.simulate import ancestry, unrecorded_past
 from seisbind.seismicity.magnitudes import at_least
 from seisbind.times import NS_PER_DAY, to_utc_ns
 
 _MAX_REDRAWS = 100
+_DRAWN = "normal approximation of the likelihood"
 _WHERE = ["latitude_deg", "longitude_deg", "depth_km"]
+
+
+def _law(law) -> EtasParameters:
+    """`probe.nulls.etas.law` as EtasParameters, or one line naming the key."""
+    try:
+        return EtasParameters(**{key: float(value) for key, value in dict(law).items()})
+    except (TypeError, ValueError, SeisbindInputError) as error:
+        raise SeisbindInputError(f"probe.nulls.etas.law: {error} (keys: mu, K, alpha, c, p, b, mc, max_magnitude; "
+                                 "seisbind.seismicity.etas.model.EtasParameters)") from None
+
+
+def _law_info(law: EtasParameters, fit: EtasFit) -> dict:
+    """The stated law, as simulated above the floor, and its unrecorded events (none where it starts at the
+    floor)."""
+    below = fit.below_floor
+    return {"stated": law.to_dict(), "params": fit.params.to_dict(), "branching_ratio": fit.params.branching_ratio,
+            "n_events": fit.n_events,
+            "unrecorded": None if below is None else {"ratio": float(below.ratio), "min_magnitude": law.mc}}
 
 
 @dataclass(frozen=True)
@@ -172,14 +194,17 @@ class EtasNull:
     simulated catalogs suffer (seisbind/seismicity/etas/incompleteness.py). `given_min_magnitude`: the shocks
     every simulated catalog holds as they are (module docstring); null: none. `below_floor`: how far below the
     floor (magnitude units) the recorded events trigger in the fit and occur, drawn from their recorded
-    magnitudes, in the simulations (seisbind.seismicity.etas.model.BelowFloor; 0: none)."""
+    magnitudes, in the simulations (seisbind.seismicity.etas.model.BelowFloor; 0: none). `law`: ETAS parameters
+    (mu, K, alpha, c, p, b, mc and optionally max_magnitude; EtasParameters) simulated instead of a fit, e.g. a
+    regional model or the law a synthetic catalog was drawn from; its events trigger from its mc up, those below
+    the floor unrecorded (module docstring); null: fit the catalog."""
 
     name = "etas"
 
     def __init__(self, n_sims: int = 200, conditioning: str = "past", max_expected_events: int = 200_000,
                  max_draw_ratio: float = 10.0, max_pool: int = 20, parameter_uncertainty: bool = True,
                  incompleteness: dict | None = None, given_min_magnitude: float | None = None,
-                 below_floor: float = 0.0) -> None:
+                 below_floor: float = 0.0, law: dict | None = None) -> None:
         self.n_sims = int(n_sims)
         if conditioning not in ("past", "catalogs"):
             raise SeisbindInputError(f"probe.nulls.etas.conditioning={conditioning!r}: choose past or catalogs")
@@ -197,6 +222,10 @@ class EtasNull:
         if not self.below_floor >= 0.0:
             raise SeisbindInputError(f"probe.nulls.etas.below_floor={below_floor}: must be >= 0 (magnitude units "
                                      "below the completeness floor)")
+        self.law = None if law is None else _law(law)
+        if self.law is not None and self.below_floor > 0:
+            raise SeisbindInputError("probe.nulls.etas: below_floor lets recorded events trigger in a fit; with a "
+                                     "stated law the events below the floor are the law's (set below_floor: 0)")
         self._fitted: _Fitted | None = None
 
     def studies(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
@@ -215,7 +244,8 @@ class EtasNull:
         def one(k: int) -> Pooled:
             rng = np.random.default_rng([seed, k, 3])
             params = self._draw(fitted, rng)
-            events = [self._span(params, fitted, span, impossible, rng) for span in spans]
+            past = self._past(params, fitted, rng)
+            events = [self._span(params, fitted, span, impossible, rng, past) for span in spans]
             where = fitted.pool[rng.integers(len(fitted.pool), size=sum(t.size for t, _ in events))]
             features = assemble(windows, spans, events, where, fitted.start, how.features_of)
             return Pooled(windows, features, 1, False)
@@ -240,9 +270,14 @@ class EtasNull:
         inside = (t_days >= 0) & (t_days <= length_days) & at_least(magnitudes, floor)
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
-        fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
-                       incompleteness=self.incompleteness,
-                       trigger_floor=floor - self.below_floor if self.below_floor > 0 else None)
+        if self.law is None:
+            fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
+                           incompleteness=self.incompleteness,
+                           trigger_floor=floor - self.below_floor if self.below_floor > 0 else None)
+        else:
+            params, unrecorded = above_floor(self.law, floor)
+            fit = EtasFit(params, math.nan, dict.fromkeys(PARAMETER_NAMES, math.nan), int(inside.sum()), True,
+                          below_floor=unrecorded)
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         given = inside & (magnitudes >= self.given_min_magnitude)
         fixed = Given(t_days[given], magnitudes[given], triggering[given][_WHERE].to_numpy(np.float64))
@@ -253,12 +288,14 @@ class EtasNull:
                 f"{expected:.3g} events over the period, {int(inside.sum())} were observed; more than "
                 f"probe.nulls.etas.max_expected_events={self.max_expected_events}: raise it to simulate anyway")
         cap = min(float(self.max_expected_events), self.max_draw_ratio * max(expected, float(inside.sum())))
-        draws = {"method": "normal approximation of the likelihood" if self.parameter_uncertainty and
-                 fit.covariance is not None else "point estimate", "cap_events": cap, "redrawn_over_cap": 0,
+        method = "stated law" if self.law is not None else "point estimate"
+        draws = {"method": _DRAWN if self.parameter_uncertainty and fit.covariance is not None else method,
+                 "cap_events": cap, "redrawn_over_cap": 0,
                  "exploded": 0,
                  # a simulation past ten times the cap (its events below the floor included) is replaced
                  "event_limit": max(int(10 * cap * (1.0 + (fit.below_floor.ratio if fit.below_floor else 0.0))), 1)}
-        info = {"fit": fit.to_dict(), "conditioning": self.conditioning, "magnitude_floor": floor,
+        info = {("fit" if self.law is None else "law"): fit.to_dict() if self.law is None else _law_info(self.law, fit),
+                "conditioning": self.conditioning, "magnitude_floor": floor,
                 "n_events_fitted": fit.n_events, "expected_events": expected, "observed_events": int(inside.sum()),
                 "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
                 "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
@@ -281,7 +318,7 @@ class EtasNull:
         """One simulated study's parameters: drawn from the fit's uncertainty (redrawn, counted, while they
         expect more than the cap's events over the period), or the point estimate."""
         draws = fitted.draws
-        for _ in range(_MAX_REDRAWS if draws["method"] != "point estimate" else 0):
+        for _ in range(_MAX_REDRAWS if draws["method"] == _DRAWN else 0):
             params = draw_parameters(fitted.fit, rng)
             if self._expected(params, fitted.length_days, fitted.history, fitted.given,
                               fitted.fit.below_floor) <= draws["cap_events"]:
@@ -289,8 +326,22 @@ class EtasNull:
             draws["redrawn_over_cap"] += 1
         return fitted.fit.params
 
-    def _span(self, params: EtasParameters, fitted: _Fitted, span: Span, impossible: _Impossible,
+    def _past(self, params: EtasParameters, fitted: _Fitted,
               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The catalog that triggers into a simulated study, in time order: the real one, and with a stated law
+        whose events trigger from below the floor, its unrecorded events drawn given the real ones
+        (seisbind.seismicity.etas.simulate.unrecorded_past) once per study, so its windows share one past."""
+        below = fitted.fit.below_floor
+        if self.law is None or below is None or not fitted.times.size:
+            return fitted.times, fitted.magnitudes
+        t, m = unrecorded_past(params, below, fitted.times, fitted.magnitudes, float(fitted.times[0]),
+                               fitted.length_days, rng, max_events=fitted.draws["event_limit"])
+        times, magnitudes = np.concatenate([fitted.times, t]), np.concatenate([fitted.magnitudes, m])
+        order = np.argsort(times, kind="stable")
+        return times[order], magnitudes[order]
+
+    def _span(self, params: EtasParameters, fitted: _Fitted, span: Span, impossible: _Impossible,
+              rng: np.random.Generator, past: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The events a network records in `span` under `params`, given the real catalog before it and the given
         shocks inside it. A target span also holds its target's ancestors, drawn given the target's occurrence at
         its end (seisbind.seismicity.etas.simulate.ancestry), so the null has the foreshocks the model makes
@@ -298,8 +349,8 @@ class EtasNull:
         real window cannot (`_Impossible`; rejection sampling of the law given that it is not there). Why it
         matters: with alpha near b ln 10 an ancestor is as likely an M6 as an M3, and an M6 in the day before an
         M4 makes that M4 an aftershock, not a target."""
-        cut = np.searchsorted(fitted.times, span.start, side="left")
-        past_t, past_m = fitted.times[:cut], fitted.magnitudes[:cut]
+        cut = np.searchsorted(past[0], span.start, side="left")
+        past_t, past_m = past[0][:cut], past[1][:cut]
         inside = (fitted.given.times >= span.start) & (fitted.given.times < span.end)
         given_t, given_m = fitted.given.times[inside], fitted.given.magnitudes[inside]
         limit = fitted.draws["event_limit"]
@@ -374,7 +425,9 @@ class EtasNull:
         """Endless whole catalogs of one parameter draw (`conditioning: catalogs`)."""
         rng = np.random.default_rng([*seed, 0])
         params = self._draw(fitted, rng)
-        history, given = fitted.history, fitted.given
+        given = fitted.given
+        times, magnitudes = self._past(params, fitted, rng)
+        history = times[times < 0], magnitudes[times < 0]
         catalogs = self._catalogs(params, fitted.length_days, history, given, seed, fitted.draws,
                                   fitted.fit.below_floor)
         for k, (t, m) in enumerate(catalogs):
