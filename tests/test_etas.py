@@ -671,6 +671,8 @@ def test_the_unrecorded_past_drawn_given_the_recorded_events_is_as_large_as_the_
     spread = math.hypot(np.std(real), np.std(drawn)) / math.sqrt(60)
     assert abs(np.mean(real) - np.mean(drawn)) < 4 * spread
     assert abs(np.mean(real) - np.mean(drawn)) < 0.1 * np.mean(real)
+    early_t, _ = unrecorded_past(params, below, t[seen], m[seen], 0.0, 50.0, rng)   # later events trigger nothing
+    assert np.all(np.isfinite(early_t)) and np.all((early_t >= 0.0) & (early_t <= 50.0))
 
 
 def test_etas_null_simulates_a_stated_law_with_its_unrecorded_events():
@@ -690,7 +692,7 @@ def test_etas_null_simulates_a_stated_law_with_its_unrecorded_events():
     assert info["expected_events"] == pytest.approx(info["observed_events"], rel=0.3)
     assert next(next(worlds))["magnitude"].min() >= 2.0 - 1e-6
     fitted = null._fitted
-    past = null._past(fitted.fit.params, fitted, np.random.default_rng(1))
+    past = null._past(fitted.fit.params, fitted, np.random.default_rng(1), fitted.length_days)
     assert past[0].size > 5 * fitted.times.size and np.all(np.diff(past[0]) >= 0)
     w_t, w_m = null._span(fitted.fit.params, fitted, Span(100.0, 101.0, np.array([0]), True, 3.0),
                           _Impossible(math.inf, math.inf, False, 3.0), np.random.default_rng(1), past)

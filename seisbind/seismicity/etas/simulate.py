@@ -137,8 +137,10 @@ def unrecorded_past(params: EtasParameters, below: BelowFloor, times: np.ndarray
     recorded events as parents, not given where the recorded events without a recorded parent sit)."""
     n_background = int(rng.poisson(below.ratio * params.mu * (t_end - t_start)))
     background_t, background_m = rng.uniform(t_start, t_end, n_background), rng.choice(below.magnitudes, n_background)
-    parent_t = np.concatenate([np.asarray(times, dtype=np.float64), background_t])
-    parent_m = np.concatenate([np.asarray(magnitudes, dtype=np.float64), background_m])
+    times, magnitudes = np.asarray(times, dtype=np.float64), np.asarray(magnitudes, dtype=np.float64)
+    before = times <= t_end   # later recorded events trigger nothing inside
+    parent_t = np.concatenate([times[before], background_t])
+    parent_m = np.concatenate([magnitudes[before], background_m])
     out_t, out_m = [background_t], [background_m]
     total = n_background
     while parent_t.size:

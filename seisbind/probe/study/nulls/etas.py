@@ -107,7 +107,6 @@ def _law_info(law: EtasParameters, fit: EtasFit) -> dict:
     floor)."""
     below = fit.below_floor
     return {"stated": law.to_dict(), "params": fit.params.to_dict(), "branching_ratio": fit.params.branching_ratio,
-            "n_events": fit.n_events,
             "unrecorded": None if below is None else {"ratio": float(below.ratio), "min_magnitude": law.mc}}
 
 
@@ -252,7 +251,7 @@ class EtasNull:
         def one(k: int) -> Pooled:
             rng = np.random.default_rng([seed, k, 3])
             params = self._draw(fitted, rng)
-            past = self._past(params, fitted, rng)
+            past = self._past(params, fitted, rng, fitted.length_days)
             events = [self._span(params, fitted, span, impossible, rng, past) for span in spans]
             where = fitted.pool[rng.integers(len(fitted.pool), size=sum(t.size for t, _ in events))]
             features = assemble(windows, spans, events, where, fitted.start, how.features_of)
@@ -296,14 +295,13 @@ class EtasNull:
                 f"{expected:.3g} events over the period, {int(inside.sum())} were observed; more than "
                 f"probe.nulls.etas.max_expected_events={self.max_expected_events}: raise it to simulate anyway")
         cap = min(float(self.max_expected_events), self.max_draw_ratio * max(expected, float(inside.sum())))
-        method = "stated law" if self.law is not None else "point estimate"
-        draws = {"method": _DRAWN if self.parameter_uncertainty and fit.covariance is not None else method,
-                 "cap_events": cap, "redrawn_over_cap": 0,
-                 "exploded": 0,
+        drawn = self.parameter_uncertainty and fit.covariance is not None
+        draws = {"method": _DRAWN if drawn else "point estimate" if self.law is None else "stated law",
+                 "cap_events": cap, "redrawn_over_cap": 0, "exploded": 0,
                  # a simulation past ten times the cap (its events below the floor included) is replaced
                  "event_limit": max(int(10 * cap * (1.0 + (fit.below_floor.ratio if fit.below_floor else 0.0))), 1)}
-        info = {("fit" if self.law is None else "law"): fit.to_dict() if self.law is None else _law_info(self.law, fit),
-                "conditioning": self.conditioning, "magnitude_floor": floor,
+        model = {"fit": fit.to_dict()} if self.law is None else {"law": _law_info(self.law, fit)}
+        info = model | {"conditioning": self.conditioning, "magnitude_floor": floor,
                 "n_events_fitted": fit.n_events, "expected_events": expected, "observed_events": int(inside.sum()),
                 "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
                 "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
@@ -334,16 +332,16 @@ class EtasNull:
             draws["redrawn_over_cap"] += 1
         return fitted.fit.params
 
-    def _past(self, params: EtasParameters, fitted: _Fitted,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _past(self, params: EtasParameters, fitted: _Fitted, rng: np.random.Generator,
+              until: float) -> tuple[np.ndarray, np.ndarray]:
         """The catalog that triggers into a simulated study, in time order: the real one, and with a stated law
-        whose events trigger from below the floor, its unrecorded events drawn given the real ones
-        (seisbind.seismicity.etas.simulate.unrecorded_past) once per study, so its windows share one past."""
+        whose events trigger from below the floor, its unrecorded events up to `until` (days) drawn given the real
+        ones (seisbind.seismicity.etas.simulate.unrecorded_past) once per study, so its windows share one past."""
         below = fitted.fit.below_floor
-        if self.law is None or below is None or not fitted.times.size:
+        if self.law is None or below is None or not fitted.times.size or fitted.times[0] >= until:
             return fitted.times, fitted.magnitudes
-        t, m = unrecorded_past(params, below, fitted.times, fitted.magnitudes, float(fitted.times[0]),
-                               fitted.length_days, rng, max_events=fitted.draws["event_limit"])
+        t, m = unrecorded_past(params, below, fitted.times, fitted.magnitudes, float(fitted.times[0]), until, rng,
+                               max_events=fitted.draws["event_limit"])
         times, magnitudes = np.concatenate([fitted.times, t]), np.concatenate([fitted.magnitudes, m])
         order = np.argsort(times, kind="stable")
         return times[order], magnitudes[order]
@@ -434,7 +432,7 @@ class EtasNull:
         rng = np.random.default_rng([*seed, 0])
         params = self._draw(fitted, rng)
         given = fitted.given
-        times, magnitudes = self._past(params, fitted, rng)
+        times, magnitudes = self._past(params, fitted, rng, 0.0)   # whole catalogs need the history only
         history = times[times < 0], magnitudes[times < 0]
         catalogs = self._catalogs(params, fitted.length_days, history, given, seed, fitted.draws,
                                   fitted.fit.below_floor)
