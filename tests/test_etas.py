@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from scipy.integrate import quad
 
 from seisbind.errors import SeisbindInputError
 from seisbind.probe import report
-from seisbind.probe.study.nulls.etas import EtasNull, Given, _Fitted, _Impossible
+from seisbind.probe.study.nulls.etas import EtasNull, Given, _Fitted, _given_past, _Impossible
 from seisbind.probe.study.nulls.windowed import Span, assemble, spans_of
 from seisbind.seismicity.etas import EtasFit, EtasParameters, fit_etas, simulate_catalogs, simulate_etas
 from seisbind.seismicity.etas import fit as etas_fit
@@ -331,6 +332,40 @@ def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
     assert all(len(next(world)) > 0 for world in catalogs)
 
 
+def test_a_null_given_the_past_is_bounded_where_the_fit_run_forward_explodes():
+    """A near-critical sequence (alpha 2.08 against beta 2.30, magnitudes to 6.5, an M6.2 given; infinite-time
+    branching ~1.4): its fit run forward expects ~20 times the 2,532 events recorded, so whole catalogs are
+    refused at max_expected_events=20,000, while windows simulated given the real past are not. What bounds them
+    (`_given_past`) is the fit's compensator of the real catalog, which at the maximum-likelihood optimum is the
+    recorded count, grown by the cascades of a 2-day stretch; simulating 1,000 such stretches from the real past
+    gives more than the compensator and less than the bound."""
+    law = EtasParameters(mu=0.15, K=0.0156, alpha=2.08, c=0.0042, p=1.14, b=1.0, mc=2.5, max_magnitude=6.5)
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    t, m = simulate_etas(law, 0.0, 120.0, np.random.default_rng(1), given_times=[10.0], given_magnitudes=[6.2],
+                         magnitude_bin=0.1)
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(t.size)], "time": start + pd.to_timedelta(t, unit="D"),
+                            "latitude_deg": 42.8, "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": m})
+    period = (start, start + pd.Timedelta(days=120))
+    null = EtasNull(n_sims=2, given_min_magnitude=6.0, max_expected_events=20_000)
+    fitted = null._fit(catalog, 2.5, period, stretch=2.0)
+    info, params = fitted.info, fitted.fit.params
+    assert info["observed_events"] == t.size and info["expected_events"] > 10 * t.size
+    assert _given_past(params, replace(fitted, stretch=0.0)) == pytest.approx(t.size, rel=1e-4)
+    rng = np.random.default_rng(0)
+    counts = []
+    for s in rng.uniform(0.0, 118.0, 1000):
+        before, inside = fitted.times < s, (fitted.given.times >= s) & (fitted.given.times < s + 2.0)
+        sim_t, _ = simulate_etas(params, s, s + 2.0, rng, history_times=fitted.times[before],
+                                 history_magnitudes=fitted.magnitudes[before], given_times=fitted.given.times[inside],
+                                 given_magnitudes=fitted.given.magnitudes[inside], magnitude_bin=0.1)
+        counts.append(np.sum(sim_t < s + 2.0))
+    assert t.size < np.mean(counts) * 120.0 / 2.0 < info["expected_given_past"]
+    with pytest.raises(SeisbindInputError, match="expects .* events over the period, 2532 were observed; more than "
+                                                  "probe.nulls.etas.max_expected_events=20000"):
+        null.simulate(catalog, 2.5, period, seed=0)
+    assert "given the real catalog before each moment" in report.period_lines(info)
+
+
 def test_the_null_rate_at_a_time_is_the_textbook_intensity_of_the_fit():
     """intensity_ratio is lambda(t) / mu of the fitted model, every earlier event above the floor triggering
     (the loop of _naive_log_likelihood); None before a fit; about 1 long after the mainshock and far above it just
@@ -545,7 +580,7 @@ def test_a_window_the_model_makes_rare_is_drawn_below_what_it_excludes():
     draws = {"cap_events": 1e5, "event_limit": 1_000_000, "exploded": 0, "spans_redrawn": 0, "spans_capped": 0}
     fitted = _Fitted(EtasFit(params, 0.0, {}, 0, True), np.empty(0), np.empty(0),
                      pd.Timestamp("2016-10-30", tz="UTC"), 10.0, Given(np.empty(0), np.empty(0), np.empty((0, 3))),
-                     np.zeros((1, 3)), {}, draws)
+                     np.zeros((1, 3)), {}, draws, 1.0)
     t, m = null._span(params, fitted, Span(0.0, 1.0, np.array([0]), False), _Impossible(math.inf, 4.0, True, 3.0),
                       np.random.default_rng(0), (np.empty(0), np.empty(0)))
     assert draws["spans_capped"] == 1 and draws["spans_redrawn"] == 100 and draws["exploded"] == 0

@@ -227,8 +227,11 @@ def period_lines(info: dict) -> str:
     """The fit's finite-period counts, where the null reports them."""
     if "expected_events" not in info:
         return ""
-    text = (f"; over the period it expects {info['expected_events']:.0f} events ({info['observed_events']} "
+    text = (f"; run forward over the period it expects {info['expected_events']:.0f} events ({info['observed_events']} "
             f"observed), {info['triggered_share']:.0%} of them triggered")
+    if info.get("expected_given_past") is not None:
+        text += (f"; given the real catalog before each moment, {info['expected_given_past']:.0f} at most (the "
+                 "windows are simulated so, and the caps apply to it)")
     given = info.get("given", {}).get("magnitudes", [])
     if given:
         text += (f", with the {len(given)} shocks M >= {info['given']['min_magnitude']:g} held as given "

@@ -24,7 +24,10 @@ expectation, where larger), or more than `max_expected_events`, is drawn again (
 catalog rules such a model out. Why relative: near-critical fits have wide tails (the count is steep in the
 branching ratio), and on a real-like sequence fitted within 10 km of its targets one draw of the normal
 approximation simulated ~100,000 M >= 4 events against 16 observed. A simulated catalog that still runs past ten
-times that bound is replaced by another of the same draw (counted as `exploded`).
+times that bound is replaced by another of the same draw (counted as `exploded`). What a model expects is
+counted as it is simulated: whole catalogs run forward from the period start; windows given the past from the
+real catalog before each moment (`_given_past`), which stays bounded where a near-critical fit's forward count
+runs far past the observed (a real-like sequence: 2.5e5 run forward, 2.6e4 given the past, 7,124 observed).
 
 The catalog's largest shocks (M >= `given_min_magnitude`, e.g. the M6 mainshocks of a sequence) are given: every
 simulated catalog (and every simulated window they fall in) holds them at their times, magnitudes and epicentres,
@@ -82,6 +85,8 @@ from seisbind.seismicity.etas.model import (
     above_floor,
     conditional_intensity,
     expected_counts,
+    omori_integral,
+    productivity,
     total_gain,
 )
 from seisbind.seismicity.etas.simulate import ancestry, unrecorded_past
@@ -141,11 +146,37 @@ class _Fitted:
     """(latitude_deg, longitude_deg, depth_km) of the events in the period, drawn for simulated events."""
     info: dict
     draws: dict
+    stretch: float | None
+    """The longest stretch simulated given the real past (days; `conditioning: past`); None for whole
+    catalogs."""
 
     @property
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         before = self.times < 0
         return self.times[before], self.magnitudes[before]
+
+
+def _given_past(params: EtasParameters, fitted: _Fitted) -> float:
+    """Mean events over the period were every moment simulated from the real catalog before it: the model's
+    compensator of the real catalog (its triggering events' Omori terms and the background; about the observed
+    count for the fit), times what the cascades inside a stretch of L = `fitted.stretch` days add at most (the
+    events one event's direct offspring grow to when it opens the stretch; the renewal equation,
+    seisbind.seismicity.etas.model.expected_counts, with the events below the floor). Why not the count run
+    forward from the period start: a simulation given the past restarts from the real catalog at every stretch,
+    so it stays bounded where that count does not (a real-like sequence near criticality expected 2.5e5 events
+    run forward against 7,124 observed)."""
+    before = fitted.times < fitted.length_days
+    lag_start = np.maximum(-fitted.times[before], 0.0)
+    lag_end = fitted.length_days - fitted.times[before]
+    weight = params.K * productivity(fitted.magnitudes[before], params.mc, params.alpha)
+    direct = params.mu * fitted.length_days + float(weight @ (omori_integral(lag_end, params.c, params.p)
+                                                              - omori_integral(lag_start, params.c, params.p)))
+    if not fitted.stretch > 0:
+        return direct
+    grown = expected_counts(replace(params, mu=0.0), 0.0, fitted.stretch, history_times=np.zeros(1),
+                            history_magnitudes=np.full(1, params.mc), n_bins=200,
+                            gain_per_event=total_gain(params, fitted.fit.below_floor)).sum()
+    return direct * float(grown / (params.K * omori_integral(np.array(fitted.stretch), params.c, params.p)))
 
 
 @dataclass(frozen=True)
@@ -192,8 +223,8 @@ class EtasNull:
     """`conditioning`: "past" (default) simulates each of the real study's windows from the fitted model given the real
     catalog before it (module docstring); "catalogs" simulates whole catalogs over the period and pools them
     into studies with the study's own window rules. `max_expected_events`: the most events a model may expect
-    over the period (the mean of its simulations, seisbind.seismicity.etas.model.expected_counts): the fit
-    beyond it is refused, a drawn model beyond it is drawn again. `max_draw_ratio`: a drawn model expecting more
+    over the period as it is simulated (`_load`: run forward, or given the real past): the fit beyond it is
+    refused, a drawn model beyond it is drawn again. `max_draw_ratio`: a drawn model expecting more
     than this many times the observed events (or the fit's expectation, where larger) is drawn again.
     `max_pool`: catalogs one simulated study may pool with "catalogs" (seisbind/probe/study/nulls/__init__.py).
     `parameter_uncertainty`: false simulates the point estimate only. `incompleteness`: the short-term
@@ -240,9 +271,9 @@ class EtasNull:
         if self.conditioning == "catalogs":
             info, worlds = self.simulate(catalog, floor, period, seed)
             return info | {"max_pool": self.max_pool}, pooled_studies(worlds, how, self.max_pool, seed)
-        fitted = self._fit(catalog, floor, period)
         windows = main_windows(how.real_windows)
-        spans = spans_of(windows, fitted.start, how.lookback_hours)
+        spans = spans_of(windows, period[0], how.lookback_hours)
+        fitted = self._fit(catalog, floor, period, stretch=max((s.end - s.start for s in spans), default=0.0))
         impossible = _Impossible.of(how.window_rules)
         info = fitted.info | {"spans": len(spans)}
         fitted.draws["spans_redrawn"] = 0
@@ -265,7 +296,11 @@ class EtasNull:
         fitted = self._fit(catalog, floor, period)
         return fitted.info, (self._world(fitted, [seed, k]) for k in range(self.n_sims))
 
-    def _fit(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp]) -> _Fitted:
+    def _fit(self, catalog: pd.DataFrame, floor: float, period: tuple[pd.Timestamp, pd.Timestamp],
+             stretch: float | None = None) -> _Fitted:
+        """The fit (or stated law) and what its simulations share; refused when it expects more than
+        `max_expected_events`: run forward over the period for whole catalogs, given the real past for stretches
+        of at most `stretch` days (`_load`)."""
         if not np.isfinite(floor):
             raise SeisbindInputError("no completeness floor (set probe.min_magnitude)")
         start, end = period
@@ -288,26 +323,34 @@ class EtasNull:
         history = (t_days[t_days < 0], magnitudes[t_days < 0])
         given = inside & (magnitudes >= self.given_min_magnitude)
         fixed = Given(t_days[given], magnitudes[given], triggering[given][_WHERE].to_numpy(np.float64))
+        fitted = _Fitted(fit, t_days, magnitudes, start, length_days, fixed,
+                         triggering[inside][_WHERE].to_numpy(np.float64), {}, {}, stretch)
         expected = self._expected(fit.params, length_days, history, fixed, fit.below_floor)
-        if not expected <= self.max_expected_events:
+        load = self._load(fit.params, fitted)
+        observed = int(inside.sum())
+        if not load <= self.max_expected_events:
+            given_past = "" if stretch is None else (f" given the real catalog before each moment ({stretch:.2f}-day "
+                                                     f"stretches; run forward from the period start {expected:.3g})")
             raise SeisbindInputError(
                 f"the fitted model (infinite-time branching ratio {fit.params.branching_ratio:.2f}) expects "
-                f"{expected:.3g} events over the period, {int(inside.sum())} were observed; more than "
+                f"{load:.3g} events over the period{given_past}, {observed} were observed; more than "
                 f"probe.nulls.etas.max_expected_events={self.max_expected_events}: raise it to simulate anyway")
-        cap = min(float(self.max_expected_events), self.max_draw_ratio * max(expected, float(inside.sum())))
+        cap = min(float(self.max_expected_events), self.max_draw_ratio * max(load, float(observed)))
         drawn = self.parameter_uncertainty and fit.covariance is not None
-        draws = {"method": _DRAWN if drawn else "point estimate" if self.law is None else "stated law",
-                 "cap_events": cap, "redrawn_over_cap": 0, "exploded": 0,
-                 # a simulation past ten times the cap (its events below the floor included) is replaced
-                 "event_limit": max(int(10 * cap * (1.0 + (fit.below_floor.ratio if fit.below_floor else 0.0))), 1)}
+        fitted.draws.update({"method": _DRAWN if drawn else "point estimate" if self.law is None else "stated law",
+                             "cap_events": cap, "redrawn_over_cap": 0, "exploded": 0,
+                             # a simulation past ten times the cap (its events below the floor included) is replaced
+                             "event_limit": max(int(10 * cap * (1.0 + (fit.below_floor.ratio if fit.below_floor
+                                                                       else 0.0))), 1)})
         model = {"fit": fit.to_dict()} if self.law is None else {"law": _law_info(self.law, fit)}
-        info = model | {"conditioning": self.conditioning, "magnitude_floor": floor,
-                "n_events_fitted": fit.n_events, "expected_events": expected, "observed_events": int(inside.sum()),
-                "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
-                "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
-                "parameter_draws": draws}
-        self._fitted = _Fitted(fit, t_days, magnitudes, start, length_days, fixed,
-                               triggering[inside][_WHERE].to_numpy(np.float64), info, draws)
+        fitted.info.update(model | {
+            "conditioning": self.conditioning, "magnitude_floor": floor, "n_events_fitted": fit.n_events,
+            "expected_events": expected, "expected_given_past": None if stretch is None else load,
+            "observed_events": observed,
+            "given": {"min_magnitude": self.given_min_magnitude, "magnitudes": fixed.magnitudes.tolist()},
+            "triggered_share": 1.0 - fit.params.mu * length_days / expected if expected > 0 else 0.0,
+            "parameter_draws": fitted.draws})
+        self._fitted = fitted
         return self._fitted
 
     def intensity_ratio(self, times: pd.Series) -> np.ndarray | None:
@@ -326,8 +369,7 @@ class EtasNull:
         draws = fitted.draws
         for _ in range(_MAX_REDRAWS if draws["method"] == _DRAWN else 0):
             params = draw_parameters(fitted.fit, rng)
-            if self._expected(params, fitted.length_days, fitted.history, fitted.given,
-                              fitted.fit.below_floor) <= draws["cap_events"]:
+            if self._load(params, fitted) <= draws["cap_events"]:
                 return params
             draws["redrawn_over_cap"] += 1
         return fitted.fit.params
@@ -417,6 +459,13 @@ class EtasNull:
                                  f"the {draws['cap_events']:.3g} a parameter draw may expect, with those below the "
                                  "floor): the fitted model is "
                                  "explosive over the period")
+
+    def _load(self, params: EtasParameters, fitted: _Fitted) -> float:
+        """The events a simulation of `params` expects, which the caps bound: whole catalogs run forward over
+        the period (`_expected`); given the real past (`_given_past`)."""
+        if fitted.stretch is None:
+            return self._expected(params, fitted.length_days, fitted.history, fitted.given, fitted.fit.below_floor)
+        return _given_past(params, fitted)
 
     def _expected(self, params: EtasParameters, length_days: float, history, given: Given,
                   below: BelowFloor | None) -> float:
