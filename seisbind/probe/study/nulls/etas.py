@@ -171,12 +171,13 @@ def _given_past(params: EtasParameters, fitted: _Fitted) -> float:
     weight = params.K * productivity(fitted.magnitudes[before], params.mc, params.alpha)
     direct = params.mu * fitted.length_days + float(weight @ (omori_integral(lag_end, params.c, params.p)
                                                               - omori_integral(lag_start, params.c, params.p)))
-    if not fitted.stretch > 0:
+    opened = params.K * float(omori_integral(np.array(fitted.stretch), params.c, params.p))
+    if not opened > 0:   # no stretch, or a law without triggering: nothing grows
         return direct
     grown = expected_counts(replace(params, mu=0.0), 0.0, fitted.stretch, history_times=np.zeros(1),
                             history_magnitudes=np.full(1, params.mc), n_bins=200,
                             gain_per_event=total_gain(params, fitted.fit.below_floor)).sum()
-    return direct * float(grown / (params.K * omori_integral(np.array(fitted.stretch), params.c, params.p)))
+    return direct * float(grown / opened)
 
 
 @dataclass(frozen=True)
@@ -325,8 +326,9 @@ class EtasNull:
         fixed = Given(t_days[given], magnitudes[given], triggering[given][_WHERE].to_numpy(np.float64))
         fitted = _Fitted(fit, t_days, magnitudes, start, length_days, fixed,
                          triggering[inside][_WHERE].to_numpy(np.float64), {}, {}, stretch)
-        expected = self._expected(fit.params, length_days, history, fixed, fit.below_floor)
         load = self._load(fit.params, fitted)
+        expected = load if stretch is None else self._expected(fit.params, length_days, history, fixed,
+                                                               fit.below_floor)
         observed = int(inside.sum())
         if not load <= self.max_expected_events:
             given_past = "" if stretch is None else (f" given the real catalog before each moment ({stretch:.2f}-day "
