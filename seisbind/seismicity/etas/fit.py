@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, _expm1_over, omori_integral
+from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, _expm1_over
 from seisbind.seismicity.magnitudes import at_least, b_value_aki_utsu
 
 MIN_EVENTS = 50
@@ -80,18 +80,23 @@ def _int_z_exp(x: np.ndarray) -> np.ndarray:
     return np.where(small, series, (safe * np.exp(safe) - np.expm1(safe)) / safe**2)
 
 
-def _omori_integral_grad(x: np.ndarray, c: float, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """(dF/dc, dF/dp) of `omori_integral` at lags x (days), the integral's share of the likelihood gradient.
+def _omori_terms(x: np.ndarray, c: float, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F, dF/dc, dF/dp) of the Omori integral F (`omori_integral`) at lags x (days), in one pass: the integral's
+    share of the likelihood and of its gradient.
 
-    dF/dc = (x + c)^(-p) - c^(-p). dF/dp = -integral of log(s + c) (s + c)^(-p) ds; substituting s + c = c e^y
-    gives -c^q (log c * L (e^(qL) - 1)/(qL) + L^2 * integral_0^1 z e^(qLz) dz), again regular at p = 1.
+    With L = log(1 + x/c) and q = 1 - p, F = c^q L (e^(qL) - 1)/(qL) and dF/dc = (x + c)^(-p) - c^(-p).
+    dF/dp = -integral of log(s + c) (s + c)^(-p) ds; substituting s + c = c e^y gives
+    -c^q (log c * L (e^(qL) - 1)/(qL) + L^2 * integral_0^1 z e^(qLz) dz). All three are regular at p = 1.
     """
     q = 1.0 - p
     log_ratio = np.log1p(x / c)
     ql = q * log_ratio
+    spread = log_ratio * _expm1_over(ql)
+    c_q = c**q
+    value = c_q * spread
     d_c = (x + c) ** (-p) - c ** (-p)
-    d_p = -(c**q) * (math.log(c) * log_ratio * _expm1_over(ql) + log_ratio**2 * _int_z_exp(ql))
-    return d_c, d_p
+    d_p = -c_q * (math.log(c) * spread + log_ratio**2 * _int_z_exp(ql))
+    return value, d_c, d_p
 
 
 class _NegLogLikelihood:
@@ -111,8 +116,15 @@ class _NegLogLikelihood:
         self.m = mags_above_mc
         self.first = first
         self.duration = float(np.sum(observed[:, 1] - observed[:, 0]))
-        self.lag_end = np.maximum(observed[None, :, 1] - times[:, None], 0.0)
-        self.lag_start = np.maximum(observed[None, :, 0] - times[:, None], 0.0)
+        # Each event's Omori integral over the observed intervals after it: F(end - t_i) - F(start - t_i) for every
+        # interval that ends after t_i (a lag of 0 adds nothing), kept as (event, lag) pairs; the interval holding
+        # t_i has a start lag of 0.
+        lag_end = observed[None, :, 1] - times[:, None]
+        lag_start = observed[None, :, 0] - times[:, None]
+        self.end_events, end_columns = np.nonzero(lag_end > 0)
+        self.start_events, start_columns = np.nonzero(lag_start > 0)
+        self.lag_end = lag_end[self.end_events, end_columns]
+        self.lag_start = lag_start[self.start_events, start_columns]
         self.counted = (_within(times[first:], observed) & above[first:]).astype(np.float64)
         self.blocks = []
         a, n = first, times.size
@@ -151,17 +163,19 @@ class _NegLogLikelihood:
         lam = mu + s
         inv = self.counted / lam
         prod = np.exp(log_prod)
-        f_window = (omori_integral(self.lag_end, c, p) - omori_integral(self.lag_start, c, p)).sum(axis=1)
-        dc_end, dp_end = _omori_integral_grad(self.lag_end, c, p)
-        dc_start, dp_start = _omori_integral_grad(self.lag_start, c, p)
+        n = self.t.size
+        f_window, d_c, d_p = (np.bincount(self.end_events, end, minlength=n)
+                              - np.bincount(self.start_events, start, minlength=n)
+                              for end, start in zip(_omori_terms(self.lag_end, c, p),
+                                                    _omori_terms(self.lag_start, c, p)))
         triggered = prod @ f_window
         value = mu * self.duration + triggered - self.counted @ np.log(lam)
         grad = np.array([
             mu * self.duration - mu * inv.sum(),
             triggered - s @ inv,
             (prod * self.m) @ f_window - s_m @ inv,
-            c * (prod @ (dc_end - dc_start).sum(axis=1)) + p * c * (s_c @ inv),
-            prod @ (dp_end - dp_start).sum(axis=1) + s_p @ inv,
+            c * (prod @ d_c) + p * c * (s_c @ inv),
+            prod @ d_p + s_p @ inv,
         ])
         return float(value), grad
 
