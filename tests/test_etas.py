@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import replace
 
@@ -316,13 +317,18 @@ def _p_below_one_sequence() -> pd.DataFrame:
                          "latitude_deg": 42.8, "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": np.r_[6.3, m]})
 
 
-def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one():
+def test_etas_null_fits_and_simulates_a_sequence_with_p_below_one(caplog):
     """A sequence after an M6.3 with p = 0.9, whose infinite-time branching ratio is infinite: the study's ETAS
     null recovers p, simulates the fit over the period instead of refusing it, and reports the events the fit
-    expects there (the mean of a skewed distribution, hence the 15 %) and their triggered share."""
+    expects there (the mean of a skewed distribution, hence the 15 %) and their triggered share. The log says
+    what is being fitted before the fit starts (it grows with the square of the events) and what came out."""
     catalog = _p_below_one_sequence()
     start = pd.Timestamp("2016-08-01", tz="UTC")
-    info, catalogs = EtasNull(n_sims=3).simulate(catalog, 1.0, (start, start + pd.Timedelta(days=200)), seed=4)
+    with caplog.at_level(logging.INFO, logger="seisbind.probe.study.nulls.etas"):
+        info, catalogs = EtasNull(n_sims=3).simulate(catalog, 1.0, (start, start + pd.Timedelta(days=200)), seed=4)
+    fitting, fitted = caplog.messages
+    assert fitting.startswith(f"ETAS null: fitting {len(catalog) - 1} events >= M1 over 200 days")
+    assert f"p {info['fit']['params']['p']:.3f}" in fitted
     fit = info["fit"]
     assert fit["branching_ratio"] == math.inf
     assert abs(fit["params"]["p"] - 0.9) < 2.5 * fit["standard_errors"]["p"] < 0.2

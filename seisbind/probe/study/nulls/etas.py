@@ -66,7 +66,9 @@ every simulated event counts (seisbind/probe/study/nulls/__init__.py says why).
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -92,6 +94,8 @@ from seisbind.seismicity.etas.model import (
 from seisbind.seismicity.etas.simulate import ancestry, unrecorded_past
 from seisbind.seismicity.magnitudes import at_least
 from seisbind.times import NS_PER_DAY, to_utc_ns
+
+log = logging.getLogger(__name__)
 
 _MAX_REDRAWS = 100
 _DRAWN = "normal approximation of the likelihood"
@@ -314,9 +318,16 @@ class EtasNull:
         # Simulated magnitudes stop at the largest the catalog holds: with alpha near b ln 10, as in many real
         # catalogs, an unbounded GR tail would make every cascade explosive.
         if self.law is None:
+            # The likelihood sums over every pair of events: a fit of ~30,000 events takes minutes, so say so first.
+            n_fitted = int(np.sum(t_days <= length_days))
+            log.info("ETAS null: fitting %d events >= M%g over %.0f days (%.2g pairs per likelihood evaluation)",
+                     int(inside.sum()), floor, length_days, n_fitted * (n_fitted - 1) / 2)
+            started = time.perf_counter()
             fit = fit_etas(t_days, magnitudes, floor, 0.0, length_days, max_magnitude=float(np.nanmax(magnitudes)),
                            incompleteness=self.incompleteness,
                            trigger_floor=floor - self.below_floor if self.below_floor > 0 else None)
+            log.info("ETAS null: fitted mu %.3g/d, K %.3g, alpha %.2f, c %.2g d, p %.3f (%.1f s)", fit.params.mu,
+                     fit.params.K, fit.params.alpha, fit.params.c, fit.params.p, time.perf_counter() - started)
         else:
             params, unrecorded = above_floor(self.law, floor)
             fit = EtasFit(params, math.nan, dict.fromkeys(PARAMETER_NAMES, math.nan), int(inside.sum()), True,
