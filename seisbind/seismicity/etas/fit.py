@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
-from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, _expm1_over
+from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, omori_integral_of_log
 from seisbind.seismicity.magnitudes import at_least, b_value_aki_utsu
 
 MIN_EVENTS = 50
@@ -90,12 +90,9 @@ def _omori_terms(x: np.ndarray, c: float, p: float) -> tuple[np.ndarray, np.ndar
     """
     q = 1.0 - p
     log_ratio = np.log1p(x / c)
-    ql = q * log_ratio
-    spread = log_ratio * _expm1_over(ql)
-    c_q = c**q
-    value = c_q * spread
+    value = omori_integral_of_log(log_ratio, c, p)
     d_c = (x + c) ** (-p) - c ** (-p)
-    d_p = -c_q * (math.log(c) * spread + log_ratio**2 * _int_z_exp(ql))
+    d_p = -(math.log(c) * value + c**q * log_ratio**2 * _int_z_exp(q * log_ratio))
     return value, d_c, d_p
 
 

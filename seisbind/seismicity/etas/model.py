@@ -176,9 +176,12 @@ def omori_integral(x: np.ndarray, c: float, p: float) -> np.ndarray:
     With L = log(1 + x/c) and q = 1 - p, F = c^q (e^(qL) - 1) / q, written as c^q L (e^(qL) - 1)/(qL) so that
     p = 1 (F = L) needs no separate branch and p near 1 loses no precision.
     """
-    x = np.asarray(x, dtype=np.float64)
+    return omori_integral_of_log(np.log1p(np.asarray(x, dtype=np.float64) / c), c, p)
+
+
+def omori_integral_of_log(log_ratio: np.ndarray, c: float, p: float) -> np.ndarray:
+    """`omori_integral` from L = log(1 + x/c), for callers that need L too."""
     q = 1.0 - p
-    log_ratio = np.log1p(x / c)
     return c**q * log_ratio * _expm1_over(q * log_ratio)
 
 
