@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import select_targets
 from seisbind.seismicity.declustering import gardner_knopoff_mainshocks
-from seisbind.seismicity.magnitudes import b_value_aki_utsu, mc_max_curvature, moment_Nm
+from seisbind.seismicity.magnitudes import b_value_aki_utsu, gutenberg_richter, mc_max_curvature, moment_Nm
 from seisbind.seismicity.window_features import FEATURE_COLUMNS, window_catalog_features
 from tests.helpers.real_catalogs import RIDGECREST as RIDGECREST_FILE
 from tests.helpers.real_catalogs import SED_2023, extracted
@@ -446,6 +447,24 @@ def test_b_value_recovers_gutenberg_richter(seed):
     assert reason is None and abs(b - 1.0) < 0.1
     b_steep, _ = b_value_aki_utsu(np.round(gr_magnitudes(5000, b=1.5, m_min=1.45, seed=seed), 1), mc=1.5)
     assert abs(b_steep - 1.5) < 0.15
+
+
+@pytest.mark.parametrize("b_true", [0.8, 1.0, 1.2])
+def test_b_value_truncated_where_the_largest_events_were_set_aside(b_true):
+    """Events from M3.5 up set aside (as an ETAS null holds its largest shocks): Aki-Utsu on the rest reads b too
+    high, the likelihood truncated at 3.5 recovers it; with the cut far above every event it is Tinti & Mulargia's
+    (1987) closed form for binned magnitudes, ln(1 + dm / (mean(M) - Mc)) / (dm ln 10)."""
+    mags = np.round(gutenberg_richter(np.random.default_rng(7), 200_000, b_true, 2.45), 1)
+    kept = mags[mags < 3.5 - 1e-9]
+    naive, _ = b_value_aki_utsu(kept, mc=2.5)
+    truncated, reason = b_value_aki_utsu(kept, mc=2.5, below=3.5)
+    assert reason is None
+    assert abs(truncated - b_true) < 0.02 < naive - b_true
+    closed_form = math.log1p(0.1 / (mags.mean() - 2.5)) / (0.1 * math.log(10.0))
+    assert b_value_aki_utsu(mags, mc=2.5, below=50.0)[0] == pytest.approx(closed_form, rel=1e-9)
+    flat = np.repeat(np.round(np.arange(2.5, 3.45, 0.1), 1), 10)   # as many events in every bin: no decrease
+    b, reason = b_value_aki_utsu(flat, mc=2.5, below=3.5)
+    assert np.isnan(b) and "do not decrease" in reason
 
 
 def test_b_value_needs_min_count():

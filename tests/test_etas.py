@@ -744,3 +744,22 @@ def test_etas_null_simulates_a_stated_law_with_its_unrecorded_events():
         EtasNull(law={"mu": 1.0})
     with pytest.raises(SeisbindInputError, match="below_floor"):
         EtasNull(law=_LAW.to_dict(), below_floor=0.5)
+
+
+def test_fit_takes_b_from_the_events_a_null_draws_not_from_its_given_shocks():
+    """Three M6.5 shocks that are not Gutenberg-Richter draws (as the Norcia mainshocks a study selects), in small
+    sequences of b = 1: b from every event reads low, b from the events below the given 5.5 (the magnitudes a null
+    with given_min_magnitude 5.5 draws) recovers the generating one."""
+    law = _params(0.6, mu=3.0, alpha=1.2, p=1.2, mc=2.5)
+    errors = {"all": [], "below": []}
+    for seed in range(3):
+        t, m = simulate_etas(law, 0.0, 100.0, np.random.default_rng(seed), given_times=[10.0, 40.0, 70.0],
+                             given_magnitudes=[6.5, 6.5, 6.5], magnitude_bin=0.1)
+        everything = fit_etas(t, m, law.mc, 0.0, 100.0)
+        below = fit_etas(t, m, law.mc, 0.0, 100.0, b_below=5.5)
+        assert below.params.p == pytest.approx(everything.params.p)   # b is no part of the temporal likelihood
+        errors["all"].append(everything.params.b - law.b)
+        errors["below"].append(below.params.b - law.b)
+        se = law.b / math.sqrt(everything.n_events)
+        assert abs(below.params.b - law.b) < 3 * se
+    assert np.mean(errors["all"]) < -0.02 and abs(np.mean(errors["below"])) < 0.5 * abs(np.mean(errors["all"]))

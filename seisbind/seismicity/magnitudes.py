@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.optimize import brentq
 
 from seisbind.errors import SeisbindInputError
 
@@ -46,21 +47,40 @@ def mc_max_curvature(magnitudes, dm: float = 0.1, correction: float = 0.2) -> fl
     return round(float((np.argmax(counts) + bins.min()) * dm + correction), 10)
 
 
-def b_value_aki_utsu(magnitudes, mc: float, dm: float = 0.1, min_count: int = 50) -> tuple[float, str | None]:
+def b_value_aki_utsu(magnitudes, mc: float, dm: float = 0.1, min_count: int = 50,
+                     below: float = math.inf) -> tuple[float, str | None]:
     """Aki-Utsu maximum-likelihood b = log10(e) / (mean(M) - (Mc - dm/2)) over events with M >= Mc.
 
     Magnitudes and Mc are binned to dm first (the dm/2 term assumes binned magnitudes). Returns (b, None),
     or (nan, reason) with fewer than `min_count` events above Mc or an undefined Mc.
+
+    With `below` finite only the events under it count, and b maximises the likelihood of the binned
+    Gutenberg-Richter law truncated there: the K bins from Mc up to `below` hold shares proportional to r^k,
+    r = 10^(-b dm), whose mean bin index r/(1-r) - K r^K/(1-r^K) is set to the observed one (Page 1968, BSSA 58,
+    1131, for the truncated law; Tinti & Mulargia 1987, BSSA 77, 2125, for binned magnitudes, whose estimate it
+    becomes as K grows: within 0.5 % of Aki-Utsu at b ~ 1, dm 0.1). Why: a sample from which the largest events
+    were set aside (the shocks an ETAS null holds as they are) is a truncated one, and Aki-Utsu on it reads b too
+    high (1.33 for b = 1 cut one unit above Mc).
     """
     if not np.isfinite(mc):
         return float("nan"), "Mc undefined"
     bins = magnitude_bins(_finite(magnitudes), dm)
     mc_bin = int(magnitude_bins(mc, dm))
-    above = bins[bins >= mc_bin]
+    top = int(magnitude_bins(below, dm)) if math.isfinite(below) else None
+    above = bins[(bins >= mc_bin) & (bins < top if top is not None else True)]
     if above.size < min_count:
         return float("nan"), f"{above.size} events >= Mc={mc_bin * dm:.2f}, fewer than min_count={min_count}"
-    spread = above.mean() * dm - (mc_bin * dm - dm / 2.0)
-    return float(np.log10(np.e) / spread), None
+    if top is None:
+        return float(np.log10(np.e) / (above.mean() * dm - (mc_bin * dm - dm / 2.0))), None
+    n_bins, mean_bin = top - mc_bin, float(above.mean() - mc_bin)
+
+    def excess(x: float) -> float:   # x = b dm ln 10: the law's mean bin index less the observed one
+        return 1.0 / math.expm1(x) - n_bins / math.expm1(min(n_bins * x, 700.0)) - mean_bin
+
+    # it falls from (K - 1)/2 - mean at x -> 0 past 0 (at Tinti-Mulargia's untruncated estimate x0 it is <= 0)
+    if not (mean_bin > 0.0 and excess(1e-6) > 0.0):
+        return float("nan"), f"magnitudes in [{mc_bin * dm:.2f}, {top * dm:.2f}) do not decrease in number (b <= 0)"
+    return float(brentq(excess, 1e-6, 2.0 * math.log1p(1.0 / mean_bin)) / (dm * math.log(10.0))), None
 
 
 def gutenberg_richter(rng: np.random.Generator, n: int, b: float, m_low: float,

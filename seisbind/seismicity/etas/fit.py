@@ -276,6 +276,7 @@ def fit_etas(
     max_magnitude: float = math.inf,
     incompleteness: AftershockIncompleteness | None = None,
     trigger_floor: float | None = None,
+    b_below: float = math.inf,
 ) -> EtasFit:
     """Maximum-likelihood temporal ETAS over the target window [t_start, t_end] (days) for events >= mc.
 
@@ -291,7 +292,11 @@ def fit_etas(
 
     With `incompleteness`, the blind intervals after large events (seisbind/seismicity/etas/incompleteness.py)
     leave the likelihood: neither their events' log-intensity nor their integral enters it, while their events
-    still trigger; b then comes from the events outside them.
+    still trigger; b then comes from the events outside them. With `b_below` finite, b comes from the fitted
+    events below it, by the likelihood truncated there (seisbind.seismicity.magnitudes.b_value_aki_utsu): a null
+    that holds the events from `b_below` up as they are draws only the others' magnitudes, and the few largest
+    shocks of a small catalog would otherwise pull b down (on real-like sequences with three M6 mainshocks and
+    ~600-10,000 events above Mc, by 0.036 on average over 20 seeds; 0.014 without them).
 
     With `trigger_floor` below mc, the recorded events in [trigger_floor, mc) trigger by the same law (their
     productivity below 1) but stay out of the likelihood's events, and `EtasFit.below_floor` describes them for
@@ -317,7 +322,7 @@ def fit_etas(
         small = _within(t[first:], observed) & ~above[first:]
         below = BelowFloor(float(small.sum() / max(window_m.size, 1)), m[first:][small])
     if b is None:
-        b = _b_value(window_m, mc, magnitude_bin)
+        b = _b_value(window_m, mc, magnitude_bin, b_below)
     beta = b * math.log(10.0)
     rate = n_events / (t_end - t_start)
     bounds = [
@@ -353,11 +358,10 @@ def fit_etas(
     )
 
 
-def _b_value(magnitudes: np.ndarray, mc: float, magnitude_bin: float | None) -> float:
-    """Aki-Utsu b of the fitted events with bin width `magnitude_bin`, or Aki's continuous estimate without."""
-    if magnitude_bin is None:
-        return float(np.log10(np.e) / (magnitudes.mean() - mc))
-    b, reason = b_value_aki_utsu(magnitudes, mc, dm=magnitude_bin, min_count=MIN_EVENTS)
+def _b_value(magnitudes: np.ndarray, mc: float, magnitude_bin: float | None, below: float) -> float:
+    """b of the fitted events (`b_value_aki_utsu`, truncated at `below`) with bin width `magnitude_bin`; without
+    one, with a bin of 1e-6, which leaves Aki's continuous estimate log10(e) / (mean(M) - mc)."""
+    b, reason = b_value_aki_utsu(magnitudes, mc, dm=magnitude_bin or 1e-6, min_count=MIN_EVENTS, below=below)
     if reason is not None:
         raise SeisbindInputError(f"ETAS fit: no b-value: {reason}")
     return float(b)
