@@ -763,3 +763,12 @@ def test_fit_takes_b_from_the_events_a_null_draws_not_from_its_given_shocks():
         se = law.b / math.sqrt(everything.n_events)
         assert abs(below.params.b - law.b) < 3 * se
     assert np.mean(errors["all"]) < -0.02 and abs(np.mean(errors["below"])) < 0.5 * abs(np.mean(errors["all"]))
+    start = pd.Timestamp("2016-08-01", tz="UTC")
+    catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(t.size)],
+                            "time": start + pd.to_timedelta(t, unit="D"), "latitude_deg": 42.8,
+                            "longitude_deg": 13.1, "depth_km": 8.0, "magnitude": m})
+    info, _ = EtasNull(n_sims=1, given_min_magnitude=5.5).simulate(catalog, law.mc,
+                                                                   (start, start + pd.Timedelta(days=100)), seed=0)
+    assert info["fit"]["params"]["b"] == pytest.approx(below.params.b)
+    text = report.null_lines("etas", info | {"targets": {"real": 5}, "n_sims": 1, "spans": 3})
+    assert "from the events below M5.5, the magnitudes it draws" in text

@@ -214,9 +214,11 @@ def null_lines(name: str, info: dict) -> str:
         return text
     params = ", ".join(f"{k} = {v:.3g} +- {fit['standard_errors'].get(k, float('nan')):.2g}"
                        for k, v in fit["params"].items() if k in fit["standard_errors"])
+    given = info.get("given", {}).get("min_magnitude", math.inf)
+    drawn = f" from the events below M{given:g}, the magnitudes it draws" if math.isfinite(given) else ""
     return (f"{text} Temporal ETAS fitted to {fit['n_events']} events M >= {info['magnitude_floor']:.2f} ({params}; "
-            f"b = {fit['params']['b']:.2f}, magnitudes up to {fit['params']['max_magnitude']:.1f}); infinite-time "
-            f"branching ratio {fit['branching_ratio']:.2f}{period_lines(info)}.")
+            f"b = {fit['params']['b']:.2f}{drawn}, magnitudes up to {fit['params']['max_magnitude']:.1f}); "
+            f"infinite-time branching ratio {fit['branching_ratio']:.2f}{period_lines(info)}.")
 
 
 def _magnitude(value: float | None) -> str:
