@@ -79,7 +79,8 @@ def b_value_aki_utsu(magnitudes, mc: float, dm: float = 0.1, min_count: int = 50
 
     # it falls from (K - 1)/2 - mean at x -> 0 past 0 (at Tinti-Mulargia's untruncated estimate x0 it is <= 0)
     if not (mean_bin > 0.0 and excess(1e-6) > 0.0):
-        return float("nan"), f"magnitudes in [{mc_bin * dm:.2f}, {top * dm:.2f}) do not decrease in number (b <= 0)"
+        return float("nan"), (f"magnitudes in [{mc_bin * dm:.2f}, {top * dm:.2f}) give no finite b > 0 (they do not "
+                              "decrease in number, or all lie in the lowest bin)")
     return float(brentq(excess, 1e-6, 2.0 * math.log1p(1.0 / mean_bin)) / (dm * math.log(10.0))), None
 
 

@@ -294,9 +294,8 @@ def fit_etas(
     leave the likelihood: neither their events' log-intensity nor their integral enters it, while their events
     still trigger; b then comes from the events outside them. With `b_below` finite, b comes from the fitted
     events below it, by the likelihood truncated there (seisbind.seismicity.magnitudes.b_value_aki_utsu): a null
-    that holds the events from `b_below` up as they are draws only the others' magnitudes, and the few largest
-    shocks of a small catalog would otherwise pull b down (on real-like sequences with three M6 mainshocks and
-    ~600-10,000 events above Mc, by 0.036 on average over 20 seeds; 0.014 without them).
+    that holds the events from `b_below` up as they are draws only the others' magnitudes (the figures:
+    seisbind/probe/study/nulls/etas.py).
 
     With `trigger_floor` below mc, the recorded events in [trigger_floor, mc) trigger by the same law (their
     productivity below 1) but stay out of the likelihood's events, and `EtasFit.below_floor` describes them for
