@@ -20,7 +20,13 @@ from seisbind.data.tables import SideTables, TableSource
 from seisbind.errors import SeisbindInputError
 from seisbind.probe.windows import select_targets
 from seisbind.seismicity.declustering import gardner_knopoff_mainshocks
-from seisbind.seismicity.magnitudes import b_value_aki_utsu, gutenberg_richter, mc_max_curvature, moment_Nm
+from seisbind.seismicity.magnitudes import (
+    b_standard_error,
+    b_value_aki_utsu,
+    gutenberg_richter,
+    mc_max_curvature,
+    moment_Nm,
+)
 from seisbind.seismicity.window_features import FEATURE_COLUMNS, window_catalog_features
 from tests.helpers.real_catalogs import RIDGECREST as RIDGECREST_FILE
 from tests.helpers.real_catalogs import SED_2023, extracted
@@ -465,6 +471,26 @@ def test_b_value_truncated_where_the_largest_events_were_set_aside(b_true):
     flat = np.repeat(np.round(np.arange(2.5, 3.45, 0.1), 1), 10)   # as many events in every bin: no decrease
     b, reason = b_value_aki_utsu(flat, mc=2.5, below=3.5)
     assert np.isnan(b) and "do not decrease" in reason
+
+
+@pytest.mark.parametrize("below", [math.inf, 3.5])
+def test_b_standard_error_is_the_spread_of_b_over_samples(below):
+    """Against the truth: b from 400 samples of 300 binned Gutenberg-Richter magnitudes (b = 1, Mc 2.5; with the
+    events from 3.5 up set aside, the truncated estimate) spreads as the standard error says, within 10 %; the
+    truncated one is the wider. Untruncated and unbinned it is Aki's b / sqrt(n)."""
+    rng = np.random.default_rng(11)
+    estimates, errors = [], []
+    for _ in range(400):
+        mags = np.round(gutenberg_richter(rng, 300 if math.isinf(below) else 1000, 1.0, 2.45), 1)
+        mags = mags[mags < below - 1e-9][:300]
+        b, _ = b_value_aki_utsu(mags, mc=2.5, below=below)
+        estimates.append(b)
+        errors.append(b_standard_error(mags, 2.5, b, below=below))
+    assert np.mean(errors) == pytest.approx(np.std(estimates), rel=0.1)
+    assert np.mean(errors) > (0.07 if math.isfinite(below) else 0.05)
+    continuous = gutenberg_richter(rng, 300, 1.0, 2.5)
+    assert b_standard_error(continuous, 2.5, 1.0, dm=1e-6) == pytest.approx(1.0 / math.sqrt(300), rel=1e-3)
+    assert np.isnan(b_standard_error(continuous, 2.5, math.nan))
 
 
 def test_b_value_needs_min_count():

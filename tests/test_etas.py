@@ -760,8 +760,8 @@ def test_fit_takes_b_from_the_events_a_null_draws_not_from_its_given_shocks():
         assert below.params.p == pytest.approx(everything.params.p)   # b is no part of the temporal likelihood
         errors["all"].append(everything.params.b - law.b)
         errors["below"].append(below.params.b - law.b)
-        se = law.b / math.sqrt(everything.n_events)
-        assert abs(below.params.b - law.b) < 3 * se
+        assert abs(below.params.b - law.b) < 3 * below.b_standard_error
+        assert below.b_standard_error > everything.b_standard_error   # fewer events
     assert np.mean(errors["all"]) < -0.02 and abs(np.mean(errors["below"])) < 0.5 * abs(np.mean(errors["all"]))
     start = pd.Timestamp("2016-08-01", tz="UTC")
     catalog = pd.DataFrame({"event_id": [f"e{i}" for i in range(t.size)],
@@ -771,4 +771,5 @@ def test_fit_takes_b_from_the_events_a_null_draws_not_from_its_given_shocks():
                                                                    (start, start + pd.Timedelta(days=100)), seed=0)
     assert info["fit"]["params"]["b"] == pytest.approx(below.params.b)
     text = report.null_lines("etas", info | {"targets": {"real": 5}, "n_sims": 1, "spans": 3})
-    assert "from the events below M5.5, the magnitudes it draws" in text
+    assert f"b = {below.params.b:.2f} +- {below.b_standard_error:.2g} from the events below M5.5, the magnitudes it " \
+           "draws" in text

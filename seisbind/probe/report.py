@@ -217,7 +217,8 @@ def null_lines(name: str, info: dict) -> str:
     given = info.get("given", {}).get("min_magnitude", math.inf)
     drawn = f" from the events below M{given:g}, the magnitudes it draws" if math.isfinite(given) else ""
     return (f"{text} Temporal ETAS fitted to {fit['n_events']} events M >= {info['magnitude_floor']:.2f} ({params}; "
-            f"b = {fit['params']['b']:.2f}{drawn}, magnitudes up to {fit['params']['max_magnitude']:.1f}); "
+            f"b = {fit['params']['b']:.2f} +- {fit['b_standard_error']:.2g}{drawn}, magnitudes up to "
+            f"{fit['params']['max_magnitude']:.1f}); "
             f"infinite-time branching ratio {fit['branching_ratio']:.2f}{period_lines(info)}.")
 
 

@@ -64,10 +64,7 @@ def b_value_aki_utsu(magnitudes, mc: float, dm: float = 0.1, min_count: int = 50
     """
     if not np.isfinite(mc):
         return float("nan"), "Mc undefined"
-    bins = magnitude_bins(_finite(magnitudes), dm)
-    mc_bin = int(magnitude_bins(mc, dm))
-    top = int(magnitude_bins(below, dm)) if math.isfinite(below) else None
-    above = bins[(bins >= mc_bin) & (bins < top if top is not None else True)]
+    above, mc_bin, top = _sample_bins(magnitudes, mc, dm, below)
     if above.size < min_count:
         return float("nan"), f"{above.size} events >= Mc={mc_bin * dm:.2f}, fewer than min_count={min_count}"
     if top is None:
@@ -82,6 +79,34 @@ def b_value_aki_utsu(magnitudes, mc: float, dm: float = 0.1, min_count: int = 50
         return float("nan"), (f"magnitudes in [{mc_bin * dm:.2f}, {top * dm:.2f}) give no finite b > 0 (they do not "
                               "decrease in number, or all lie in the lowest bin)")
     return float(brentq(excess, 1e-6, 2.0 * math.log1p(1.0 / mean_bin)) / (dm * math.log(10.0))), None
+
+
+def b_standard_error(magnitudes, mc: float, b: float, dm: float = 0.1, below: float = math.inf) -> float:
+    """Standard error of the b that `b_value_aki_utsu` gives on these magnitudes (same arguments): 1 / sqrt(n I),
+    I the Fisher information per event of the binned Gutenberg-Richter law (truncated at `below` when finite).
+    In x = b dm ln 10 the law of the bin index k is an exponential family, so I(x) = Var(k) =
+    1 / (4 sinh^2(x / 2)) - K^2 / (4 sinh^2(K x / 2)) over K bins (the second term 0 untruncated), and
+    se(b) = 1 / (dm ln 10 sqrt(n Var(k))); as dm -> 0 untruncated it is Aki's (1965) b / sqrt(n). Why: n is the
+    events b came from, not every event of a fit, and a truncated sample says less about b. NaN where b is not
+    finite and positive or no event counts."""
+    above, mc_bin, top = _sample_bins(magnitudes, mc, dm, below)
+    if not (math.isfinite(b) and b > 0 and above.size):
+        return float("nan")
+    x = b * dm * math.log(10.0)
+    variance = 0.25 / math.sinh(0.5 * x) ** 2
+    if top is not None:
+        k = top - mc_bin
+        variance -= 0.25 * k * k / math.sinh(min(0.5 * k * x, 350.0)) ** 2
+    return 1.0 / (dm * math.log(10.0) * math.sqrt(above.size * variance))
+
+
+def _sample_bins(magnitudes, mc: float, dm: float, below: float) -> tuple[np.ndarray, int, int | None]:
+    """The magnitude bins (units of dm) of the events from Mc up to `below` (exclusive; None: no bound), Mc's bin
+    and `below`'s."""
+    bins = magnitude_bins(_finite(magnitudes), dm)
+    mc_bin = int(magnitude_bins(mc, dm))
+    top = int(magnitude_bins(below, dm)) if math.isfinite(below) else None
+    return bins[(bins >= mc_bin) & (bins < top if top is not None else True)], mc_bin, top
 
 
 def gutenberg_richter(rng: np.random.Generator, n: int, b: float, m_low: float,

@@ -11,7 +11,7 @@ from scipy.optimize import minimize
 from seisbind.errors import SeisbindInputError
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
 from seisbind.seismicity.etas.model import BelowFloor, EtasParameters, omori_integral_of_log
-from seisbind.seismicity.magnitudes import at_least, b_value_aki_utsu
+from seisbind.seismicity.magnitudes import at_least, b_standard_error, b_value_aki_utsu
 
 MIN_EVENTS = 50
 """Fewest events above Mc in the target window that `fit_etas` accepts: five parameters need many more events."""
@@ -45,6 +45,8 @@ class EtasFit:
     approximation of the likelihood that `draw_parameters` samples; None when the Hessian is not positive definite.
     below_floor: the recorded events below mc that triggered in the fit (`fit_etas(trigger_floor=...)`), which a
     simulation of the fit must hold too; None without them.
+    b_standard_error: of the estimated b, from the events it came from
+    (seisbind.seismicity.magnitudes.b_standard_error); 0 for a stated b.
     """
 
     params: EtasParameters
@@ -56,12 +58,14 @@ class EtasFit:
     blind_days: float = 0.0
     n_events_blind: int = 0
     below_floor: BelowFloor | None = None
+    b_standard_error: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly summary: parameters, their standard errors, branching ratio and fit diagnostics."""
         return {
             "params": self.params.to_dict(),
             "standard_errors": dict(self.standard_errors),
+            "b_standard_error": self.b_standard_error,
             "branching_ratio": self.params.branching_ratio,
             "log_likelihood": self.log_likelihood,
             "n_events": self.n_events,
@@ -215,16 +219,16 @@ def _standard_errors(cov: np.ndarray | None, theta: np.ndarray) -> dict[str, flo
 def draw_parameters(fit: EtasFit, rng: np.random.Generator) -> EtasParameters:
     """One parameter set from the fit's uncertainty: (log mu, log K, alpha, log c, p) from the normal
     approximation of the likelihood at its optimum (the asymptotic distribution of the maximum-likelihood
-    estimate, Ogata 1988), alpha and p clipped to the fit's bounds, and b from Aki's (1965) normal approximation,
-    sd = b / sqrt(n). Why: a null simulated from the point estimate alone treats uncertain parameters as known and
-    rejects too often; to reject ETAS, no plausible ETAS model may reproduce the feature. Without a covariance the
-    point estimate is returned."""
+    estimate, Ogata 1988), alpha and p clipped to the fit's bounds, and b from its own normal approximation
+    (`EtasFit.b_standard_error`). Why: a null simulated from the point estimate alone treats uncertain parameters
+    as known and rejects too often; to reject ETAS, no plausible ETAS model may reproduce the feature. Without a
+    covariance the point estimate is returned."""
     params = fit.params
     if fit.covariance is None:
         return params
     theta = np.array([math.log(params.mu), math.log(params.K), params.alpha, math.log(params.c), params.p])
     drawn = rng.multivariate_normal(theta, fit.covariance)
-    b = params.b + rng.normal() * params.b / math.sqrt(fit.n_events)
+    b = params.b + rng.normal() * fit.b_standard_error
     return replace(params, mu=math.exp(drawn[0]), K=math.exp(drawn[1]), alpha=float(np.clip(drawn[2], *_ALPHA_BOUNDS)),
                    c=float(np.clip(math.exp(drawn[3]), *_C_BOUNDS_DAYS)), p=float(np.clip(drawn[4], *_P_BOUNDS)),
                    b=max(b, 0.1 * params.b))
@@ -320,8 +324,7 @@ def fit_etas(
     if trigger_floor is not None:
         small = _within(t[first:], observed) & ~above[first:]
         below = BelowFloor(float(small.sum() / max(window_m.size, 1)), m[first:][small])
-    if b is None:
-        b = _b_value(window_m, mc, magnitude_bin, b_below)
+    b, b_error = (float(b), 0.0) if b is not None else _b_value(window_m, mc, magnitude_bin, b_below)
     beta = b * math.log(10.0)
     rate = n_events / (t_end - t_start)
     bounds = [
@@ -354,16 +357,19 @@ def fit_etas(
         blind_days=float((t_end - t_start) - fun.duration),
         n_events_blind=int(n_events - fun.counted.sum()),
         below_floor=below,
+        b_standard_error=b_error,
     )
 
 
-def _b_value(magnitudes: np.ndarray, mc: float, magnitude_bin: float | None, below: float) -> float:
-    """b of the fitted events (`b_value_aki_utsu`, truncated at `below`) with bin width `magnitude_bin`; without
-    one, with a bin of 1e-6, which leaves Aki's continuous estimate log10(e) / (mean(M) - mc)."""
-    b, reason = b_value_aki_utsu(magnitudes, mc, dm=magnitude_bin or 1e-6, min_count=MIN_EVENTS, below=below)
+def _b_value(magnitudes: np.ndarray, mc: float, magnitude_bin: float | None, below: float) -> tuple[float, float]:
+    """b of the fitted events (`b_value_aki_utsu`, truncated at `below`) with bin width `magnitude_bin`, and its
+    standard error; without a bin width, with a bin of 1e-6, which leaves Aki's continuous estimate
+    log10(e) / (mean(M) - mc)."""
+    dm = magnitude_bin or 1e-6
+    b, reason = b_value_aki_utsu(magnitudes, mc, dm=dm, min_count=MIN_EVENTS, below=below)
     if reason is not None:
         raise SeisbindInputError(f"ETAS fit: no b-value: {reason}")
-    return float(b)
+    return float(b), b_standard_error(magnitudes, mc, b, dm=dm, below=below)
 
 
 def _within(times: np.ndarray, intervals: np.ndarray) -> np.ndarray:
