@@ -181,7 +181,8 @@ def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
     verdicts = {f"verdict_{m}": v["verdict"] for m, v in metrics.get("modality_verdicts", {}).items()}
     return verdicts | {"trap": trap, "seed": seed, "planted": strength, "headline": f"{head['feature_set']}/"
             f"{head['score']}@{head['horizon_hours']:g}h", "headline_auc": head["auc"],
-            "headline_p_adjusted": head["p_value_adjusted"], "headline_p_etas": head["p_value_etas"],
+            "headline_p_adjusted": head["p_value_adjusted"],
+            "headline_p_adjusted_tested": head.get("p_value_adjusted_tested"), "headline_p_etas": head["p_value_etas"],
             "headline_p_etas_adjusted": head["p_value_etas_adjusted"], "design": head["design"],
             "claim": head["beyond_clustering"] is True, "claim_direction": head["claim_direction"],
             "rows": len(rows), "rows_ci_excluding_half": float(excluding.mean()),
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                   flush=True)
             continue
         print(f"run {k + 1}/{len(runs)} {trap} seed={seed} planted={strength:g} headline={r['headline']} "
-              f"p_adjusted={r['headline_p_adjusted']:.4f} p_etas={r['headline_p_etas']} "
+              f"p_adjusted={r['headline_p_adjusted']:.4f} p_tested={r['headline_p_adjusted_tested']} "
+              f"p_etas={r['headline_p_etas']} "
               f"p_etas_adjusted={r['headline_p_etas_adjusted']} claim={r['claim']} "
               + "".join(f"{key}={value} " for key, value in r.items() if key.startswith("verdict_"))
               + f"seconds={r['seconds']:.0f}", flush=True)

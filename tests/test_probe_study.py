@@ -442,7 +442,8 @@ def test_headline_leads_with_a_row_that_can_be_tested_against_clustering():
     untested = Row(24.0, "catalog+waveform_meta", "logistic", 11,
                    base | {"auc": 0.75, "p_value_adjusted": 0.01, "p_value_etas": None})
     testable = Row(24.0, "catalog", "logistic", 6, base | {"auc": 0.6, "p_value_adjusted": 0.4, "p_value_etas": 0.3,
-                                                                "p_value_etas_adjusted": 0.6})
+                                                                "p_value_etas_adjusted": 0.6,
+                                                                "p_value_adjusted_tested": 0.3})
     head = headline([untested, testable], windows, None, ["etas"], "quiet")
     assert (head["feature_set"], head["chosen_among"]) == ("catalog", "testable")
     assert head["best_untested"]["feature_set"] == "catalog+waveform_meta"
@@ -465,7 +466,7 @@ def test_a_claim_says_its_direction_and_each_design_rests_on_its_inference():
                             "target_time": pd.to_datetime(["2016-09-01"], utc=True)})
     quiet = {"auc": 0.3, "auc_ci_low": 0.2, "auc_ci_high": 0.4, "p_value": 0.004, "direction": "lower",
              "p_value_at_floor": False, "p_value_adjusted": 0.01, "p_value_etas": 0.01,
-             "p_value_etas_adjusted": 0.02}
+             "p_value_etas_adjusted": 0.02, "p_value_adjusted_tested": 0.01}
     lower = Row(24.0, "catalog", "logistic", 6, quiet | {"etas_direction": "lower"})
     for design in ("quiet", "targets"):
         claimed = headline([lower], windows, None, ["etas"], design)
@@ -478,7 +479,8 @@ def test_a_claim_says_its_direction_and_each_design_rests_on_its_inference():
         head = headline([torn], windows, None, ["etas"], design)
         assert head["beyond_clustering"] is False and "score higher than it gives" in headline_sentence(head)
     # like background (family-wise permutation p 0.97), set apart by the null alone: no claim, and said why
-    apart = Row(24.0, "catalog", "mahalanobis", 6, quiet | {"p_value_adjusted": 0.97, "etas_direction": "lower"})
+    apart = Row(24.0, "catalog", "mahalanobis", 6, quiet | {"p_value_adjusted": 0.97, "p_value_adjusted_tested": 0.9,
+                                                              "etas_direction": "lower"})
     head = headline([apart], windows, None, ["etas"], "targets")
     assert head["beyond_clustering"] is False
     assert "the etas null sets the row apart, but the windows do not differ from background" in \
@@ -488,3 +490,34 @@ def test_a_claim_says_its_direction_and_each_design_rests_on_its_inference():
                                                              "etas_direction": "lower"})
     assert headline([plain, torn], windows, None, ["etas"], "targets")["score"] == "logistic"
     assert headline([plain, torn], windows, None, ["etas"], "quiet")["score"] == "mahalanobis"
+    # the claim's permutation p is family-wise over the testable rows, not over every row
+    wide = Row(24.0, "catalog", "logistic", 6, quiet | {"p_value_adjusted": 0.069, "etas_direction": "lower"})
+    head = headline([wide], windows, None, ["etas"], "targets")
+    assert head["beyond_clustering"] is True and head["n_tested"] == 1
+    assert "0.01 over the 1 rows with a clustering null, the claim's family" in headline_sentence(head)
+
+
+def test_claim_family_is_the_testable_rows_and_holds_its_error_rate():
+    """`family_wise_tested` is the max-T over the rows every null tested (None for the others), never above the
+    max-T over all rows. Against the truth: with 16 testable and 112 other rows whose observed AUCs are draws of
+    their own nulls (correlated within a horizon, as rows on the same windows are), some testable row falls below
+    0.05 in about 5 % of 400 studies (within its binomial range), where the max-T over all 128 rows gives less."""
+    from seisbind.probe.evaluate import max_t_adjusted
+    from seisbind.probe.study.rows import Row, family_wise, family_wise_tested
+
+    rng = np.random.default_rng(5)
+    hits = {"tested": 0, "all": 0}
+    for _ in range(400):
+        shared = rng.normal(size=(4, 101))                       # one horizon's windows, shared by its rows
+        draws = 0.5 + 0.05 * (0.7 * shared[np.arange(128) % 4] + 0.7 * rng.normal(size=(128, 101)))
+        rows = [Row(2.0 * (i % 4 + 1), f"set{i}", "logistic", 1,
+                    {"auc": float(d[0]), "p_value_etas": 0.5 if i < 16 else None}, d[1:]) for i, d in enumerate(draws)]
+        family_wise(rows)
+        family_wise_tested(rows, ["etas"])
+        tested = [r.values["p_value_adjusted_tested"] for r in rows[:16]]
+        assert all(r.values["p_value_adjusted_tested"] is None for r in rows[16:])
+        assert all(t <= r.values["p_value_adjusted"] + 1e-12 for t, r in zip(tested, rows))
+        hits["tested"] += min(tested) < 0.05
+        hits["all"] += min(r.values["p_value_adjusted"] for r in rows[:16]) < 0.05
+    np.testing.assert_allclose(tested, max_t_adjusted([r.auc for r in rows[:16]], [r.null_aucs for r in rows[:16]]))
+    assert 8 <= hits["tested"] <= 32 and hits["all"] < hits["tested"]

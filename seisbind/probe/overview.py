@@ -62,7 +62,8 @@ def headline_sentence(head: dict) -> str:
             f"{head['auc']:.3f} [{head['auc_ci_low']:.3f}, {head['auc_ci_high']:.3f}]; p = {head['p_value']:.3g}"
             f"{floor}{_direction(head.get('direction'), 'background')}; family-wise p = "
             f"{head['p_value_adjusted']:.3g} (Westfall-Young max-T over all "
-            f"{head['n_rows']} rows); {etas}; {head['n_targets']} targets, {head['n_independent']} independent."
+            f"{head['n_rows']} rows{_tested(head)}); {etas}; {head['n_targets']} targets, "
+            f"{head['n_independent']} independent."
             + warn + verdict + untested)
 
 
@@ -73,7 +74,7 @@ def verdict_words(head: dict) -> str:
     if claim:
         return (f"SIGNAL BEYOND CLUSTERING: pre-event windows score {head['claim_direction']} than background and "
                 "than clustering gives (family-wise).")
-    differ = head["p_value_adjusted"] < 0.05
+    differ = head["p_value_adjusted" if claim is None else "p_value_adjusted_tested"] < 0.05
     if claim is None:
         if targets:
             return "no verdict: the targets design rests it on a clustering null, and none gave this row a p-value."
@@ -84,6 +85,12 @@ def verdict_words(head: dict) -> str:
     return "no signal (family-wise)" + (
         f": the {', '.join(apart)} null sets the row apart, but the windows do not differ from background, so its "
         "model, not the time before earthquakes, is what differs" if apart else "") + "."
+
+
+def _tested(head: dict) -> str:
+    """The permutations' family-wise p over the rows a claim can be made on, where the headline has one."""
+    p = head.get("p_value_adjusted_tested")
+    return "" if p is None else f"; {p:.3g} over the {head['n_tested']} rows with a clustering null, the claim's family"
 
 
 def _direction(direction: str | None, than: str) -> str:

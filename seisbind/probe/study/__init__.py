@@ -52,7 +52,7 @@ from seisbind.probe.study.headline import headline
 from seisbind.probe.study.horizon import Inputs, Outcome, evaluate_horizons
 from seisbind.probe.study.nulls import Simulation, clustering_ratio, run_nulls
 from seisbind.probe.study.outputs import describe_data, write_outputs
-from seisbind.probe.study.rows import family_wise
+from seisbind.probe.study.rows import family_wise, family_wise_tested
 from seisbind.probe.study.table import build_table
 from seisbind.probe.study.verdicts import modality_verdicts, plans
 from seisbind.seismicity.etas.incompleteness import AftershockIncompleteness
@@ -110,6 +110,7 @@ def run_study(cfg: DictConfig) -> dict:
                      design.windows, max((f.lookback_hours for f in present if f.simulated), default=0.0))
     null_info, null_aucs = run_nulls(nulls, near_centres(data.catalog, design.windows, probe.radius_km),
                                      design.completeness["floor"], study_period(probe), how, rows, spec.seed, skipped)
+    family_wise_tested(rows, [n.name for n in nulls])
     ratio, source = clustering_ratio(nulls, null_info, design.windows["end_time"])
     design.windows["clustering_intensity_ratio"] = np.nan if ratio is None else ratio
     comparisons.where_clustering_quiet(compared, ratio, source, settings)

@@ -93,6 +93,25 @@ def family_wise(rows: list[Row]) -> None:
         row.values["p_value_adjusted"] = float(p)
 
 
+def family_wise_tested(rows: list[Row], nulls: list[str]) -> None:
+    """`p_value_adjusted_tested` of every row every null tested: the same max-T as `family_wise`, over those rows
+    only (None for the others). Why: a claim beyond clustering can only be made on such a row, so they are its
+    family, as they are each null's (seisbind/probe/study/nulls/__init__.py, `attach`): the rows without a
+    clustering null widen the permutations' maximum for a claim they cannot make (seisbind/probe/study/headline.py
+    gives the figures)."""
+    tested = [r for r in rows if testable(r, nulls)]
+    adjusted = ev.max_t_adjusted([r.auc for r in tested], [r.null_aucs for r in tested]) if tested else []
+    for row in rows:
+        row.values["p_value_adjusted_tested"] = None
+    for row, p in zip(tested, adjusted):
+        row.values["p_value_adjusted_tested"] = float(p)
+
+
+def testable(row: Row, nulls: list[str]) -> bool:
+    """Whether every clustering null gave the row a p-value (none configured: no)."""
+    return bool(nulls) and all(row.values.get(f"p_value_{n}") is not None for n in nulls)
+
+
 def try_evaluate(*args, **kwargs) -> Scored | str:
     """`evaluate`, or the reason it could not run."""
     try:
