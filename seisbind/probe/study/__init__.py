@@ -172,5 +172,8 @@ def settings_record(spec: Spec, design: Design, null_info: dict) -> dict:
         "match_days": spec.probe.background.match_days, "magnitude_floor": design.completeness["floor"],
         "completeness": design.completeness, "nulls": null_info,
         "family_wise_method": "Westfall-Young single-step max-T over all result rows",
+        "claim_family_wise_method": "Westfall-Young single-step max-T over the rows every clustering null tested, "
+                                    "for the permutations as for each null; a claim needs each below 0.05 "
+                                    "(intersection-union test)",
         "comparison_family_wise_method": "Westfall-Young single-step max-T (one-sided) over every comparison "
                                          "with a feature-permutation null, at every horizon"}
