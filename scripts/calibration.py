@@ -182,7 +182,7 @@ def one_run(opts: Options, trap: str, seed: int, strength: float) -> dict:
     return verdicts | {"trap": trap, "seed": seed, "planted": strength, "headline": f"{head['feature_set']}/"
             f"{head['score']}@{head['horizon_hours']:g}h", "headline_auc": head["auc"],
             "headline_p_adjusted": head["p_value_adjusted"],
-            "headline_p_adjusted_tested": head.get("p_value_adjusted_tested"), "headline_p_etas": head["p_value_etas"],
+            "headline_p_adjusted_tested": head["p_value_adjusted_tested"], "headline_p_etas": head["p_value_etas"],
             "headline_p_etas_adjusted": head["p_value_etas_adjusted"], "design": head["design"],
             "claim": head["beyond_clustering"] is True, "claim_direction": head["claim_direction"],
             "rows": len(rows), "rows_ci_excluding_half": float(excluding.mean()),

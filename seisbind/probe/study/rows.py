@@ -88,9 +88,7 @@ def rows_of(name: str, scored: Scored, n_features: int) -> list[Row]:
 
 def family_wise(rows: list[Row]) -> None:
     """`p_value_adjusted` of every row: Westfall-Young max-T over all rows (seisbind/probe/evaluate.py)."""
-    adjusted = ev.max_t_adjusted([r.auc for r in rows], [r.null_aucs for r in rows])
-    for row, p in zip(rows, adjusted):
-        row.values["p_value_adjusted"] = float(p)
+    _adjust(rows, rows, "p_value_adjusted")
 
 
 def family_wise_tested(rows: list[Row], nulls: list[str]) -> None:
@@ -99,12 +97,16 @@ def family_wise_tested(rows: list[Row], nulls: list[str]) -> None:
     family, as they are each null's (seisbind/probe/study/nulls/__init__.py, `attach`): the rows without a
     clustering null widen the permutations' maximum for a claim they cannot make (seisbind/probe/study/headline.py
     gives the figures)."""
-    tested = [r for r in rows if testable(r, nulls)]
-    adjusted = ev.max_t_adjusted([r.auc for r in tested], [r.null_aucs for r in tested]) if tested else []
+    _adjust(rows, [r for r in rows if testable(r, nulls)], "p_value_adjusted_tested")
+
+
+def _adjust(rows: list[Row], family: list[Row], key: str) -> None:
+    """`key` of each row in `family`: the max-T over the family's refit permutation nulls; None for the others."""
+    adjusted = ev.max_t_adjusted([r.auc for r in family], [r.null_aucs for r in family]) if family else []
     for row in rows:
-        row.values["p_value_adjusted_tested"] = None
-    for row, p in zip(tested, adjusted):
-        row.values["p_value_adjusted_tested"] = float(p)
+        row.values[key] = None
+    for row, p in zip(family, adjusted):
+        row.values[key] = float(p)
 
 
 def testable(row: Row, nulls: list[str]) -> bool:
